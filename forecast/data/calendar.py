@@ -1,0 +1,78 @@
+"""Calendar features of timestamps, known in advance and so usable as future inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Each feature is scaled to [-0.5, 0.5], as TSLib's `timeF` encoding.
+_FEATURES = {
+    "minute": lambda t: t.minute / 59.0,
+    "hour": lambda t: t.hour / 23.0,
+    "weekday": lambda t: t.dayofweek / 6.0,
+    "day": lambda t: (t.day - 1) / 30.0,
+    "yearday": lambda t: (t.dayofyear - 1) / 365.0,
+    "month": lambda t: (t.month - 1) / 11.0,
+}
+
+
+_DAY = 86400.0
+_CALENDAR_STEPS = {"W": 7 * _DAY, "M": 30 * _DAY, "Q": 91 * _DAY, "Y": 365 * _DAY, "A": 365 * _DAY}
+
+
+def step_seconds(freq: str) -> float:
+    """Length of one step in seconds (approximate for weeks, months, quarters, years)."""
+    step = pd.tseries.frequencies.to_offset(freq)
+    base = step.name.split("-")[0].upper()
+    if base != "MIN":
+        calendar_unit = base.lstrip("BS")[:1]  # BME, SME, QS, BYS ... -> M, M, Q, Y
+        if base[:1] in "WMQYA" or base[:2] in ("BM", "BQ", "BY", "BA", "SM"):
+            return _CALENDAR_STEPS[calendar_unit] * step.n
+    if base == "B":
+        return _DAY * step.n
+    return pd.Timedelta(step).total_seconds()
+
+
+def calendar_names(freq: str | int) -> list[str]:
+    """The features that vary at this frequency (finer frequencies get more)."""
+    if isinstance(freq, int):
+        return []
+    seconds = step_seconds(freq)
+    if seconds < 3600:
+        return list(_FEATURES)
+    if seconds < _DAY:
+        return ["hour", "weekday", "day", "yearday", "month"]
+    if seconds < 7 * _DAY:
+        return ["weekday", "day", "yearday", "month"]
+    if seconds < 28 * _DAY:
+        return ["yearday", "month"]
+    if seconds < 365 * _DAY:
+        return ["month"]
+    return []
+
+
+def calendar_features(time: pd.Index, freq: str | int) -> np.ndarray:
+    """[T, F] float32 features of `time`; F = 0 for an integer time axis or yearly steps."""
+    names = calendar_names(freq)
+    if not names:
+        return np.zeros((len(time), 0), dtype=np.float32)
+    columns = [np.asarray(_FEATURES[name](time), dtype=np.float32) - 0.5 for name in names]
+    return np.stack(columns, axis=1)
+
+
+def season_length(freq: str | int) -> int:
+    """The usual season of a frequency: 24 hourly, 96 at 15 min, 7 daily, 52 weekly, 12 monthly."""
+    if isinstance(freq, int):
+        return 1
+    seconds = step_seconds(freq)
+    if seconds >= 365 * _DAY:
+        return 1
+    if seconds >= 28 * _DAY:
+        return max(1, round(360 * _DAY / seconds))  # 12 months, 4 quarters
+    if seconds >= 7 * _DAY:
+        return max(1, round(364 * _DAY / seconds))
+    if pd.tseries.frequencies.to_offset(freq).name.startswith("B"):
+        return 5
+    if seconds >= _DAY:
+        return max(1, round(7 * _DAY / seconds))
+    return max(1, round(_DAY / seconds))

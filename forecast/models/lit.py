@@ -1,0 +1,88 @@
+"""ForecastModule: a ForecastNet trained by Lightning (loss, optimiser, logging)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from forecast.errors import ConfigError
+from forecast.models.base import ForecastNet
+
+LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
+
+
+class ForecastModule(pl.LightningModule):
+    """Trains any `ForecastNet` on the batches of a `WindowDataModule`.
+
+    Logs `train_loss` per step and epoch, and `val_loss`, `val_mse`, `val_mae` per epoch on the
+    scaled horizon forecast (the quantity early stopping watches). `predict_step` returns the
+    scaled forecast [B, H, T]; `forecast.evaluate` turns it into metrics in both scales.
+
+    Args:
+        net: the network.
+        loss: "mse", "mae" or "huber".
+        optimizer: a partial optimiser taking the parameters (default Adam, lr 1e-3).
+        scheduler: a partial LR scheduler taking the optimiser, or None. A ReduceLROnPlateau
+            scheduler watches `val_loss`.
+
+    Example:
+        >>> from forecast.models import ManyToOne
+        >>> module = ForecastModule(ManyToOne(n_inputs=1, n_targets=1, lookback=24, horizon=1))
+    """
+
+    def __init__(self, net: ForecastNet, loss: str = "mse",
+                 optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+                 scheduler: Callable[..., object] | None = None):
+        super().__init__()
+        if loss not in LOSSES:
+            raise ConfigError(f"optim.loss: unknown loss '{loss}'; use one of {sorted(LOSSES)}.")
+        self.net, self.loss_fn = net, LOSSES[loss]()
+        self.optimizer, self.scheduler = optimizer, scheduler
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net.predict(batch["x"], batch.get("x_time"), batch.get("y_time"))
+
+    def on_fit_start(self) -> None:
+        self._base_seed = torch.initial_seed()  # set by seed_everything, also when resuming
+
+    def on_train_epoch_start(self) -> None:
+        # Dropout and teacher forcing draw from the global RNG; reseeding per epoch makes a run
+        # resumed from an epoch checkpoint continue exactly as the uninterrupted one.
+        torch.manual_seed(self._base_seed + self.current_epoch)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch["x"], batch["y"]
+        output = self.net(x, batch.get("x_time"), batch.get("y_time"), y)
+        loss = self.loss_fn(output, self.net.target(x, y))
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
+        return loss
+
+    def _score(self, batch, prefix: str) -> torch.Tensor:
+        forecast, y = self(batch), batch["y"]
+        n = len(y)
+        self.log(f"{prefix}_loss", self.loss_fn(forecast, y), prog_bar=True, batch_size=n,
+                 sync_dist=True)
+        self.log(f"{prefix}_mse", nn.functional.mse_loss(forecast, y), batch_size=n, sync_dist=True)
+        self.log(f"{prefix}_mae", nn.functional.l1_loss(forecast, y), batch_size=n, sync_dist=True)
+        return forecast
+
+    def validation_step(self, batch, batch_idx):
+        self._score(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._score(batch, "test_scaled")
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> torch.Tensor:
+        return self(batch)
+
+    def configure_optimizers(self):
+        make = self.optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
+        optimizer = make(self.parameters())
+        if self.scheduler is None:
+            return optimizer
+        scheduler = self.scheduler(optimizer)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}

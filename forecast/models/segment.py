@@ -1,0 +1,76 @@
+"""Segment-wise recurrence for long lookbacks (SegRNN, Lin et al., 2023)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from forecast.errors import ConfigError
+from forecast.models.base import ForecastNet, check_no_bidirectional
+from forecast.models.encoders import RecurrentEncoder
+
+
+class SegmentRNN(ForecastNet):
+    """Recurrence over segments instead of steps, with parallel multi-step decoding.
+
+    Each channel is a univariate series (channel independence is built in). The lookback is cut
+    into segments of `segment_length` steps, each embedded by a linear layer; the recurrence
+    runs over L / S segments, not L steps, so a 720-step lookback takes 15 recurrent steps.
+    The horizon is decoded as H / S segments in parallel: one recurrent step from the final
+    state for every output segment, whose input is a position embedding (which segment) and
+    a channel embedding (which series). Calendar features are not used.
+
+    Args:
+        segment_length: steps per segment S; must divide lookback and horizon.
+        cell, hidden_size, num_layers, dropout, nonlinearity: see `RecurrentEncoder`.
+
+    Example:
+        >>> net = SegmentRNN(n_inputs=7, n_targets=7, lookback=96, horizon=48, segment_length=24)
+        >>> net.predict(torch.zeros(4, 96, 7)).shape
+        torch.Size([4, 48, 7])
+    """
+
+    def __init__(self, segment_length: int = 48, cell: str = "gru", hidden_size: int = 512,
+                 num_layers: int = 1, dropout: float = 0.0, bidirectional: bool = False,
+                 nonlinearity: str = "tanh", **base):
+        base["channel_independent"] = False  # handled here, with channel embeddings
+        super().__init__(**base)
+        check_no_bidirectional(bidirectional, "segment")
+        for key in ("lookback", "horizon"):
+            if getattr(self, key) % segment_length:
+                raise ConfigError(f"model.segment_length: {segment_length} must divide "
+                                  f"data.{key}={getattr(self, key)}.")
+        if hidden_size % 2:
+            raise ConfigError("model.hidden_size: must be even for a segment model (half "
+                              "position, half channel embedding).")
+        self.segment_length = segment_length
+        self.n_out_segments = self.horizon // segment_length
+        self.embed = nn.Sequential(nn.Linear(segment_length, hidden_size), nn.ReLU())
+        self.encoder = RecurrentEncoder(hidden_size, hidden_size, num_layers, 0.0, False, cell,
+                                        nonlinearity)
+        self.position = nn.Parameter(torch.randn(self.n_out_segments, hidden_size // 2))
+        self.channel = nn.Parameter(torch.randn(self.n_inputs, hidden_size // 2))
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, segment_length)
+
+    def _forward(self, x, x_time, y_time, y):
+        batch, lookback, channels = x.shape
+        seg, m = self.segment_length, self.n_out_segments
+        segments = x.transpose(1, 2).reshape(batch * channels, lookback // seg, seg)  # [BC, N, S]
+        _, state = self.encoder(self.embed(segments))  # state: [layers, BC, d]
+        queries = torch.cat([  # [C, M, d]: every (channel, output segment) pair
+            self.position.unsqueeze(0).expand(channels, -1, -1),
+            self.channel.unsqueeze(1).expand(-1, m, -1),
+        ], dim=-1)
+        queries = queries.repeat(batch, 1, 1).reshape(batch * channels * m, 1, -1)  # [BCM, 1, d]
+        state = _repeat_state(state, m)
+        output, _ = self.encoder(queries, state)  # one step per query, in parallel
+        out = self.head(self.dropout(output)).view(batch, channels, m * seg)  # [B, C, H]
+        return out.transpose(1, 2)[..., :self.n_targets]  # [B, H, T]
+
+
+def _repeat_state(state, m: int):
+    """Each row of a [layers, N, d] state repeated m times in place: [layers, N * m, d]."""
+    if isinstance(state, tuple):
+        return tuple(s.repeat_interleave(m, dim=1) for s in state)
+    return state.repeat_interleave(m, dim=1)

@@ -1,0 +1,227 @@
+"""MLflow runs of one training invocation: a parent run, the neural run and one run per baseline."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from urllib.parse import urlparse
+
+import mlflow
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+from forecast.errors import ConfigError
+from forecast.evaluate import Result
+
+SECRET_MARKERS = ("password", "token", "secret", "credential", "api_key")
+
+
+def resolve_tracking_uri(uri: str | None) -> str:
+    """`uri`, else $MLFLOW_TRACKING_URI, else the local store `sqlite:///<cwd>/mlflow.db`."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    return uri
+
+
+def check_tracking_uri(uri: str) -> None:
+    """Fail fast, before any training, when the store cannot be reached or written."""
+    scheme = urlparse(uri).scheme
+    if scheme in ("http", "https"):
+        import requests
+
+        try:
+            requests.get(uri.rstrip("/") + "/health", timeout=5).raise_for_status()
+        except requests.RequestException as err:
+            raise ConfigError(
+                f"logger.tracking_uri: no MLflow tracking server answers at {redact(uri)} "
+                f"({type(err).__name__}). Start it (mlflow server --host 127.0.0.1 --port 5000) "
+                "or unset logger.tracking_uri / MLFLOW_TRACKING_URI to log to ./mlflow.db."
+            ) from None
+    elif scheme == "sqlite":
+        folder = Path(uri.split("sqlite:///", 1)[-1]).parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise ConfigError(f"logger.tracking_uri: cannot write the MLflow store in '{folder}'; "
+                              "point logger.tracking_uri to a writable place.")
+
+
+def default_artifact_location(uri: str) -> str | None:
+    """Artifacts next to a local sqlite store (`mlruns/` beside `mlflow.db`); servers decide."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.split("sqlite:///", 1)[1]).parent / "mlruns").resolve().as_uri()
+    return None
+
+
+def redact(text: str) -> str:
+    """A URI without its password (http://user:pw@host -> http://user:***@host)."""
+    parsed = urlparse(text)
+    if parsed.password:
+        return text.replace(f":{parsed.password}@", ":***@")
+    return text
+
+
+def safe_params(params: dict) -> dict:
+    """Drop values whose key looks secret, and redact credentials inside URIs."""
+    return {k: redact(str(v)) for k, v in params.items()
+            if not any(marker in k.lower() for marker in SECRET_MARKERS)}
+
+
+class Tracker:
+    """Opens the runs of one invocation in one experiment and closes them with their status.
+
+    Use as a context manager: on an exception every open run is marked FAILED with the error as
+    the tag `error` and the artifact `error.txt`; Ctrl-C marks them KILLED.
+
+    Args:
+        tracking_uri: MLflow tracking URI (already resolved).
+        experiment_name: experiment to log into (created if missing).
+        run_name: name of the parent run.
+        tags: tags set on every run (e.g. a sweep id that groups a multirun).
+        artifact_location: where a new experiment stores artifacts.
+    """
+
+    def __init__(self, tracking_uri: str, experiment_name: str, run_name: str,
+                 tags: dict[str, str] | None = None, artifact_location: str | None = None):
+        mlflow.set_tracking_uri(tracking_uri)
+        self.uri, self.client = tracking_uri, MlflowClient(tracking_uri)
+        self.tags = dict(tags or {})
+        self.experiment_id = self._experiment(experiment_name, artifact_location)
+        self.parent_id = self.client.create_run(self.experiment_id, run_name=run_name,
+                                                tags={**self.tags, "role": "parent"}).info.run_id
+        self.open_runs = [self.parent_id]
+
+    def _experiment(self, name: str, artifact_location: str | None) -> str:
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return self.client.create_experiment(
+                name, artifact_location or default_artifact_location(self.uri))
+        except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel run
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def child(self, name: str, family: str) -> str:
+        """Start a run nested under the parent; returns its id."""
+        run = self.client.create_run(self.experiment_id, run_name=name, tags={
+            **self.tags, "mlflow.parentRunId": self.parent_id, "family": family, "model": name})
+        self.open_runs.append(run.info.run_id)
+        return run.info.run_id
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        if run_id in self.open_runs:
+            self.client.set_terminated(run_id, status)
+            self.open_runs.remove(run_id)
+
+    def lightning_logger(self, run_id: str):
+        """Lightning's MLFlowLogger writing the training curves into run `run_id`."""
+        from pytorch_lightning.loggers import MLFlowLogger
+
+        return MLFlowLogger(tracking_uri=self.uri, run_id=run_id, log_model=False)
+
+    def log_params(self, run_id: str, params: dict) -> None:
+        params = safe_params(params)
+        items = [mlflow.entities.Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i:i + 100])
+
+    def log_result(self, run_id: str, result: Result) -> None:
+        """Test metrics, fit time, and the per-horizon-step errors as stepped metrics."""
+        metrics = [mlflow.entities.Metric(k, float(v), 0, 0) for k, v in result.metrics.items()
+                   if np.isfinite(v)]
+        metrics.append(mlflow.entities.Metric("fit_seconds", result.fit_seconds, 0, 0))
+        for name, values in result.per_step.items():
+            metrics += [mlflow.entities.Metric(f"test_{name}_by_step", float(v), 0, h + 1)
+                        for h, v in enumerate(values)]
+        for i in range(0, len(metrics), 500):
+            self.client.log_batch(run_id, metrics=metrics[i:i + 500])
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self.client.log_text(run_id, text, path)
+
+    def log_figure(self, run_id: str, figure, path: str) -> None:
+        self.client.log_figure(run_id, figure, path)
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        if error is None:
+            status = "FINISHED"
+        else:
+            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+            message = f"{type(error).__name__}: {error}"
+            trace = "".join(traceback.format_exception(kind, error, tb))
+            for run_id in list(self.open_runs):
+                self.client.set_tag(run_id, "error", message[:5000])
+                with tempfile.TemporaryDirectory() as folder:
+                    (Path(folder) / "error.txt").write_text(trace)
+                    self.client.log_artifact(run_id, str(Path(folder) / "error.txt"))
+        for run_id in list(reversed(self.open_runs)):
+            self.finish(run_id, status)
+
+
+
+def open_tracker(cfg, uri: str, model_name: str) -> Tracker:
+    """The Tracker of one invocation of `forecast.train` (a multirun shares the `sweep` tag)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    tags = {"experiment_preset": str(cfg.experiment_name)}
+    if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
+        tags["sweep"] = str(hydra_cfg.sweep.dir)
+        tags["sweep_job"] = str(hydra_cfg.job.num)
+    run_name = cfg.logger.run_name or f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return Tracker(uri, cfg.logger.experiment_name, run_name, tags, cfg.logger.artifact_location)
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def log_invocation(tracker: Tracker, cfg, neural_run: str, dm, results: list[Result], table,
+                   forecaster) -> None:
+    """Log the neural run (params, metrics, config, plots, model), the baseline runs and the
+    comparison table on the parent run."""
+    from omegaconf import OmegaConf
+
+    from forecast.evaluate import BASELINE
+    from forecast.mlflow_model import log_forecaster
+    from forecast.reports import forecast_figure, format_table, horizon_figure
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    params = flatten(config)
+    neural, baselines = results[0], [r for r in results if r.family == BASELINE]
+    data_params = {k: v for k, v in params.items() if k.startswith("data.")}
+    tracker.log_params(tracker.parent_id, params)
+    tracker.log_params(neural_run, params)
+    tracker.log_result(neural_run, neural)
+    tracker.log_text(neural_run, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+    shown = [neural] + sorted(baselines, key=lambda r: r.metrics["test_mse"])[:2]
+    figure = forecast_figure(dm, shown)
+    tracker.log_figure(neural_run, figure, "forecast.png")
+    tracker.log_figure(tracker.parent_id, figure, "forecast.png")
+    tracker.log_figure(tracker.parent_id, horizon_figure(results), "horizon_error.png")
+    if cfg.logger.log_model:
+        with mlflow.start_run(run_id=neural_run):
+            log_forecaster(forecaster, "model", cfg.logger.register_as)
+    tracker.finish(neural_run)
+    for result in baselines:
+        run_id = tracker.child(result.name, BASELINE)
+        estimator_params = {f"baseline.{k}": v for k, v in result.params.items()}
+        tracker.log_params(run_id, {**data_params, **estimator_params})
+        tracker.log_result(run_id, result)
+        tracker.finish(run_id)
+    tracker.log_text(tracker.parent_id, format_table(table), "results.md")
+    tracker.log_text(tracker.parent_id, table.to_csv(index=False), "results.csv")
+    best = table.iloc[0]
+    tracker.client.set_tag(tracker.parent_id, "best_model", str(best.model))
+    tracker.client.log_metric(tracker.parent_id, "best_test_mse", float(best.mse))

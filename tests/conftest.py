@@ -1,0 +1,43 @@
+"""Shared fixtures: small sine frames and a helper that runs the real training entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forecast.data.synthetic import sine_frame
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FORECAST_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def sine_wide():
+    return sine_frame(n_steps=600, n_series=2)
+
+
+@pytest.fixture
+def sine_long():
+    return sine_frame(n_steps=400, n_series=3, long=True)
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    """A fresh embedded MLflow store (sqlite) in a temporary folder."""
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def run_train(*overrides: str, cwd: Path, env: dict | None = None,
+              timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python -m forecast.train OVERRIDES` as a user runs it, in `cwd`."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    environment.pop("MLFLOW_TRACKING_URI", None) if "MLFLOW_TRACKING_URI" not in (env or {}) else None
+    return subprocess.run([sys.executable, "-m", "forecast.train", *overrides], cwd=cwd,
+                          env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+FAST = ("trainer=fast", "trainer.max_epochs=2", "data.frame.n_steps=600")

@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from forecast.errors import ConfigError
+from forecast.models import ForecastModule, ManyToMany, ManyToOne, SegmentRNN, Seq2Seq
+from forecast.models.encoders import CELLS
+
+B, L, H, C, F = 4, 24, 6, 3, 2
+MODES = [ManyToOne, ManyToMany, Seq2Seq]
+
+
+def make(cls, **kw):
+    base = dict(n_inputs=C, n_targets=C, lookback=L, horizon=H, n_time_features=F, hidden_size=8)
+    if cls is SegmentRNN:
+        base.update(segment_length=6)
+    return cls(**{**base, **kw})
+
+
+def inputs():
+    torch.manual_seed(0)
+    return torch.randn(B, L, C), torch.randn(B, L, F), torch.randn(B, H, F), torch.randn(B, H, C)
+
+
+@pytest.mark.parametrize("cls", MODES)
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_shapes(cls, cell, bidirectional):
+    if cls is ManyToMany and bidirectional:
+        with pytest.raises(ConfigError, match="bidirectional"):
+            make(cls, cell=cell, bidirectional=True)
+        return
+    net = make(cls, cell=cell, bidirectional=bidirectional, num_layers=2, dropout=0.1)
+    x, x_time, y_time, y = inputs()
+    out = net(x, x_time, y_time, y)
+    assert out.shape == net.target(x, y).shape
+    assert net.predict(x, x_time, y_time).shape == (B, H, C)
+
+
+@pytest.mark.parametrize("cls", MODES + [SegmentRNN])
+@pytest.mark.parametrize("revin, independent", [(True, False), (False, True), (True, True)])
+def test_revin_and_channel_independence_keep_shapes(cls, revin, independent):
+    net = make(cls, revin=revin, channel_independent=independent)
+    x, x_time, y_time, y = inputs()
+    assert net.predict(x, x_time, y_time).shape == (B, H, C)
+
+
+def test_relu_rnn_and_many_to_one_with_fewer_targets():
+    net = make(ManyToOne, cell="rnn", nonlinearity="relu", n_targets=1, n_time_features=0)
+    assert net.encoder.rnn.nonlinearity == "relu"
+    assert net.predict(inputs()[0]).shape == (B, H, 1)
+
+
+@pytest.mark.parametrize("cls", MODES + [SegmentRNN])
+def test_every_model_overfits_one_batch(cls):
+    torch.manual_seed(0)
+    net = make(cls, hidden_size=32, n_time_features=0)
+    x = torch.sin(torch.linspace(0, 12, L + H))[None, :, None].repeat(B, 1, C)
+    x = x + 0.3 * torch.randn(B, 1, C)
+    past, future = x[:, :L], x[:, L:]
+    module = ForecastModule(net, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    optimizer = module.configure_optimizers()
+    losses = []
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss = module.loss_fn(net(past, y=future), net.target(past, future))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 10
+
+
+@pytest.mark.parametrize("cls", MODES + [SegmentRNN])
+def test_gradients_reach_the_first_step(cls):
+    net = make(cls, n_time_features=0)
+    x = torch.randn(B, L, C, requires_grad=True)
+    net.predict(x).sum().backward()
+    assert x.grad[:, 0].abs().sum() > 0
+
+
+def test_segment_length_must_divide_lookback():
+    with pytest.raises(ConfigError, match="segment_length"):
+        make(SegmentRNN, segment_length=5)
+
+
+def test_unknown_cell_is_a_config_error():
+    with pytest.raises(ConfigError, match="model.cell"):
+        make(ManyToOne, cell="transformer")

@@ -1,0 +1,75 @@
+"""The real entry point, end to end, against a temporary MLflow store."""
+
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import FAST, run_train
+
+
+@pytest.fixture(scope="module")
+def sine_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sine")
+    result = run_train("+experiment=sine", *FAST, cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder, result
+
+
+def test_prints_the_comparison_table(sine_run):
+    _, result = sine_run
+    for name in ("lstm", "repeat_last", "seasonal_naive", "ridge", "| model |", "fit_s"):
+        assert name in result.stdout
+
+
+def test_runs_metrics_and_artifacts_in_the_default_local_store(sine_run):
+    folder, _ = sine_run
+    assert (folder / "mlflow.db").exists()
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("sine")
+    runs = client.search_runs([experiment.experiment_id])
+    neural = [r for r in runs if r.data.tags.get("family") == "neural"]
+    baseline = [r for r in runs if r.data.tags.get("family") == "baseline"]
+    assert len(neural) == 1 and len(baseline) >= 3
+    assert all(r.info.status == "FINISHED" for r in runs)
+    run = neural[0]
+    for metric in ("test_mse", "test_mae", "test_norm_mse", "val_loss", "train_loss_epoch"):
+        assert metric in run.data.metrics
+    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2  # one per epoch
+    assert run.data.params["model.hidden_size"] == "32"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "forecast.png"} <= artifacts
+    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
+    assert {"results.md", "results.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    for r in baseline:
+        assert {"test_mse", "test_mae"} <= set(r.data.metrics)
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    forecaster = model.unwrap_python_model().forecaster
+    assert len(model.predict(forecaster.history_frame())) == 1
+
+
+def test_tracking_uri_override_and_failed_run(tmp_path):
+    store = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    result = run_train("+experiment=sine", *FAST, f"logger.tracking_uri={store}",
+                       "baselines.seasonal_naive.season=500", cwd=tmp_path)
+    assert result.returncode != 0
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
+    assert runs and all(r.info.status == "FAILED" for r in runs)
+    assert "season" in runs[0].data.tags["error"]
+    assert not Path(tmp_path / "mlflow.db").exists()
+
+
+def test_bad_data_path_fails_before_training_with_one_line(tmp_path):
+    result = run_train("data=csv", "data.path=nowhere.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "data.path" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_help_lists_the_config_surface(tmp_path):
+    result = run_train("--help", cwd=tmp_path)
+    for key in ("data.lookback", "model.hidden_size", "logger.tracking_uri", "model: gru"):
+        assert key in result.stdout, key
