@@ -1,70 +1,103 @@
 """Forecast metrics on arrays [N, H, T] (windows, horizon steps, targets), shared by all models.
 
-Every function averages over all windows, steps and targets; `per_step` keeps the horizon axis.
+Every metric averages over all windows, steps and targets and returns a float; with
+`by_step=True` it keeps the horizon axis and returns an array [H]. Entries a metric cannot
+score (a zero target for MAPE, a series without a naive error for MASE) are left out of the
+mean; a mean over nothing is NaN.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def mse(y: np.ndarray, yhat: np.ndarray) -> float:
-    return float(np.mean((y - yhat) ** 2))
+NAMES = ("mse", "rmse", "mae", "mape", "smape", "mase")
 
 
-def rmse(y: np.ndarray, yhat: np.ndarray) -> float:
-    return float(np.sqrt(mse(y, yhat)))
+def _mean(values: np.ndarray, by_step: bool, mask: np.ndarray | None = None):
+    """Mean of `values` [N, H, T] over the entries where `mask` holds (all by default)."""
+    values = np.asarray(values, dtype=np.float64)
+    if mask is None:
+        mask = np.ones(values.shape, dtype=bool)
+    mask = np.broadcast_to(mask, values.shape)
+    axes = (0, 2) if by_step else None
+    total = np.where(mask, values, 0.0).sum(axis=axes)
+    count = mask.sum(axis=axes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return mean if by_step else float(mean)
 
 
-def mae(y: np.ndarray, yhat: np.ndarray) -> float:
-    return float(np.mean(np.abs(y - yhat)))
+def mse(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
+    return _mean((y - yhat) ** 2, by_step)
 
 
-def mape(y: np.ndarray, yhat: np.ndarray) -> float:
+def rmse(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
+    """Square root of the MSE (per step: of each step's MSE)."""
+    root = np.sqrt(mse(y, yhat, by_step))
+    return root if by_step else float(root)
+
+
+def mae(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
+    return _mean(np.abs(y - yhat), by_step)
+
+
+def mape(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
     """Mean absolute percentage error (%), over the targets that are not zero."""
     nonzero = y != 0
-    if not nonzero.any():
-        return float("nan")
-    return float(100 * np.mean(np.abs((y - yhat)[nonzero] / y[nonzero])))
+    ratio = np.abs(y - yhat) / np.where(nonzero, np.abs(y), 1.0)
+    return 100 * _mean(ratio, by_step, nonzero)
 
 
-def smape(y: np.ndarray, yhat: np.ndarray) -> float:
-    """Symmetric MAPE (%) as in the M4 competition: 200 |y - yhat| / (|y| + |yhat|)."""
+def smape(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
+    """Symmetric MAPE (%) as in the M4 competition: 200 |y - yhat| / (|y| + |yhat|).
+
+    A step where both the target and the forecast are zero is a perfect forecast (0).
+    """
     denominator = np.abs(y) + np.abs(yhat)
-    ratio = np.divide(np.abs(y - yhat), denominator, out=np.zeros_like(denominator, dtype=float),
-                      where=denominator > 0)
-    return float(200 * np.mean(ratio))
+    ratio = np.abs(y - yhat) / np.where(denominator > 0, denominator, 1.0)
+    return 200 * _mean(ratio, by_step)
 
 
-def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray) -> float:
-    """Mean absolute scaled error; `scale` [N, 1, T] is each series' in-sample seasonal-naive MAE."""
-    return float(np.mean(np.abs(y - yhat) / scale))
+def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray, by_step: bool = False):
+    """Mean absolute scaled error: |y - yhat| divided by each series' in-sample naive MAE.
 
-
-def per_step(metric, y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
-    """[H] metric of each horizon step."""
-    return np.array([metric(y[:, h], yhat[:, h]) for h in range(y.shape[1])])
+    Args:
+        scale: [N, 1, T] seasonal-naive MAE of each window's series (`naive_scale`); NaN for
+            a series without one (constant training part), which is left out.
+    """
+    valid = np.isfinite(scale) & (scale > 0)
+    ratio = np.abs(y - yhat) / np.where(valid, scale, 1.0)
+    return _mean(ratio, by_step, valid)
 
 
 def naive_scale(values: np.ndarray, bounds: np.ndarray, train_ends: np.ndarray,
                 season: int) -> np.ndarray:
-    """[S, C] in-sample MAE of the seasonal naive forecast on each series' training rows."""
+    """[S, C] in-sample MAE of the seasonal naive forecast on each series' training rows.
+
+    Falls back to season 1 when a training part is not longer than one season; NaN where the
+    naive forecast is exact (a constant series), as MASE is undefined there.
+    """
     scales = []
     for s, start in enumerate(bounds[:-1]):
-        train = values[start:start + train_ends[s]]
+        train = np.asarray(values[start:start + train_ends[s]], dtype=np.float64)
         m = season if len(train) > season else 1
         scales.append(np.mean(np.abs(train[m:] - train[:-m]), axis=0))
     scales = np.asarray(scales)
-    return np.where(scales > 0, scales, 1.0)
+    return np.where(scales > 0, scales, np.nan)
 
 
 def score(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray | None = None,
-          prefix: str = "") -> dict[str, float]:
-    """All metrics of one forecast, named `{prefix}mse`, `{prefix}mae` ..."""
-    if y.shape != yhat.shape:
-        raise ValueError(f"forecast shape {yhat.shape} differs from target shape {y.shape}")
-    result = {"mse": mse(y, yhat), "rmse": rmse(y, yhat), "mae": mae(y, yhat),
-              "mape": mape(y, yhat), "smape": smape(y, yhat)}
+          prefix: str = "", by_step: bool = False) -> dict:
+    """All metrics of one forecast, named `{prefix}mse`, `{prefix}mae` ... (MASE needs `scale`).
+
+    Returns floats, or arrays [H] with `by_step=True`.
+    """
+    y, yhat = np.asarray(y), np.asarray(yhat)
+    if y.shape != yhat.shape or y.ndim != 3:
+        raise ValueError(f"metrics take a forecast and targets of one shape [N, H, T]; got "
+                         f"{yhat.shape} and {y.shape}")
+    result = {name: fn(y, yhat, by_step) for name, fn in
+              (("mse", mse), ("rmse", rmse), ("mae", mae), ("mape", mape), ("smape", smape))}
     if scale is not None:
-        result["mase"] = mase(y, yhat, scale)
+        result["mase"] = mase(y, yhat, scale, by_step)
     return {f"{prefix}{k}": v for k, v in result.items()}
