@@ -1,30 +1,69 @@
+"""Baselines: the estimator contract, known values, the calendar option, config and CLI."""
+
 import numpy as np
+import pandas as pd
 import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import estimator_checks
 
 from forecast import baselines
 from forecast.data import WindowDataModule
+from forecast.data.synthetic import sine_frame
+from forecast.evaluate import run_baselines
+from forecast.train import build_baselines
+from tests.conftest import FAST, REPO, SHARED_DATA, run_train
 
 ALL = [baselines.RepeatLast(), baselines.SeasonalNaive(season=50), baselines.WindowMean(),
        baselines.LinearBaseline(), baselines.GradientBoostingBaseline(max_iter=20),
        baselines.KNeighborsBaseline()]
 
+# sklearn's checks that need no data. The others build 2-D X [n_samples, n_features]; our
+# estimators take windows [N, L, C] and forecast [N, H, T] (tags: three_d_array, no
+# two_d_array), so `test_window_estimator_contract` re-checks those properties on windows.
+API_CHECKS = ["check_estimator_cloneable", "check_estimator_tags_renamed", "check_valid_tag_types",
+              "check_estimator_repr", "check_no_attributes_set_in_init",
+              "check_parameters_default_constructible", "check_get_params_invariance",
+              "check_set_params", "check_do_not_raise_errors_in_init_or_set_params",
+              "check_mixin_order", "check_estimators_unfitted"]
+
+
+def _name(estimator):
+    return type(estimator).__name__
+
 
 @pytest.fixture(scope="module")
 def windows():
-    from forecast.data.synthetic import sine_frame
-
     dm = WindowDataModule(frame=sine_frame(n_steps=1500), lookback=60, horizon=5)
     dm.setup()
     return dm.windows("train"), dm.windows("test")
 
 
-@pytest.mark.parametrize("estimator", ALL, ids=lambda e: type(e).__name__)
-def test_baselines_are_clonable_estimators_with_forecast_shapes(estimator, windows):
+@pytest.mark.parametrize("check", API_CHECKS)
+@pytest.mark.parametrize("estimator", ALL, ids=_name)
+def test_sklearn_api_checks(estimator, check):
+    getattr(estimator_checks, check)(_name(estimator), estimator)
+
+
+@pytest.mark.parametrize("estimator", ALL, ids=_name)
+def test_window_estimator_contract(estimator, windows):
     (X, y), (X_test, y_test) = windows
-    fitted = clone(estimator).fit(X, y)
-    assert fitted.get_params() == estimator.get_params()
-    assert fitted.predict(X_test).shape == y_test.shape
+    params = estimator.get_params()
+    with pytest.raises(NotFittedError):
+        clone(estimator).predict(X_test)
+    fitted = clone(estimator)
+    assert fitted.fit(X, y) is fitted
+    assert fitted.get_params() == params  # fit changes no parameter
+    assert not {k for k in vars(fitted) if not k.endswith("_")} - set(params)
+    forecast = fitted.predict(X_test)
+    assert forecast.shape == y_test.shape and np.isfinite(forecast).all()
+    assert isinstance(fitted.score(X_test, y_test), float)
+    with pytest.raises(ValueError, match="fitted on windows"):
+        fitted.predict(X_test[:, 1:])
+    with pytest.raises(ValueError, match=r"X \[N, L, C\]"):
+        clone(estimator).fit(X[:, :, 0], y)
 
 
 def test_repeat_last_and_seasonal_naive_values():
@@ -32,6 +71,7 @@ def test_repeat_last_and_seasonal_naive_values():
     y = np.zeros((1, 5, 1))
     assert baselines.RepeatLast().fit(X, y).predict(X).ravel().tolist() == [11] * 5
     assert baselines.SeasonalNaive(4).fit(X, y).predict(X).ravel().tolist() == [8, 9, 10, 11, 8]
+    assert baselines.WindowMean().fit(X, y).predict(X).ravel().tolist() == [5.5] * 5
 
 
 def test_ridge_learns_the_sine_better_than_repeat_last(windows):
@@ -39,3 +79,78 @@ def test_ridge_learns_the_sine_better_than_repeat_last(windows):
     ridge = baselines.LinearBaseline().fit(X, y).predict(X_test)
     naive = baselines.RepeatLast().fit(X, y).predict(X_test)
     assert np.mean((ridge - y_test) ** 2) < 0.5 * np.mean((naive - y_test) ** 2)
+
+
+def test_ridge_reproduces_nlinear_on_etth1_ot_336_96():
+    """NLinear reports 0.053 (normalised MSE) on ETTh1, univariate OT, 336 -> 96."""
+    dm = WindowDataModule(path=SHARED_DATA / "ett" / "ETTh1.csv", target="OT", lookback=336,
+                          horizon=96, split={"borders": [8640, 11520, 14400]})
+    (result,) = run_baselines({"ridge": baselines.LinearBaseline()}, dm)
+    assert len(result.forecast) == 2785  # every test window of the standard protocol
+    assert result.metrics["test_norm_mse"] == pytest.approx(0.053, abs=0.001)
+
+
+def _weekday_frame(n_days=1200, seed=0):
+    """Daily data whose level depends on the weekday; 3 lags cannot see the weekly cycle."""
+    rng = np.random.default_rng(seed)
+    time = pd.date_range("2020-01-01", periods=n_days, freq="D")
+    effect = np.array([0, 0, 0, 0, 0, 3, 3])[time.dayofweek]
+    return pd.DataFrame({"date": time, "y": effect + 0.3 * rng.normal(size=n_days)})
+
+
+def test_gradient_boosting_uses_the_target_steps_calendar():
+    dm = WindowDataModule(frame=_weekday_frame(), lookback=14, horizon=7)
+    plain = baselines.GradientBoostingBaseline(n_lags=3, max_iter=50)
+    with_calendar = baselines.GradientBoostingBaseline(n_lags=3, max_iter=50, calendar=True)
+    assert baselines.takes_calendar(with_calendar) and not baselines.takes_calendar(plain)
+    scores = {r.name: r.metrics["test_norm_mse"]
+              for r in run_baselines({"plain": plain, "calendar": with_calendar}, dm)}
+    assert with_calendar.n_time_features_ > 0 and plain.n_time_features_ == 0
+    assert scores["calendar"] < 0.5 * scores["plain"]
+    X, _ = dm.windows("test")
+    with pytest.raises(ValueError, match="y_time"):
+        with_calendar.predict(X)  # fitted with a calendar, so predict needs one too
+
+
+@pytest.fixture(scope="module")
+def baseline_config():
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("train").baselines
+
+
+def test_build_baselines_fills_in_the_season_of_the_data(baseline_config):
+    hourly = WindowDataModule(frame=sine_frame(n_steps=600), lookback=48, horizon=4)
+    assert hourly.season == 24  # inferred from the hourly frequency
+    built = build_baselines(baseline_config, hourly.season)
+    assert set(built) == {"repeat_last", "seasonal_naive", "mean", "ridge", "gbm", "knn"}
+    assert built["seasonal_naive"].season == 24
+    assert all(type(e).__module__ == "forecast.baselines" for e in built.values())
+    daily = WindowDataModule(frame=_weekday_frame(100), lookback=14, horizon=7)
+    assert daily.season == 7
+    configured = WindowDataModule(frame=_weekday_frame(100), lookback=14, horizon=7, season=30)
+    assert configured.season == 30
+    fixed = OmegaConf.merge(baseline_config, {"seasonal_naive": {"season": 12}})
+    assert build_baselines(fixed, 24)["seasonal_naive"].season == 12  # the config wins
+
+
+@pytest.mark.slow
+def test_cli_removes_one_baseline_and_backtests_with_a_stride(tmp_path):
+    result = run_train("+experiment=sine", *FAST, "trainer.max_epochs=1", "logger=none",
+                       "~baselines.knn", "~baselines.gbm", "backtest.stride=10", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = result.stdout[result.stdout.index("test windows"):]
+    assert "origins every 10 steps" in table
+    for name in ("lstm", "repeat_last", "seasonal_naive", "mean", "ridge"):
+        assert f" {name} " in table
+    assert " knn " not in table and " gbm " not in table
+    assert all(len(line) <= 100 for line in table.splitlines()[:8])
+
+
+@pytest.mark.slow
+def test_cli_without_baselines(tmp_path):
+    result = run_train("+experiment=sine", *FAST, "trainer.max_epochs=1", "logger=none",
+                       "baselines=none", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if " neural " in line or " baseline "
+            in line]
+    assert len(rows) == 1 and rows[0].startswith("* lstm") and rows[0].rstrip().endswith("-")
