@@ -1,4 +1,8 @@
-"""Score the neural model and the baselines on the same test windows with the same metrics."""
+"""Score the neural model and the baselines on the same test windows with the same metrics.
+
+Every function takes an optional `index` [K]: the windows of the part that are scored (the
+forecast origins of a rolling-origin backtest, see `forecast.backtest`); None scores all.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,14 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 
 from forecast import metrics
+from forecast.baselines import takes_calendar
 from forecast.data import WindowDataModule
+from forecast.data.calendar import calendar_features, calendar_names
+from forecast.data.windows import gather_windows
 
 NEURAL, BASELINE = "neural", "baseline"
 
@@ -21,11 +29,12 @@ class Result:
     Attributes:
         name: model name shown in tables and MLflow.
         family: "neural" or "baseline".
-        forecast: [N, H, T] forecast on the scaled (normalised) axis.
-        fit_seconds: training time.
+        forecast: [K, H, T] forecast on the scaled (normalised) axis.
+        fit_seconds: training time (summed over refits in a refitting backtest).
         metrics: `{part}_mse` ... in original units, `{part}_norm_mse` ... on the scaled axis.
         params: the estimator's parameters (baselines).
-        per_step: per horizon step MSE/MAE in original units, arrays [H].
+        per_step: `mse`, `mae` ... (original units) and `norm_mse` ... (scaled), arrays [H].
+        index: [K] the part's windows that were forecast; None = all of them.
     """
 
     name: str
@@ -35,34 +44,91 @@ class Result:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     per_step: dict[str, np.ndarray] = field(default_factory=dict)
+    index: np.ndarray | None = None
+
+
+def all_windows(dm: WindowDataModule, part: str, index: np.ndarray | None = None) -> np.ndarray:
+    """[K] window numbers of a part: `index`, or every window."""
+    return np.arange(len(dm.starts_[part])) if index is None else np.asarray(index)
+
+
+def windows(dm: WindowDataModule, part: str, index: np.ndarray | None = None):
+    """Scaled inputs [K, L, C] and targets [K, H, T] of a part's windows `index` (default all)."""
+    if index is None:
+        return dm.windows(part)
+    return windows_at(dm, dm.starts_[part][index])
+
+
+def windows_at(dm: WindowDataModule, starts: np.ndarray):
+    """Scaled inputs [K, L, C] and targets [K, H, T] of the windows at global rows `starts`."""
+    return gather_windows(dm.scaled_, starts, dm.spec, dm.dims["n_targets"])
+
+
+def target_times(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:
+    """[K, H] timestamps (or integer steps) of the targets of the windows at rows `starts`."""
+    rows = np.asarray(starts)[:, None] + dm.spec.lookback + np.arange(dm.spec.horizon)
+    return np.asarray(dm.panel_.time)[rows]
+
+
+def target_calendar(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:
+    """[K, H, F] calendar features of the target steps of the windows at rows `starts`, for
+    the baselines (whether or not the nets use a calendar).
+
+    Only features that cycle at least `MIN_CYCLES` times in the training part are kept: with
+    one year of training data, day of year, month or day of month can only be memorised, not
+    learned (on ETTh1 OT they took gradient boosting from 0.058 to 0.16 normalised MSE).
+    """
+    times = target_times(dm, starts)
+    features = calendar_features(pd.Index(times.ravel()), dm.panel_.freq)  # [K * H, F]
+    return features.reshape(*times.shape, -1)[..., learnable_calendar(dm)]
+
+
+MIN_CYCLES = 20
+_CYCLE_DAYS = {"minute": 1 / 24, "hour": 1, "weekday": 7, "day": 31, "yearday": 366,
+               "month": 366}
+
+
+def learnable_calendar(dm: WindowDataModule) -> list[int]:
+    """Positions of the calendar features that repeat `MIN_CYCLES` times in training."""
+    names = calendar_names(dm.panel_.freq)
+    if not names:
+        return []
+    time, bounds, train_ends = dm.panel_.time, dm.panel_.bounds, dm.borders_[:, 0]
+    span = max(time[start + end - 1] - time[start]
+               for start, end in zip(bounds[:-1], train_ends, strict=True))
+    days = pd.Timedelta(span).total_seconds() / 86400
+    return [i for i, name in enumerate(names) if days >= MIN_CYCLES * _CYCLE_DAYS.get(name, 0)]
 
 
 @torch.inference_mode()
-def predict_scaled(module: torch.nn.Module, dm: WindowDataModule, part: str = "test") -> np.ndarray:
-    """[N, H, T] scaled forecasts of every window of a part (no window dropped)."""
+def predict_scaled(module: torch.nn.Module, dm: WindowDataModule, part: str = "test",
+                   index: np.ndarray | None = None) -> np.ndarray:
+    """[K, H, T] scaled forecasts of a part's windows `index` (default all; none dropped)."""
     was_training = module.training
     module.eval()
     device = next(module.parameters()).device
-    outputs = []
-    for batch in dm.loader(part):
-        batch = {k: v.to(device) for k, v in batch.items()}
+    dataset, index = dm.dataset(part), torch.as_tensor(all_windows(dm, part, index))
+    outputs = [torch.zeros(0, dm.spec.horizon, dm.dims["n_targets"])]
+    for chunk in index.split(dm.eval_batch_size):
+        batch = {k: v.to(device) for k, v in dataset.gather(chunk).items()}
         outputs.append(module(batch).float().cpu())
     module.train(was_training)
     return torch.cat(outputs).numpy()
 
 
 def score(result: Result, dm: WindowDataModule, part: str = "test") -> Result:
-    """Fill `result.metrics` and `result.per_step` against the part's true targets."""
-    _, y_scaled = dm.windows(part)
-    y, yhat = dm.inverse_transform(y_scaled, part), dm.inverse_transform(result.forecast, part)
-    scale = dm.mase_scale(part)
-    result.metrics = {
-        **metrics.score(y, yhat, scale, prefix=f"{part}_"),
-        **metrics.score(y_scaled, result.forecast, scale / _target_scale(dm, part),
-                        prefix=f"{part}_norm_"),
-    }
-    result.per_step = {"mse": metrics.per_step(metrics.mse, y, yhat),
-                       "mae": metrics.per_step(metrics.mae, y, yhat)}
+    """Fill `result.metrics` and `result.per_step` against the true targets of the part's
+    windows `result.index`."""
+    index = all_windows(dm, part, result.index)
+    _, y_scaled = windows(dm, part, result.index)
+    y = dm.inverse_transform(y_scaled, part, index)
+    yhat = dm.inverse_transform(result.forecast, part, index)
+    scale = dm.mase_scale(part)[index]
+    scale_norm = scale / _target_scale(dm, part)[index]
+    result.metrics = {**metrics.score(y, yhat, scale, prefix=f"{part}_"),
+                      **metrics.score(y_scaled, result.forecast, scale_norm, f"{part}_norm_")}
+    result.per_step = {**metrics.score(y, yhat, scale, by_step=True),
+                       **metrics.score(y_scaled, result.forecast, scale_norm, "norm_", True)}
     return result
 
 
@@ -71,16 +137,35 @@ def _target_scale(dm: WindowDataModule, part: str) -> np.ndarray:
     return dm.scaler.scale_[dm.window_series(part)][:, None, :n_targets]
 
 
-def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test") -> list[Result]:
-    """Fit each baseline on the training windows and score it on the part's windows."""
+def fit_baseline(estimator, X: np.ndarray, y: np.ndarray, y_time: np.ndarray) -> float:
+    """Fit one baseline (with the calendar if it takes one); returns the seconds it took."""
+    start = time.perf_counter()
+    estimator.fit(X, y, y_time=y_time) if takes_calendar(estimator) else estimator.fit(X, y)
+    return time.perf_counter() - start
+
+
+def predict_baseline(estimator, X: np.ndarray, y_time: np.ndarray) -> np.ndarray:
+    """[N, H, T] float32 forecast of a fitted baseline."""
+    forecast = (estimator.predict(X, y_time=y_time) if takes_calendar(estimator)
+                else estimator.predict(X))
+    return np.asarray(forecast, dtype=np.float32)
+
+
+def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",
+                  index: np.ndarray | None = None) -> list[Result]:
+    """Fit each baseline on the training windows and score it on the part's windows `index`
+    (default all)."""
     X_train, y_train = dm.windows("train")
-    X_test, _ = dm.windows(part)
+    X_test, _ = windows(dm, part, index)
+    calendar = any(takes_calendar(estimator) for estimator in baselines.values())
+    test_starts = dm.starts_[part][all_windows(dm, part, index)]
+    train_time = target_calendar(dm, dm.starts_["train"]) if calendar else None
+    test_time = target_calendar(dm, test_starts) if calendar else None
     results = []
     for name, estimator in baselines.items():
-        start = time.perf_counter()
-        estimator.fit(X_train, y_train)
-        seconds = time.perf_counter() - start
-        forecast = np.asarray(estimator.predict(X_test), dtype=np.float32)
-        result = Result(name, BASELINE, forecast, seconds, params=estimator.get_params())
+        seconds = fit_baseline(estimator, X_train, y_train, train_time)
+        forecast = predict_baseline(estimator, X_test, test_time)
+        result = Result(name, BASELINE, forecast, seconds, params=estimator.get_params(),
+                        index=index)
         results.append(score(result, dm, part))
     return results

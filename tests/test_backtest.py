@@ -1,0 +1,105 @@
+"""Rolling-origin backtest: origins, same metrics for nets and baselines, refitting."""
+
+import doctest
+
+import numpy as np
+import pytest
+import torch
+
+import forecast.backtest
+from forecast import baselines, metrics
+from forecast.backtest import backtest, origins
+from forecast.data import WindowDataModule
+from forecast.data.synthetic import sine_frame
+from forecast.errors import ConfigError
+from forecast.evaluate import predict_scaled, run_baselines
+from forecast.models import ForecastModule, ManyToOne
+
+
+@pytest.fixture(scope="module")
+def panel():
+    """Three stacked series (long form), 12-step horizon."""
+    dm = WindowDataModule(frame=sine_frame(n_steps=300, n_series=3, long=True), lookback=24,
+                          horizon=12)
+    dm.setup()
+    return dm
+
+
+@pytest.fixture(scope="module")
+def net(panel):
+    torch.manual_seed(0)
+    return ForecastModule(ManyToOne(**panel.dims, hidden_size=8))
+
+
+def test_origins_every_stride_steps_in_each_series(panel):
+    assert origins(panel, 1).tolist() == list(range(len(panel.starts_["test"])))
+    picked = origins(panel, 5)
+    starts, series = panel.starts_["test"][picked], panel.window_series("test")[picked]
+    for s in range(3):
+        mine = starts[series == s]
+        first = panel.starts_["test"][panel.window_series("test") == s][0]
+        assert mine[0] == first and set(np.diff(mine)) == {5}
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ConfigError, match="backtest.stride"):
+            origins(panel, bad)
+
+
+def test_stride_one_scores_every_window_as_before(panel):
+    estimators = {"ridge": baselines.LinearBaseline(), "naive": baselines.RepeatLast()}
+    expected = run_baselines(estimators, panel)
+    results = backtest(panel, baselines=estimators)
+    for got, want in zip(results, expected, strict=True):
+        assert got.metrics == pytest.approx(want.metrics)
+        assert len(got.forecast) == len(panel.starts_["test"])
+
+
+def test_strided_metrics_are_those_of_the_chosen_windows(panel, net):
+    index = origins(panel, 7)
+    results = backtest(panel, {"net": net}, {"naive": baselines.RepeatLast()}, stride=7,
+                       fit_seconds={"net": 3.0})
+    assert [r.name for r in results] == ["net", "naive"] and results[0].fit_seconds == 3.0
+    X, y = panel.windows("test")
+    np.testing.assert_allclose(results[0].forecast, predict_scaled(net, panel)[index], atol=1e-6)
+    naive = np.repeat(X[index][:, -1:, :1], 12, axis=1)
+    expected = metrics.score(y[index], naive, prefix="test_norm_")
+    for name, value in expected.items():
+        assert results[1].metrics[name] == pytest.approx(value, rel=1e-5)
+    for r in results:
+        assert np.array_equal(r.index, index) and r.per_step["norm_mse"].shape == (12,)
+        # Scale-free metrics agree on both axes.
+        assert r.metrics["test_mase"] == pytest.approx(r.metrics["test_norm_mase"], rel=1e-4)
+
+
+class CountingBaseline(baselines.RepeatLast):
+    """RepeatLast that records how many windows each fit saw (class-level: clones share it)."""
+
+    fits: list[int] = []
+
+    def fit(self, X, y):
+        CountingBaseline.fits.append(len(X))
+        return super().fit(X, y)
+
+
+def test_refit_fits_once_per_origin_time_on_more_and_more_windows(panel):
+    CountingBaseline.fits = []
+    (result,) = backtest(panel, baselines={"count": CountingBaseline()}, stride=20, refit=True)
+    n_times = len(np.unique(panel.window_times("test")[origins(panel, 20), 0]))
+    assert len(CountingBaseline.fits) == n_times  # the 3 series share their origin times
+    assert CountingBaseline.fits == sorted(CountingBaseline.fits)
+    assert CountingBaseline.fits[0] > len(panel.starts_["train"])  # train and val windows
+    assert result.params["refit"] is True
+
+
+def test_refit_never_sees_the_targets_it_forecasts():
+    """A 1-nearest-neighbour baseline that had seen a test window would forecast it exactly."""
+    walk = sine_frame(n_steps=600, noise=1.0, period=10_000)  # mostly noise, no repeats
+    dm = WindowDataModule(frame=walk, lookback=8, horizon=4)
+    memoriser = baselines.KNeighborsBaseline(n_neighbors=1, n_lags=8)
+    (refitted,) = backtest(dm, baselines={"nn": memoriser}, stride=4, refit=True)
+    assert refitted.metrics["test_norm_mse"] > 0.1
+    _, y = dm.windows("test")
+    assert not np.any(np.all(np.isclose(refitted.forecast, y[refitted.index]), axis=(1, 2)))
+
+
+def test_docstring_example_runs():
+    assert doctest.testmod(forecast.backtest).failed == 0
