@@ -17,12 +17,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from forecast.backtest import backtest
 from forecast.errors import ForecastError
-from forecast.evaluate import NEURAL, Result, predict_scaled, run_baselines, score
+from forecast.evaluate import NEURAL
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
 from forecast.models import ForecastModule
-from forecast.reports import format_table, results_table
+from forecast.reports import results_table, summary
 from forecast.tracking import check_tracking_uri, log_invocation, open_tracker, resolve_tracking_uri
 
 
@@ -61,11 +62,10 @@ def train(cfg: DictConfig) -> float:
         trainer.fit(module, dm, ckpt_path=cfg.resume, weights_only=True)
         fit_seconds = time.perf_counter() - start
         load_best(module, trainer)
-        results = [score(Result(model_name, NEURAL, predict_scaled(module, dm), fit_seconds), dm)]
-        results += run_baselines(baselines, dm)
+        results = backtest(dm, {model_name: module}, baselines, cfg.backtest.stride,
+                           cfg.backtest.refit, fit_seconds={model_name: fit_seconds})
         table = results_table(results)
-        print(f"\n{cfg.experiment_name}: test windows = {len(dm.starts_['test'])}, "
-              f"horizon = {dm.spec.horizon}\n{format_table(table)}\n")
+        print(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
         if tracker:
             forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg),
                                                 lookback=dm.spec.lookback, horizon=dm.spec.horizon)
