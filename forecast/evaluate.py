@@ -151,6 +151,17 @@ def predict_baseline(estimator, X: np.ndarray, y_time: np.ndarray) -> np.ndarray
     return np.asarray(forecast, dtype=np.float32)
 
 
+def build_baselines(spec, season: int) -> dict:
+    """Instantiate the configured baselines (`conf/baselines`); `season: null` takes the data's."""
+    from hydra.utils import instantiate  # configs only; keeps this module free of Hydra
+
+    baselines = {}
+    for name, options in (spec or {}).items():
+        extra = {"season": season} if "season" in options and options.season is None else {}
+        baselines[name] = instantiate(options, **extra)
+    return baselines
+
+
 def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",
                   index: np.ndarray | None = None) -> list[Result]:
     """Fit each baseline on the training windows and score it on the part's windows `index`

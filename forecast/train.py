@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from forecast.backtest import backtest
 from forecast.errors import ForecastError
-from forecast.evaluate import NEURAL
+from forecast.evaluate import NEURAL, build_baselines
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
 from forecast.models import ForecastModule
@@ -72,15 +72,6 @@ def train(cfg: DictConfig) -> float:
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     return float(best) if best is not None else float(results[0].metrics["test_norm_mse"])
-
-
-def build_baselines(spec: DictConfig, season: int) -> dict:
-    """Instantiate the configured baselines; a `season: null` takes the data's season."""
-    baselines = {}
-    for name, options in (spec or {}).items():
-        extra = {"season": season} if "season" in options and options.season is None else {}
-        baselines[name] = instantiate(options, **extra)
-    return baselines
 
 
 def load_best(module: ForecastModule, trainer: pl.Trainer) -> None:

@@ -12,8 +12,7 @@ from sklearn.utils import estimator_checks
 from forecast import baselines
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
-from forecast.evaluate import run_baselines
-from forecast.train import build_baselines
+from forecast.evaluate import build_baselines, run_baselines
 from tests.conftest import FAST, REPO, SHARED_DATA, run_train
 
 ALL = [baselines.RepeatLast(), baselines.SeasonalNaive(season=50), baselines.WindowMean(),
