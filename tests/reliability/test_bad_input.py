@@ -17,7 +17,9 @@ def frame() -> pd.DataFrame:
 
 
 def with_value(column: str, row: int, value) -> pd.DataFrame:
-    broken = frame().astype({column: object})
+    broken = frame()
+    if isinstance(value, str):
+        broken = broken.astype({column: object})
     broken.loc[row, column] = value
     return broken
 
@@ -34,7 +36,7 @@ CASES = {
     "duplicate_time": (pd.concat([frame().iloc[:10], frame().iloc[9:]]), [], ["duplicate"]),
     "unsorted_time": (frame().iloc[[1, 0, *range(2, 400)]], [], ["not sorted", "data.sort=true"]),
     "irregular_gaps": (frame().drop(index=[50, 51]), [], ["irregular", "row 50", "data.fill"]),
-    "too_short": (frame().iloc[:40], [], ["rows", "lookback"]),
+    "too_short": (frame().iloc[:25], [], ["25 rows", "lookback"]),
     "horizon_zero": (frame(), ["data.horizon=0"], ["data.horizon", "positive"]),
     "wrong_key": (frame(), ["model.hidden_sise=8"], ["hidden_sise", "+model.hidden_sise"]),
     "wrong_type": (frame(), ["model.hidden_size=abc"], ["model.hidden_size", "integer"]),
