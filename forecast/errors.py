@@ -11,3 +11,30 @@ class DataError(ForecastError):
 
 class ConfigError(ForecastError):
     """A configuration value is out of range or inconsistent with the data."""
+
+
+def unwrap(error: BaseException) -> BaseException:
+    """Our own error inside Hydra's InstantiationException, else the error itself."""
+    from hydra.errors import InstantiationException
+
+    if isinstance(error, InstantiationException) and isinstance(error.__cause__, ForecastError):
+        return error.__cause__
+    return error
+
+
+def explain(error: BaseException) -> str:
+    """One line for the user: the message of our own errors, the file and the fix for disk
+    errors, and the type and message of anything else."""
+    error = unwrap(error)
+    if isinstance(error, ForecastError):
+        return str(error)
+    if isinstance(error, OSError) and error.errno in _DISK_ERRORS:
+        where = error.filename or "the output folder"
+        return (f"cannot write {where}: {error.strerror}. Free disk space, fix the permissions, "
+                "or write elsewhere with hydra.run.dir=/writable/folder.")
+    text = str(error).strip().splitlines()
+    return (f"{type(error).__name__}: {text[0] if text else ''} "
+            "(set HYDRA_FULL_ERROR=1 to see the full traceback)")
+
+
+_DISK_ERRORS = {28, 30, 13, 27, 122, 1}  # ENOSPC, EROFS, EACCES, EFBIG, EDQUOT, EPERM

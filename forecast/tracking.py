@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 import time
@@ -82,14 +84,18 @@ class Tracker:
     """
 
     def __init__(self, tracking_uri: str, experiment_name: str, run_name: str,
-                 tags: dict[str, str] | None = None, artifact_location: str | None = None):
+                 tags: dict[str, str] | None = None, artifact_location: str | None = None,
+                 parent_id: str | None = None):
         mlflow.set_tracking_uri(tracking_uri)
         self.uri, self.client = tracking_uri, MlflowClient(tracking_uri)
         self.tags = dict(tags or {})
-        self.experiment_id = self._experiment(experiment_name, artifact_location)
-        self.parent_id = self.client.create_run(self.experiment_id, run_name=run_name,
-                                                tags={**self.tags, "role": "parent"}).info.run_id
-        self.open_runs = [self.parent_id]
+        with store_lock(tracking_uri):  # parallel runs creating one sqlite store
+            self.experiment_id = self._experiment(experiment_name, artifact_location)
+        if parent_id is None:
+            parent_id = self.client.create_run(self.experiment_id, run_name=run_name,
+                                               tags={**self.tags, "role": "parent"}).info.run_id
+        self.parent_id, self.open_runs = parent_id, []
+        self.reopen(parent_id)
 
     def _experiment(self, name: str, artifact_location: str | None) -> str:
         experiment = self.client.get_experiment_by_name(name)
@@ -107,6 +113,13 @@ class Tracker:
             **self.tags, "mlflow.parentRunId": self.parent_id, "family": family, "model": name})
         self.open_runs.append(run.info.run_id)
         return run.info.run_id
+
+    def reopen(self, run_id: str) -> str:
+        """Track an existing run (a resumed one is set RUNNING again)."""
+        if self.client.get_run(run_id).info.status != "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")
+        self.open_runs.append(run_id)
+        return run_id
 
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         if run_id in self.open_runs:
@@ -149,7 +162,9 @@ class Tracker:
         if error is None:
             status = "FINISHED"
         else:
-            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+            # Lightning turns Ctrl-C during fit into SystemExit(1)
+            interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
+            status = "KILLED" if interrupted else "FAILED"
             message = f"{type(error).__name__}: {error}"
             trace = "".join(traceback.format_exception(kind, error, tb))
             for run_id in list(self.open_runs):
@@ -162,7 +177,23 @@ class Tracker:
 
 
 
-def open_tracker(cfg, uri: str, model_name: str) -> Tracker:
+@contextlib.contextmanager
+def store_lock(uri: str):
+    """An exclusive file lock beside a sqlite store while it may be created or migrated, so
+    parallel runs (sweeps, pipelines) do not race on its tables."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock = Path(uri.split("sqlite:///", 1)[1]).with_suffix(".lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_tracker(cfg, uri: str, model_name: str, parent_id: str | None = None) -> Tracker:
     """The Tracker of one invocation of `forecast.train` (a multirun shares the `sweep` tag)."""
     from hydra.core.hydra_config import HydraConfig
 
@@ -172,7 +203,25 @@ def open_tracker(cfg, uri: str, model_name: str) -> Tracker:
         tags["sweep"] = str(hydra_cfg.sweep.dir)
         tags["sweep_job"] = str(hydra_cfg.job.num)
     run_name = cfg.logger.run_name or f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return Tracker(uri, cfg.logger.experiment_name, run_name, tags, cfg.logger.artifact_location)
+    return Tracker(uri, cfg.logger.experiment_name, run_name, tags, cfg.logger.artifact_location,
+                   parent_id)
+
+
+def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, str | None]:
+    """The Tracker and neural run of this invocation (None, None with `logger=none`); resuming
+    from `checkpoint` continues the runs that wrote it. Fails fast on an unreachable store."""
+    from forecast.evaluate import NEURAL
+    from forecast.resume import load_runs
+
+    if not cfg.logger.enabled:
+        return None, None
+    uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
+    check_tracking_uri(uri)
+    previous = load_runs(checkpoint)
+    tracker = open_tracker(cfg, uri, model_name, previous and previous["parent"])
+    if previous:
+        return tracker, tracker.reopen(previous["neural"])
+    return tracker, tracker.child(model_name, NEURAL)
 
 
 def flatten(config: dict, prefix: str = "") -> dict:

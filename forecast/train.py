@@ -9,22 +9,27 @@ import os
 import sys
 import time
 from contextlib import nullcontext
+from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from forecast.backtest import backtest
-from forecast.errors import ForecastError
-from forecast.evaluate import NEURAL, build_baselines
+from forecast.config_check import check_config
+from forecast.errors import ForecastError, explain, unwrap
+from forecast.evaluate import build_baselines
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
 from forecast.models import ForecastModule
 from forecast.reports import results_table, summary
-from forecast.tracking import check_tracking_uri, log_invocation, open_tracker, resolve_tracking_uri
+from forecast.resume import find_checkpoint, save_runs
+from forecast.tracking import log_invocation, open_runs
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -32,34 +37,43 @@ def main(cfg: DictConfig) -> float:
     """Returns the best validation loss (the objective of sweeps)."""
     quiet()
     try:
+        check_config(cfg)
         return train(cfg)
-    except ForecastError as error:
+    except Exception as error:
+        # One readable line instead of a traceback from deep inside torch; the MLflow run (if
+        # any) already holds the full traceback in error.txt.
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        print(f"error: {explain(error)}", file=sys.stderr)
+        if str(HydraConfig.get().mode) == "RunMode.MULTIRUN":
+            raise  # let the launcher record the failed job and go on with the sweep
+        sys.exit(2 if isinstance(unwrap(error), ForecastError) else 1)
 
 
 def train(cfg: DictConfig) -> float:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    dm = instantiate(cfg.data)
+    dm = build(cfg.data)
     dm.setup()  # bad data fails here, before any run is opened
-    net = instantiate(cfg.model, **dm.dims)
-    module = ForecastModule(net, cfg.optim.loss, instantiate(cfg.optim.optimizer),
-                            instantiate(cfg.optim.scheduler))
+    net = build(cfg.model, **dm.dims)
+    module = ForecastModule(net, cfg.optim.loss, build(cfg.optim.optimizer),
+                            build(cfg.optim.scheduler))
     baselines = build_baselines(cfg.baselines, dm.season)
-    uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
-    if cfg.logger.enabled:
-        check_tracking_uri(uri)
+    checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent)
     model_name = HydraConfig.get().runtime.choices.get("model", "model")
-    tracker = open_tracker(cfg, uri, model_name) if cfg.logger.enabled else None
+    tracker, neural_run = open_runs(cfg, model_name, checkpoint)
     with tracker or nullcontext():
-        neural_run = tracker.child(model_name, NEURAL) if tracker else None
-        callbacks = list(instantiate(cfg.callbacks).values()) if cfg.callbacks else []
-        trainer = instantiate(cfg.trainer, callbacks=callbacks,
-                              logger=tracker.lightning_logger(neural_run) if tracker else False)
+        callbacks = list(build(cfg.callbacks).values()) if cfg.callbacks else []
+        if checkpoint is not None:  # keep best/last tracking where the checkpoint lives
+            for callback in callbacks:
+                if isinstance(callback, ModelCheckpoint):
+                    callback.dirpath = str(checkpoint.parent)
+        trainer = build(cfg.trainer, callbacks=callbacks,
+                        logger=tracker.lightning_logger(neural_run) if tracker else False)
+        if tracker and trainer.checkpoint_callback:
+            save_runs(trainer.checkpoint_callback.dirpath,
+                      {"parent": tracker.parent_id, "neural": neural_run})
         start = time.perf_counter()
-        trainer.fit(module, dm, ckpt_path=cfg.resume, weights_only=True)
+        trainer.fit(module, dm, ckpt_path=checkpoint, weights_only=True)
         fit_seconds = time.perf_counter() - start
         load_best(module, trainer)
         results = backtest(dm, {model_name: module}, baselines, cfg.backtest.stride,
@@ -72,6 +86,14 @@ def train(cfg: DictConfig) -> float:
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     return float(best) if best is not None else float(results[0].metrics["test_norm_mse"])
+
+
+def build(node, **kwargs):
+    """`hydra.utils.instantiate`, letting our own errors through unwrapped."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        raise unwrap(error) from None
 
 
 def load_best(module: ForecastModule, trainer: pl.Trainer) -> None:

@@ -37,6 +37,13 @@ class Split:
     borders: Sequence[int] | None = None
     dates: Sequence[str | None] | None = None
 
+    def __post_init__(self):
+        for key in ("val", "test"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"data.split.{key}: expected a fraction (< 1) or a number of "
+                                  f"rows, got {value!r}.")
+
     def borders_for(self, time: pd.Index) -> tuple[int, int, int]:
         """Row borders (train_end, val_end, test_end) of one series with timestamps `time`."""
         n = len(time)

@@ -1,0 +1,138 @@
+"""Check a composed config against the constructors it will call, before anything runs.
+
+Hydra already rejects unknown override keys; this catches the rest in one readable message:
+a value of the wrong type (`model.hidden_size=abc`) or a key the target does not take
+(`+model.hidden_sise=8`), naming the full config key.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+from hydra.utils import get_object
+from omegaconf import DictConfig, ListConfig
+from omegaconf.errors import InterpolationResolutionError
+
+from forecast.errors import ConfigError
+
+_NONE = type(None)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first node whose values do not fit its `_target_`."""
+    for path, node in _target_nodes(cfg, ""):
+        _check_node(path, node)
+
+
+def _target_nodes(node, path: str) -> Iterator[tuple[str, DictConfig]]:
+    if isinstance(node, DictConfig):
+        if "_target_" in node:
+            yield path, node
+        for key in node.keys():
+            if key == "hydra":
+                continue
+            child = node._get_node(key)
+            if isinstance(child, (DictConfig, ListConfig)):
+                yield from _target_nodes(child, f"{path}.{key}" if path else str(key))
+
+
+def _check_node(path: str, node: DictConfig) -> None:
+    try:
+        target = get_object(node._target_)
+    except Exception:  # hydra's message names the target; keep ours short
+        raise ConfigError(f"{path}._target_: cannot import '{node._target_}'; check the "
+                          "spelling of the class path.") from None
+    parameters, hints, open_kwargs = _signature(target)
+    for key in node.keys():
+        if str(key).startswith("_"):
+            continue
+        if key not in parameters:
+            if open_kwargs:
+                continue
+            valid = ", ".join(sorted(parameters))
+            raise ConfigError(f"{path}.{key}: not an option of {target.__name__}; valid keys: "
+                              f"{valid}.")
+        value = node._get_node(key)
+        if isinstance(value, (DictConfig, ListConfig)) or value._is_missing():
+            continue
+        try:
+            value = node[key]
+        except InterpolationResolutionError:  # e.g. ${hydra:...} outside a Hydra run
+            continue
+        expected = hints.get(key)
+        if expected is not None and not _fits(value, expected):
+            raise ConfigError(f"{path}.{key}: expected {_describe(expected)}, got {value!r}; "
+                              "fix the value in the override or the config file.")
+
+
+def _signature(target) -> tuple[set[str], dict, bool]:
+    """Parameter names, their type hints and whether **kwargs stay open, following **base
+    arguments up the class hierarchy (ManyToOne(**base) -> ForecastNet.__init__)."""
+    names, hints, open_kwargs = set(), {}, False
+    functions = ([cls.__init__ for cls in target.__mro__ if "__init__" in vars(cls)]
+                 if inspect.isclass(target) else [target])
+    for function in functions:
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            return names, hints, True
+        try:
+            hints = {**_hints(function), **hints}
+        except Exception:  # unresolvable annotations: check names only
+            pass
+        names |= {n for n, p in parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        names.discard("self")
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+            return names, hints, open_kwargs
+    return names, hints, True
+
+
+def _hints(function) -> dict:
+    return typing.get_type_hints(function)
+
+
+def _fits(value, expected) -> bool:
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, option) for option in typing.get_args(expected))
+    if expected is typing.Any or expected is inspect.Parameter.empty:
+        return True
+    if expected is _NONE:
+        return value is None
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is str:
+        return isinstance(value, str)
+    if origin in (list, tuple, Sequence) or expected in (list, tuple):
+        return isinstance(value, (list, tuple)) and not isinstance(value, str)
+    if origin in (dict, Mapping) or expected is dict:
+        return isinstance(value, Mapping)
+    if origin is Callable or expected is Callable:
+        return callable(value)
+    if origin is typing.Literal:
+        return value in typing.get_args(expected)
+    if inspect.isclass(expected):  # a config value is never a tensor or a module
+        return isinstance(value, expected) or (issubclass(expected, os.PathLike)
+                                               and isinstance(value, str))
+    return True  # type variables and the like: leave to the constructor
+
+
+def _describe(expected) -> str:
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(option) for option in typing.get_args(expected))
+    names = {int: "an integer", float: "a number", bool: "true/false", str: "a string",
+             _NONE: "null"}
+    if expected in names:
+        return names[expected]
+    if typing.get_origin(expected) is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(expected)))
+    return getattr(expected, "__name__", str(expected))

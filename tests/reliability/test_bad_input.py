@@ -1,0 +1,109 @@
+"""Every kind of bad input: one readable line, a non-zero exit, no traceback, nothing half-written."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast
+from forecast.data.synthetic import sine_frame
+from forecast.errors import ConfigError, DataError
+from tests.conftest import run_train
+
+
+def frame() -> pd.DataFrame:
+    return sine_frame(n_steps=400, n_series=2)
+
+
+def with_value(column: str, row: int, value) -> pd.DataFrame:
+    broken = frame()
+    if isinstance(value, str):
+        broken = broken.astype({column: object})
+    broken.loc[row, column] = value
+    return broken
+
+
+# name -> (frame to write or raw file text, extra overrides, words the message must contain)
+CASES = {
+    "missing_file": (None, ["data.path=missing.csv"], ["data.path", "does not exist"]),
+    "unreadable_csv": (b"\x00\x01\x02garbage\xff\n\x00,,,\n", [], ["cannot read", "CSV"]),
+    "empty_frame": ("date,y0,y1\n", [], ["empty"]),
+    "nan": (with_value("y0", 17, np.nan), [], ["y0", "row 17", "data.fill"]),
+    "inf": (with_value("y1", 5, np.inf), [], ["y1", "row 5"]),
+    "non_numeric": (with_value("y1", 9, "abc"), [], ["y1", "not numeric", "row 9"]),
+    "unknown_target": (frame(), ["data.target=price"], ["price", "unknown column"]),
+    "duplicate_time": (pd.concat([frame().iloc[:10], frame().iloc[9:]]), [], ["duplicate"]),
+    "unsorted_time": (frame().iloc[[1, 0, *range(2, 400)]], [], ["not sorted", "data.sort=true"]),
+    "irregular_gaps": (frame().drop(index=[50, 51]), [], ["irregular", "row 50", "data.fill"]),
+    "too_short": (frame().iloc[:25], [], ["25 rows", "lookback"]),
+    "horizon_zero": (frame(), ["data.horizon=0"], ["data.horizon", "positive"]),
+    "wrong_key": (frame(), ["model.hidden_sise=8"], ["hidden_sise", "+model.hidden_sise"]),
+    "wrong_type": (frame(), ["model.hidden_size=abc"], ["model.hidden_size", "integer"]),
+}
+
+
+def write(case_dir, content) -> None:
+    path = case_dir / "data.csv"
+    if isinstance(content, pd.DataFrame):
+        content.to_csv(path, index=False)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+
+
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory):
+    """Run every case through the real CLI, a few processes at a time."""
+    def run(name):
+        content, overrides, _ = CASES[name]
+        folder = tmp_path_factory.mktemp(name)
+        write(folder, content)
+        args = ["data=csv", "data.path=data.csv", "data.lookback=24", "data.horizon=6", *overrides]
+        return name, folder, run_train(*args, cwd=folder, timeout=240)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return {name: (folder, result) for name, folder, result in pool.map(run, CASES)}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_cli_reports_bad_input_in_one_line(cli_results, name):
+    folder, result = cli_results[name]
+    _, _, words = CASES[name]
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, (word, result.stderr[-2000:])
+    assert not (folder / "mlflow.db").exists()  # rejected before any run was opened
+
+
+def test_full_traceback_on_request(tmp_path):
+    result = run_train("data=csv", "data.path=missing.csv", cwd=tmp_path,
+                       env={"HYDRA_FULL_ERROR": "1"})
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize("name", [n for n, (c, o, _) in CASES.items()
+                                  if isinstance(c, pd.DataFrame) and not o])
+def test_forecaster_fit_rejects_the_same_frames(name):
+    content, _, words = CASES[name]
+    with pytest.raises(DataError) as error:
+        forecast.Forecaster(lookback=24, horizon=6, max_epochs=1).fit(content.reset_index(drop=True))
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_forecaster_rejects_bad_sizes_and_columns():
+    with pytest.raises(ConfigError, match="data.horizon"):
+        forecast.Forecaster(lookback=24, horizon=0).fit(frame())
+    with pytest.raises(DataError, match=r"unknown column\(s\) \['price'\]"):
+        forecast.Forecaster(lookback=24, horizon=6, target="price").fit(frame())
+
+
+def test_predict_with_a_history_missing_columns():
+    model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=1).fit(frame())
+    with pytest.raises(DataError, match=r"misses column\(s\) \['y1'\]"):
+        model.predict(frame().drop(columns="y1"))
+    with pytest.raises(DataError, match="duplicate"):
+        model.predict(pd.concat([frame().iloc[:100], frame().iloc[99:200]]))

@@ -1,0 +1,129 @@
+"""Faults during training: SIGKILL then resume, Ctrl-C, unwritable output, unreachable server."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import run_train
+
+# Long enough epochs (~1 s) that a kill lands mid-epoch; no baselines, no early stop.
+RUN = ("+experiment=sine", "baselines=none", "trainer.max_epochs=4", "data.batch_size=16",
+       "data.frame.n_steps=2000", "callbacks.early_stopping.patience=100",
+       "trainer.enable_progress_bar=false", "logger.log_model=false")
+
+
+def neural_run(folder: Path):
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id],
+                              "tags.family = 'neural'")
+    return client, runs
+
+
+def start(folder: Path, *overrides: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.Popen([sys.executable, "-m", "forecast.train", *RUN, *overrides], cwd=folder,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(folder: Path, process: subprocess.Popen, timeout: float = 180) -> Path:
+    """The first last.ckpt, once fully written (its size stops changing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(folder.glob("outputs/sine/*/checkpoints/last.ckpt"))
+        if found:
+            size = found[0].stat().st_size
+            time.sleep(0.3)
+            if found[0].stat().st_size == size:
+                return found[0]
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError("no checkpoint appeared")
+
+
+def test_sigkill_then_resume_gives_the_same_result(tmp_path):
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    straight.mkdir(), broken.mkdir()
+    reference = run_train(*RUN, cwd=straight)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    process = start(broken)
+    wait_for_checkpoint(broken, process)
+    process.send_signal(signal.SIGKILL)  # mid-epoch 2: epoch 1 ended with the checkpoint
+    process.wait(timeout=30)
+    _, killed = neural_run(broken)
+    assert killed[0].info.status == "RUNNING"  # a SIGKILL cannot close anything
+
+    resumed = run_train(*RUN, "resume=auto", cwd=broken)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    client, runs = neural_run(broken)
+    assert len(runs) == 1 and runs[0].info.run_id == killed[0].info.run_id  # the same run goes on
+    assert runs[0].info.status == "FINISHED"
+    _, expected = neural_run(straight)
+    assert runs[0].data.metrics["test_mse"] == expected[0].data.metrics["test_mse"]
+    epochs = {m.step for m in client.get_metric_history(runs[0].info.run_id, "val_loss")}
+    assert len(epochs) == 4  # every epoch's validation is in the one run
+
+
+def test_ctrl_c_marks_the_run_killed_and_keeps_the_checkpoint(tmp_path):
+    process = start(tmp_path)
+    checkpoint = wait_for_checkpoint(tmp_path, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert "Traceback" not in stderr
+    _, runs = neural_run(tmp_path)
+    assert runs[0].info.status == "KILLED"
+    assert checkpoint.exists()
+
+
+@contextlib.contextmanager
+def tiny_filesystem(folder: Path, options: str):
+    """A real tmpfs mounted at `folder` (read-only or nearly full), unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_read_only_output_folder_is_a_clear_error(tmp_path):
+    with tiny_filesystem(tmp_path / "ro", "ro,size=64k") as folder:
+        result = run_train(*RUN, f"hydra.run.dir={folder}/run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Read-only file system" in result.stderr and "hydra.run.dir" in result.stderr
+
+
+def test_full_disk_while_checkpointing_is_a_clear_error(tmp_path):
+    with tiny_filesystem(tmp_path / "full", "size=96k") as folder:
+        result = run_train(*RUN, "logger=none", "model.hidden_size=64",
+                           f"hydra.run.dir={folder}/run", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "No space left on device" in result.stderr and "cannot write" in result.stderr
+
+
+def test_a_file_in_place_of_the_output_folder(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the output folder should be")
+    result = run_train(*RUN, f"hydra.run.dir={blocker}/run", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert str(blocker) in result.stderr
+
+
+def test_unreachable_tracking_server_stops_before_training(tmp_path):
+    result = run_train(*RUN, "logger.tracking_uri=http://127.0.0.1:9", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "logger.tracking_uri" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("outputs/sine/*/checkpoints/*.ckpt"))
