@@ -98,8 +98,8 @@ class Split:
 
     def asked_for(self) -> tuple[bool, bool]:
         """Whether the split asks for a validation and a test part at all."""
-        if self.dates is not None:
-            return True, True
+        if self.dates is not None:  # a null date ends the previous part with the data
+            return self.dates[0] is not None, self.dates[1] is not None
         borders = self.borders if self.preset is None else PRESETS[self.preset]
         if borders is not None:
             return borders[1] > borders[0], borders[2] > borders[1]
