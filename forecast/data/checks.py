@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.data.timeaxis import first_irregular, next_ticks, to_index
+from forecast.data.timeaxis import to_index
 from forecast.errors import DataError
 
 
@@ -24,14 +24,14 @@ class RowNames:
         bounds: [S + 1] first panel row of each series.
         series_ids: the S series ids.
         ticks: [N] timestamps as int64.
-        is_datetime: whether `ticks` are nanoseconds.
+        unit: the ticks' unit ("ns" ...), None for an integer time axis.
     """
 
     order: np.ndarray | None
     bounds: np.ndarray
     series_ids: tuple[str, ...]
     ticks: np.ndarray
-    is_datetime: bool
+    unit: str | None
 
     def series(self, k: int) -> int:
         return int(np.searchsorted(self.bounds, k, side="right") - 1)
@@ -44,23 +44,22 @@ class RowNames:
         return int(k if self.order is None else self.order[k])
 
     def time(self, k: int) -> str:
-        return str(to_index(self.ticks[[k]], self.is_datetime)[0])
+        return str(to_index(self.ticks[[k]], self.unit)[0])
 
 
 def row_order(codes: np.ndarray | None, ticks: np.ndarray, sort: bool) -> np.ndarray | None:
     """Input rows in panel order (series after series; by time if `sort`), or None when the
     frame already is in that order."""
-    step_up = np.diff(ticks) >= 0 if sort else True
+    step_up = ticks[1:] >= ticks[:-1] if sort else True
     if codes is None:
         return None if np.all(step_up) else np.argsort(ticks, kind="stable")
-    next_code = np.diff(codes)
-    if np.all((next_code > 0) | ((next_code == 0) & step_up)):
+    same = codes[1:] == codes[:-1]
+    if np.all((codes[1:] > codes[:-1]) | (same & step_up)):
         return None
-    by_code = codes.astype(np.min_scalar_type(codes.max()))  # small ints: numpy's radix sort
-    if not sort:
-        return np.argsort(by_code, kind="stable")
+    if not sort:  # small ints (see _series_codes): numpy's radix sort
+        return np.argsort(codes, kind="stable")
     by_time = np.argsort(ticks, kind="stable")  # two stable sorts: much faster than lexsort
-    return by_time[np.argsort(by_code[by_time], kind="stable")]
+    return by_time[np.argsort(codes[by_time], kind="stable")]
 
 
 def within_series(bounds: np.ndarray) -> np.ndarray:
@@ -72,14 +71,14 @@ def within_series(bounds: np.ndarray) -> np.ndarray:
 
 def check_order(ticks: np.ndarray, bounds: np.ndarray, rows: RowNames) -> None:
     """Timestamps must increase strictly within each series."""
-    steps, within = np.diff(ticks), within_series(bounds)
-    backwards = (steps < 0) & within
+    within = within_series(bounds)
+    backwards = (ticks[1:] < ticks[:-1]) & within
     if backwards.any():
         k = int(np.argmax(backwards)) + 1
         raise DataError(f"data{rows.where(k)}: timestamps are not sorted (row {rows.row(k)}: "
                         f"{rows.time(k)} comes after {rows.time(k - 1)}); sort the frame or set "
                         "data.sort=true.")
-    repeated = (steps == 0) & within
+    repeated = (ticks[1:] == ticks[:-1]) & within
     if repeated.any():
         k = int(np.argmax(repeated)) + 1
         raise DataError(f"data{rows.where(k)}: duplicate timestamp {rows.time(k)} at row "
@@ -87,13 +86,18 @@ def check_order(ticks: np.ndarray, bounds: np.ndarray, rows: RowNames) -> None:
                         "first (e.g. df.groupby([id, time]).mean()).")
 
 
-def check_frequencies(ticks: np.ndarray, bounds: np.ndarray, freq, rows: RowNames,
+def check_frequencies(regular: np.ndarray, bounds: np.ndarray, freq, rows: RowNames,
                       reference: int) -> None:
     """Every series with two rows or more must take at least one step of `freq` (the
-    frequency of series `reference`); otherwise it runs at another frequency."""
-    if len(ticks) < 2:
+    frequency of series `reference`); otherwise it runs at another frequency.
+
+    Args:
+        regular: [N - 1] whether each row is one `freq` after the row before it.
+    """
+    if not len(regular):
         return
-    regular = (ticks[1:] == next_ticks(ticks[:-1], freq)) & within_series(bounds)
+    regular = regular & within_series(bounds)
+    ticks = rows.ticks
     firsts = bounds[:-1][np.diff(bounds) >= 2]
     if not len(firsts):
         return
@@ -101,17 +105,18 @@ def check_frequencies(ticks: np.ndarray, bounds: np.ndarray, freq, rows: RowName
     if any_regular.all():
         return
     k = int(firsts[np.argmin(any_regular)])
-    step = to_index(ticks[[k, k + 1]], rows.is_datetime)
+    step = to_index(ticks[[k, k + 1]], rows.unit)
     raise DataError(f"data: series '{rows.series_ids[rows.series(k)]}' steps from {step[0]} to "
                     f"{step[1]} and never by {freq}, the frequency of series "
                     f"'{rows.series_ids[reference]}': the series have different frequencies. "
                     "Resample every series to one frequency first.")
 
 
-def check_regular(ticks: np.ndarray, bounds: np.ndarray, freq, rows: RowNames) -> None:
-    """Every step within a series must be exactly one `freq`."""
-    k = first_irregular(ticks, bounds, freq)
-    if k is not None:
+def check_regular(regular: np.ndarray, bounds: np.ndarray, freq, rows: RowNames) -> None:
+    """Every step within a series must be exactly one `freq` (`regular`: as above)."""
+    irregular = ~regular & within_series(bounds)
+    if irregular.any():
+        k = int(np.argmax(irregular)) + 1
         raise DataError(f"data{rows.where(k)}: irregular time steps: expected one step of "
                         f"{freq}, but row {rows.row(k)} ({rows.time(k)}) follows "
                         f"{rows.time(k - 1)}. Resample to a regular grid, or set "

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from forecast.data.shuffle import Permutation
 from forecast.data.windows import WindowIndex, WindowSpec, window_view
 
-_CHUNK = 1 << 14  # positions of the shuffled order computed at once (128 KiB of int64)
+_CHUNK = 1 << 12  # positions of the shuffled order computed at once (32 KiB of int64)
 
 
 class WindowDataset(Dataset):

@@ -34,7 +34,9 @@ from forecast.data.timeaxis import (
     fixed_step,
     grid_positions,
     infer_freq,
+    regular_steps,
     series_time,
+    timestamp_tick,
     to_index,
 )
 from forecast.errors import DataError
@@ -86,24 +88,24 @@ class Panel:
         rows = np.asarray(rows, dtype=np.int64).ravel()
         series = np.searchsorted(self.bounds, rows, side="right") - 1
         steps = rows - self.bounds[series]
-        step = fixed_step(self.freq)
-        first, is_datetime = as_ticks(self.start)
+        first, unit = as_ticks(self.start)
+        step = fixed_step(self.freq, unit)
         if step is not None:
-            return to_index(first[series] + steps * step, is_datetime)
+            return to_index(first[series] + steps * step, unit)
         ticks = np.empty(len(rows), dtype=np.int64)
         for s in np.unique(series):  # calendar offsets (months ...): one date_range per series
             at = series == s
             ticks[at] = as_ticks(self.series_time(s))[0][steps[at]]
-        return to_index(ticks, True)
+        return to_index(ticks, unit)
 
     def rows_before(self, stamp) -> np.ndarray:
         """[S] rows of each series that lie before `stamp` (a timestamp, or an integer step)."""
-        first, is_datetime = as_ticks(self.start)
-        step = fixed_step(self.freq)
+        first, unit = as_ticks(self.start)
+        step = fixed_step(self.freq, unit)
         if step is None:
             return np.array([self.series_time(s).searchsorted(pd.Timestamp(stamp))
                              for s in range(self.n_series)], dtype=np.int64)
-        tick = pd.Timestamp(stamp).as_unit("ns").value if is_datetime else int(stamp)
+        tick = timestamp_tick(stamp, unit)
         return np.clip(-((first - tick) // step), 0, self.lengths)  # ceil((tick - first) / step)
 
     @cached_property
@@ -156,7 +158,7 @@ def build_panel(
     target, features = _select_columns(frame, target, features, time_col, id_col)
     _check_numeric(frame, target + features)
 
-    ticks, is_datetime = _parse_time(frame, time_col)
+    ticks, unit = _parse_time(frame, time_col)
     codes, series_ids = _series_codes(frame, id_col)
     order = row_order(codes, ticks, sort)  # None: the frame's row order is already right
     if order is not None:
@@ -164,21 +166,22 @@ def build_panel(
         codes = None if codes is None else codes[order]
     counts = np.array([len(ticks)]) if codes is None else np.bincount(codes)
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    rows = RowNames(order, bounds, series_ids, ticks, is_datetime)
+    rows = RowNames(order, bounds, series_ids, ticks, unit)
     check_order(ticks, bounds, rows)
 
     longest = int(np.argmax(counts))
-    freq = infer_freq(ticks[bounds[longest]:bounds[longest + 1]], is_datetime)
-    check_frequencies(ticks, bounds, freq, rows, longest)
+    freq = infer_freq(ticks[bounds[longest]:bounds[longest + 1]], unit)
+    regular = regular_steps(ticks, freq, unit)  # [N - 1]
+    check_frequencies(regular, bounds, freq, rows, longest)
     columns = target + features
     values = _values(frame, columns, order)
-    start = to_index(ticks[bounds[:-1]], is_datetime)
+    start = to_index(ticks[bounds[:-1]], unit)
     if fill is None:
-        check_regular(ticks, bounds, freq, rows)
+        check_regular(regular, bounds, freq, rows)
         check_finite(values, columns, rows)
     else:
-        values, bounds = _fill(values, ticks, bounds, freq, fill, rows, columns)
-    time_name = time_col or frame.index.name or ("date" if is_datetime else "step")
+        values, bounds = _fill(values, ticks, bounds, freq, fill, rows, columns, unit)
+    time_name = time_col or frame.index.name or ("step" if unit is None else "date")
     return Panel(values=values, bounds=bounds, start=start, series_ids=series_ids,
                  columns=tuple(columns), n_targets=len(target), freq=freq,
                  time_name=str(time_name), id_col=id_col)
@@ -252,7 +255,7 @@ def _check_numeric(frame: pd.DataFrame, columns: list) -> None:
 
 
 def _parse_time(frame: pd.DataFrame, time_col) -> tuple[np.ndarray, bool]:
-    """int64 ticks of every row (ns, or the integer steps) and whether they are datetimes."""
+    """int64 ticks of every row and their unit (None for integer steps), see `as_ticks`."""
     raw = frame.index if time_col is None else frame[time_col]
     label = "the index" if time_col is None else f"column '{time_col}'"
     if pd.api.types.is_integer_dtype(raw.dtype):
@@ -281,7 +284,8 @@ def _series_codes(frame: pd.DataFrame, id_col) -> tuple[np.ndarray | None, tuple
         row = int(np.argmax(codes < 0))
         raise DataError(f"data: column '{id_col}' row {row} has no series id; drop or fix "
                         "that row.")
-    return codes.astype(np.int64, copy=False), tuple(str(i) for i in ids)
+    # The smallest integer type: a tenth of the memory of int64 codes, and a radix sort.
+    return codes.astype(np.min_scalar_type(max(len(ids) - 1, 0))), tuple(str(i) for i in ids)
 
 
 def _values(frame: pd.DataFrame, columns: list, order: np.ndarray | None) -> np.ndarray:
@@ -292,9 +296,9 @@ def _values(frame: pd.DataFrame, columns: list, order: np.ndarray | None) -> np.
     return data.to_numpy(dtype=np.float32)[order]
 
 
-def _fill(values, ticks, bounds, freq, fill, rows, columns):
+def _fill(values, ticks, bounds, freq, fill, rows, columns, unit):
     """Insert the missing steps, then fill NaN/inf with the policy `fill`."""
-    positions = grid_positions(ticks, bounds, freq)
+    positions = grid_positions(ticks, bounds, freq, unit)
     if (positions < 0).any():
         k = int(np.argmin(positions >= 0))
         raise DataError(f"data{rows.where(k)}: row {rows.row(k)} ({rows.time(k)}) is not a "

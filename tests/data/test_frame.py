@@ -65,6 +65,16 @@ def test_unsorted_long_frame_is_sorted_on_request():
         np.testing.assert_allclose(panel.values[rows, 0], part.y.to_numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_timestamps_keep_their_resolution(unit):
+    time = pd.date_range("2021-03-01", periods=50, freq="15min", unit=unit)
+    frame = pd.DataFrame({"y": np.arange(50.0)}, index=time)
+    panel = build_panel(frame.drop(index=time[[7, 8]]), fill="ffill")
+    assert panel.freq == "15min" and panel.time.unit == unit and panel.time.equals(time)
+    assert list(panel.time_at(np.array([49, 0]))) == [time[49], time[0]]
+    assert panel.rows_before("2021-03-01 01:10").tolist() == [5]
+
+
 def test_integer_time_axis():
     frame = pd.DataFrame({"year": np.arange(1900, 1950), "flow": np.arange(50.0)})
     panel = build_panel(frame, time_col="year")
