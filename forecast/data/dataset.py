@@ -43,6 +43,8 @@ class WindowDataset(Dataset):
         if self.on_torch:
             self.index = index.to(values.device)
             self._offsets = torch.arange(spec.length, device=values.device)
+        else:  # zero-copy [T', L+H, C] views, built once
+            self._views = [None if a is None else window_view(a, spec) for a in (values, calendar)]
 
     @property
     def on_torch(self) -> bool:
@@ -78,9 +80,8 @@ class WindowDataset(Dataset):
             windows = self.values[rows]  # [B, L+H, C]
             marks = None if self.calendar is None else self.calendar[rows]  # [B, L+H, F]
         else:
-            windows = torch.from_numpy(window_view(self.values, self.spec)[starts])
-            marks = (None if self.calendar is None
-                     else torch.from_numpy(window_view(self.calendar, self.spec)[starts]))
+            windows, marks = (None if view is None else torch.from_numpy(view[starts])
+                              for view in self._views)
         lookback = self.spec.lookback
         batch = {"x": windows[:, :lookback], "y": windows[:, lookback:, :self.n_targets]}
         if marks is not None:

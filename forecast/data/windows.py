@@ -122,9 +122,10 @@ def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec
     short = lengths < spec.length
     if short.any():
         s = int(np.argmax(short))
-        raise DataError(f"data:{_where(series_ids, s)} has {lengths[s]} rows, fewer than "
-                        f"lookback + horizon = {spec.lookback} + {spec.horizon}; use a shorter "
-                        "data.lookback or data.horizon, or more data.")
+        who = _where(series_ids, s) or " the series"
+        raise DataError(f"data:{who} has {lengths[s]} rows, fewer than lookback + horizon = "
+                        f"{spec.lookback} + {spec.horizon}; use a shorter data.lookback or "
+                        "data.horizon, or more data.")
     starts = np.concatenate([np.zeros((len(borders), 1), np.int64), borders[:, :2]], axis=1)
     rows = borders - np.maximum(starts - spec.lookback, 0)  # rows a part's windows can use
     too_short = (borders > starts) & (rows < spec.length)

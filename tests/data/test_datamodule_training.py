@@ -109,3 +109,18 @@ def test_a_checkpoint_holds_the_scaler_and_rejects_other_data(sine_wide, tmp_pat
     with pytest.raises(DataError, match="checkpoint was trained on columns"):
         other.load_state_dict(checkpoint["WindowDataModule"])
         other.setup()
+
+
+
+def test_resuming_a_run_restores_the_scaler_of_the_checkpoint(sine_wide, tmp_path):
+    first = WindowDataModule(frame=sine_wide, lookback=24, horizon=6)
+    fit = trainer(tmp_path, limit_train_batches=2, limit_val_batches=1)
+    module = small_module(first)
+    fit.fit(module, datamodule=first)
+    fit.save_checkpoint(tmp_path / "epoch1.ckpt")
+    # Resumed on a datamodule whose own training rows would give other statistics.
+    resumed = WindowDataModule(frame=sine_wide, lookback=24, horizon=6, split=dict(test=0.5))
+    trainer(tmp_path, max_epochs=2, limit_train_batches=2, limit_val_batches=1).fit(
+        module, datamodule=resumed, ckpt_path=tmp_path / "epoch1.ckpt", weights_only=True)
+    np.testing.assert_array_equal(resumed.scaler.center_, first.scaler.center_)
+    np.testing.assert_allclose(resumed.values_, first.values_, rtol=1e-5, atol=1e-5)
