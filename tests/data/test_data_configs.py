@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from forecast.data import WindowDataModule
-from tests.conftest import SHARED_DATA
 from tests.data.test_frame import long_frame
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -18,8 +19,19 @@ def data_config(*overrides: str):
         return compose("train", overrides=list(overrides)).data
 
 
-def test_csv_with_the_ett_preset_and_ms_columns():
-    cfg = data_config("data=csv", f"data.path={SHARED_DATA / 'ett' / 'ETTh1.csv'}",
+@pytest.fixture
+def ett_like(tmp_path) -> Path:
+    """A CSV shaped like ETTh1: 17,420 hourly rows from 2016-07-01, six loads and OT."""
+    rng = np.random.default_rng(0)
+    columns = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    frame = pd.DataFrame(rng.normal(size=(17420, 7)).cumsum(axis=0), columns=columns)
+    frame.insert(0, "date", pd.date_range("2016-07-01", periods=17420, freq="h"))
+    frame.to_csv(tmp_path / "ETTh1.csv", index=False)
+    return tmp_path / "ETTh1.csv"
+
+
+def test_csv_with_the_ett_preset_and_ms_columns(ett_like):
+    cfg = data_config("data=csv", f"data.path={ett_like}",
                       "data.target=OT", "data.features=all", "data.split.preset=ett_hour",
                       "data.lookback=96", "data.horizon=96")
     dm = instantiate(cfg)
@@ -28,8 +40,8 @@ def test_csv_with_the_ett_preset_and_ms_columns():
     assert dm.borders_[0].tolist() == [8640, 11520, 14400]
 
 
-def test_split_given_as_a_preset_name_or_dates():
-    path = f"data.path={SHARED_DATA / 'ett' / 'ETTh1.csv'}"
+def test_split_given_as_a_preset_name_or_dates(ett_like):
+    path = f"data.path={ett_like}"
     by_name = instantiate(data_config("data=csv", path, "data.split=ett_hour"))
     by_dates = instantiate(data_config("data=csv", path,
                                        "data.split.dates=[2017-06-26,2017-10-24,2018-02-21]"))
