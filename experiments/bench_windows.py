@@ -162,8 +162,8 @@ def main() -> None:
     print(f"written to {RESULTS}")
 
 
-def render(args, info, full, same, theirs, short) -> str:
-    """The results as markdown: the full-size table, the measured same-size ratio, the method."""
+def table_rows(args, full, theirs) -> list[tuple[str, str, str]]:
+    """(quantity, ours, comparator extrapolated to the full size) rows of the results table."""
     scale = full["windows"] / theirs["windows"]  # linear extrapolation of the comparator
     raw, per_window = full["raw"], theirs["bytes"] / theirs["windows"]
     ours_total = full["setup"].seconds + full["epoch"].seconds
@@ -171,7 +171,7 @@ def render(args, info, full, same, theirs, short) -> str:
     kept = full["setup"].kept - raw
     their_kept = per_window * full["windows"]
     peak = kept + max(full["epoch"].peak, full["test"].peak)
-    rows = [
+    return [
         ("training windows in the epoch", f"{full['windows']:,}", f"{full['windows']:,}"),
         ("setup / materialise (s)", f"{full['setup'].seconds:.2f}", f"{their_build:.1f}"),
         (f"one epoch, batch {args.batch} (s)", f"{full['epoch'].seconds:.1f}",
@@ -185,6 +185,12 @@ def render(args, info, full, same, theirs, short) -> str:
          f"same + one batch; {per_window * full['all_windows'] / MB:,.0f} MB "
          f"({per_window * full['all_windows'] / raw:.0f}x) with val and test windows"),
     ]
+
+
+def render(args, info, full, same, theirs, short) -> str:
+    """The results as markdown: the full-size table, the measured same-size ratio, the method."""
+    scale, raw = full["windows"] / theirs["windows"], full["raw"]
+    rows = table_rows(args, full, theirs)
     table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
     same_ours = same["setup"].seconds + same["epoch"].seconds
     same_theirs = theirs["build"].seconds + theirs["epoch"].seconds

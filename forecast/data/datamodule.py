@@ -12,7 +12,8 @@ import pytorch_lightning as pl
 
 from forecast.data.calendar import calendar_features, season_length
 from forecast.data.dataset import WindowDataset, WindowLoader
-from forecast.data.frame import Panel, build_panel, read_frame
+from forecast.data.frame import build_panel, read_frame
+from forecast.data.panel import Panel
 from forecast.data.scaling import Scaler
 from forecast.data.split import PARTS, Split, split_borders
 from forecast.data.windows import WindowSpec, check_enough_rows, gather_windows, window_index

@@ -5,16 +5,15 @@ Wide form: a time column (or DatetimeIndex) and one column per channel; this is 
 `unique_id/ds/y`; each id becomes one series and the series are stacked along time.
 Channels are ordered targets first, then past features.
 
-Every check runs on the whole stacked frame at once (no loop over series), so a long frame of
-thousands of series validates in about the time pandas takes to read it. Each failure raises
+Every check runs on the whole stacked frame at once (no loop over series, except to fill gaps
+of month-like frequencies), so a long frame of thousands of series validates in about the
+time pandas takes to read it. Each failure raises
 one `DataError` naming the column, series and row (0-based position in the input frame).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,89 +28,17 @@ from forecast.data.checks import (
     row_order,
 )
 from forecast.data.fill import FILL_POLICIES, fill_missing, insert_missing_steps
+from forecast.data.panel import Panel
 from forecast.data.timeaxis import (
     as_ticks,
-    fixed_step,
     grid_positions,
     infer_freq,
     regular_steps,
-    series_time,
-    timestamp_tick,
     to_index,
 )
 from forecast.errors import DataError
 
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
-
-
-@dataclass(frozen=True)
-class Panel:
-    """Validated regular series, stacked along time.
-
-    Attributes:
-        values: [T, C] float32, channels ordered targets first (None once a
-            `WindowDataModule` has scaled them in place into its `values_`).
-        bounds: [S + 1] first row of each series, then T.
-        start: [S] first timestamp (or integer step) of each series.
-        series_ids: one id per series.
-        columns: C channel names.
-        n_targets: how many leading channels are forecast targets.
-        freq: pandas offset alias, or the integer step of an integer time axis.
-        time_name: name of the time column (or index) in the input frame.
-        id_col: the series id column of a long frame; None for a wide frame.
-    """
-
-    values: np.ndarray | None
-    bounds: np.ndarray
-    start: pd.Index
-    series_ids: tuple[str, ...]
-    columns: tuple[str, ...]
-    n_targets: int
-    freq: str | int
-    time_name: str = "date"
-    id_col: str | None = None
-
-    @property
-    def n_series(self) -> int:
-        return len(self.series_ids)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.bounds)
-
-    def series_time(self, s: int) -> pd.Index:
-        """Timestamps of series `s`."""
-        return series_time(self.start[s], int(self.lengths[s]), self.freq)
-
-    def time_at(self, rows: np.ndarray) -> pd.Index:
-        """Timestamps of the stacked rows `rows` (flattened) [N]."""
-        rows = np.asarray(rows, dtype=np.int64).ravel()
-        series = np.searchsorted(self.bounds, rows, side="right") - 1
-        steps = rows - self.bounds[series]
-        first, unit = as_ticks(self.start)
-        step = fixed_step(self.freq, unit)
-        if step is not None:
-            return to_index(first[series] + steps * step, unit)
-        ticks = np.empty(len(rows), dtype=np.int64)
-        for s in np.unique(series):  # calendar offsets (months ...): one date_range per series
-            at = series == s
-            ticks[at] = as_ticks(self.series_time(s))[0][steps[at]]
-        return to_index(ticks, unit)
-
-    def rows_before(self, stamp) -> np.ndarray:
-        """[S] rows of each series that lie before `stamp` (a timestamp, or an integer step)."""
-        first, unit = as_ticks(self.start)
-        step = fixed_step(self.freq, unit)
-        if step is None:
-            return np.array([self.series_time(s).searchsorted(pd.Timestamp(stamp))
-                             for s in range(self.n_series)], dtype=np.int64)
-        tick = timestamp_tick(stamp, unit)
-        return np.clip(-((first - tick) // step), 0, self.lengths)  # ceil((tick - first) / step)
-
-    @cached_property
-    def time(self) -> pd.Index:
-        """[T] timestamps of every row (built on first use: T int64)."""
-        return self.time_at(np.arange(self.bounds[-1]))
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
