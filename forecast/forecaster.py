@@ -124,8 +124,8 @@ class Forecaster(BaseEstimator):
             "id_col": panel.id_col, "time_name": panel.time_name,
         }
         ends = panel.bounds[1:]
-        self.history_ = np.stack([panel.values[e - lookback:e] for e in ends])  # [S, L, C]
-        self.history_end_ = [panel.time[e - 1] for e in ends]
+        self.history_ = dm.unscaled(ends[:, None] - lookback + np.arange(lookback))  # [S, L, C]
+        self.history_end_ = list(panel.time_at(ends - 1))
         return self
 
     # -- forecasting ------------------------------------------------------------------------
@@ -179,7 +179,7 @@ class Forecaster(BaseEstimator):
                             "rows; pass at least that many rows of history per series.")
         ends = panel.bounds[1:]
         history = np.stack([panel.values[e - lookback:e] for e in ends])
-        return history, [panel.time[e - 1] for e in ends], list(panel.series_ids)
+        return history, list(panel.time_at(ends - 1)), list(panel.series_ids)
 
     def history_frame(self) -> pd.DataFrame:
         """The last `lookback` training rows in the input's form: a valid `predict` input."""

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
-import torch
 
 from forecast.data.calendar import calendar_features, season_length
 from forecast.data.dataset import WindowDataset, WindowLoader
-from forecast.data.frame import Panel, build_panel, read_frame
+from forecast.data.frame import build_panel, read_frame
+from forecast.data.panel import Panel
 from forecast.data.scaling import Scaler
 from forecast.data.split import PARTS, Split, split_borders
-from forecast.data.windows import (WindowSpec, check_enough_rows, gather_windows,
-                                   window_series, window_starts)
-from forecast.errors import ConfigError
+from forecast.data.windows import WindowSpec, check_enough_rows, gather_windows, window_index
+from forecast.errors import ConfigError, DataError
 from forecast.metrics import naive_scale
 
 
@@ -25,8 +25,10 @@ class WindowDataModule(pl.LightningDataModule):
     """Serves lookback -> horizon windows of a DataFrame or CSV/Parquet file.
 
     `setup()` validates the frame, splits each series chronologically, fits the scaler on the
-    training rows only and computes the start row of every window; batches are gathered from
-    the one scaled array, never materialised as a whole.
+    training rows only, scales the float32 values in place (`values_` [T, C] is the only copy
+    of the data; `unscaled` gives original units back) and indexes the windows of each part
+    (`starts_`, a `WindowIndex` per part: no per-window array). Batches are gathered from
+    `values_` by index, never materialised as a whole.
 
     Args:
         path: CSV or Parquet file (ignored when `frame` is given).
@@ -34,7 +36,8 @@ class WindowDataModule(pl.LightningDataModule):
         target, features, time_col, id_col, fill, sort: column selection and cleaning, see
             `build_panel`.
         lookback, horizon, stride: window shape (`stride` for training windows).
-        split: a `Split` or its fields as a mapping (fractions, row borders or dates).
+        split: a `Split`, its fields as a mapping (fractions, row borders, dates or a preset),
+            or a preset name ("ett_hour").
         scaler: "standard", "minmax" or "none".
         calendar: add calendar features (hour, weekday ...) as known-future inputs.
         season: season length for seasonal baselines; None infers it from the frequency.
@@ -64,7 +67,7 @@ class WindowDataModule(pl.LightningDataModule):
         lookback: int = 96,
         horizon: int = 1,
         stride: int = 1,
-        split: Split | Mapping | None = None,
+        split: Split | Mapping | str | None = None,
         scaler: str = "standard",
         calendar: bool = False,
         season: int | None = None,
@@ -80,7 +83,7 @@ class WindowDataModule(pl.LightningDataModule):
         self.columns = dict(target=_plain(target), features=_plain(features), time_col=time_col,
                             id_col=id_col, fill=fill, sort=sort)
         self.spec = WindowSpec(lookback, horizon, stride)
-        self.split = split if isinstance(split, Split) else Split(**_plain(split or {}))
+        self.split = _as_split(_plain(split))
         self.scaler = Scaler(scaler)
         self.calendar, self.season_ = calendar, season
         if batch_size < 1:
@@ -88,6 +91,8 @@ class WindowDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or 4 * batch_size
         self.on_device, self.seed = on_device, seed
         self.panel_: Panel | None = None
+        self._restored: dict | None = None  # a checkpoint's scaler, applied by setup()
+        self._tensors: dict = {}  # device -> a dataset holding the series there
 
     # -- setup ------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -95,27 +100,32 @@ class WindowDataModule(pl.LightningDataModule):
             return
         frame = self.frame if self.frame is not None else read_frame(self.path)
         panel = build_panel(frame, **self.columns)
-        borders = split_borders(self.split, panel.time, panel.bounds)  # [S, 3]
+        borders = split_borders(self.split, panel)  # [S, 3]
         check_enough_rows(panel.lengths, borders, self.spec, panel.series_ids)
-        self.scaler.fit(panel.values, panel.bounds, borders[:, 0])
-        self.scaled_ = self.scaler.transform(panel.values, panel.bounds)  # [T, C] float32
-        parts = np.stack([np.zeros_like(borders[:, 0]), *borders.T], axis=1)  # [S, 4]
+        values = panel.values  # [T, C] float32, owned by the panel: scaled in place below
+        if self._restored is None:
+            self.scaler.fit(values, panel.bounds, borders[:, 0])
+        else:
+            self.scaler = _check_restored(self._restored, panel)
+        self.values_ = self.scaler.transform(values, panel.bounds, out=values)
+        parts = np.concatenate([np.zeros_like(borders[:, :1]), borders], axis=1)  # [S, 4]
         self.starts_ = {
-            name: window_starts(panel.bounds, parts[:, i:i + 2], self.spec,
-                                stride=self.spec.stride if name == "train" else 1)
+            name: window_index(panel.bounds, parts[:, i:i + 2], self.spec,
+                               stride=self.spec.stride if name == "train" else 1)
             for i, name in enumerate(PARTS)
         }
-        self.calendar_ = calendar_features(panel.time, panel.freq) if self.calendar else None
+        self.calendar_ = (calendar_features(panel.time_at(np.arange(len(values))), panel.freq)
+                          if self.calendar else None)
         if self.season_ is None:
             self.season_ = season_length(panel.freq)
-        self.borders_, self.panel_ = borders, panel
+        self.borders_, self.panel_ = borders, replace(panel, values=None)
 
     # -- what models need to know ------------------------------------------------------------
     @property
     def dims(self) -> dict[str, int]:
         """Constructor arguments every network takes from the data."""
         self.setup()
-        return dict(n_inputs=self.panel_.values.shape[1], n_targets=self.panel_.n_targets,
+        return dict(n_inputs=len(self.panel_.columns), n_targets=self.panel_.n_targets,
                     n_time_features=0 if self.calendar_ is None else self.calendar_.shape[1],
                     lookback=self.spec.lookback, horizon=self.spec.horizon)
 
@@ -126,19 +136,25 @@ class WindowDataModule(pl.LightningDataModule):
 
     # -- datasets and loaders ----------------------------------------------------------------
     def dataset(self, part: str) -> WindowDataset:
+        """The windows of a part; on the trainer's device with `on_device`."""
         self.setup()
-        calendar = None if self.calendar_ is None else torch.from_numpy(self.calendar_)
-        dataset = WindowDataset(torch.from_numpy(self.scaled_), torch.from_numpy(self.starts_[part]),
-                                self.spec, self.panel_.n_targets, calendar)
+        dataset = WindowDataset(self.values_, self.starts_[part], self.spec,
+                                self.panel_.n_targets, self.calendar_)
         trainer = getattr(self, "trainer", None)
-        if self.on_device and trainer is not None:
-            dataset = dataset.to(trainer.strategy.root_device)
-        return dataset
+        if not (self.on_device and trainer):
+            return dataset
+        device = trainer.strategy.root_device
+        if device not in self._tensors:  # moved once, shared by every part's dataset
+            self._tensors[device] = dataset.to(device)
+        on_device = self._tensors[device]
+        return WindowDataset(on_device.values, self.starts_[part], self.spec,
+                             self.panel_.n_targets, on_device.calendar)
 
     def loader(self, part: str, distributed: bool = False) -> WindowLoader:
         """Batches of a part; shuffled for "train"; sharded across ranks if `distributed`."""
         trainer = getattr(self, "trainer", None)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer and distributed else (0, 1)
+        shard = trainer is not None and distributed
+        rank, world = (trainer.global_rank, trainer.world_size) if shard else (0, 1)
         train = part == "train"
         return WindowLoader(self.dataset(part), self.batch_size if train else self.eval_batch_size,
                             shuffle=train, seed=self.seed, rank=rank, world_size=world)
@@ -157,18 +173,22 @@ class WindowDataModule(pl.LightningDataModule):
 
     # -- numpy views for baselines and evaluation ---------------------------------------------
     def windows(self, part: str) -> tuple[np.ndarray, np.ndarray]:
-        """Scaled inputs [N, L, C] and targets [N, H, n_targets] of a part (index gather)."""
+        """Scaled inputs [N, L, C] and targets [N, H, n_targets] of a part: a read-only view
+        of the series for a single series, else one index gather."""
         self.setup()
-        return gather_windows(self.scaled_, self.starts_[part], self.spec, self.panel_.n_targets)
+        return gather_windows(self.values_, self.starts_[part], self.spec, self.panel_.n_targets)
 
     def window_series(self, part: str) -> np.ndarray:
         """[N] series index of each window of a part."""
-        return window_series(self.starts_[part], self.panel_.bounds)
+        self.setup()
+        return self.starts_[part].window_series()
 
     def window_times(self, part: str) -> np.ndarray:
         """[N, H] timestamps of the targets of each window of a part."""
-        rows = self.starts_[part][:, None] + self.spec.lookback + np.arange(self.spec.horizon)
-        return np.asarray(self.panel_.time)[rows]
+        self.setup()
+        rows = self.starts_[part].starts()[:, None] + self.spec.lookback + np.arange(
+            self.spec.horizon)
+        return np.asarray(self.panel_.time_at(rows)).reshape(rows.shape)
 
     def inverse_transform(self, scaled: np.ndarray, part: str,
                           index: np.ndarray | None = None) -> np.ndarray:
@@ -178,17 +198,66 @@ class WindowDataModule(pl.LightningDataModule):
         return self.scaler.inverse_transform(scaled, series if index is None else series[index],
                                              slice(0, self.panel_.n_targets))
 
+    def unscaled(self, rows: np.ndarray) -> np.ndarray:
+        """[..., C] the stacked rows `rows` (any shape of int) in original units."""
+        self.setup()
+        rows = np.asarray(rows)
+        series = np.searchsorted(self.panel_.bounds, rows, side="right") - 1
+        return self.values_[rows] * self.scaler.scale_[series] + self.scaler.center_[series]
+
     def mase_scale(self, part: str) -> np.ndarray:
         """[N, 1, T] in-sample seasonal-naive MAE (original units) of each window's series."""
-        scale = naive_scale(self.panel_.values, self.panel_.bounds, self.borders_[:, 0], self.season)
+        # The naive MAE of the scaled series times the scale is the MAE in original units.
+        scale = naive_scale(self.values_, self.panel_.bounds, self.borders_[:, 0], self.season)
+        scale = scale * self.scaler.scale_
         return scale[self.window_series(part)][:, None, :self.panel_.n_targets]
 
+    # -- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """What a checkpoint needs to reproduce the data transform (plain types only)."""
         if self.panel_ is None:
             return {}
         return {"scaler": self.scaler.state_dict(), "columns": list(self.panel_.columns),
+                "series_ids": list(self.panel_.series_ids),
                 "n_targets": self.panel_.n_targets, "freq": str(self.panel_.freq)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Use the scaler of a checkpoint instead of fitting one (Lightning calls this when a
+        run resumes, after `setup`): the data is rescaled in place if it differs."""
+        if not state:
+            return
+        self._restored = state
+        if self.panel_ is None:
+            return
+        restored = _check_restored(state, self.panel_)
+        if not (np.array_equal(restored.center_, self.scaler.center_)
+                and np.array_equal(restored.scale_, self.scaler.scale_)):
+            bounds = self.panel_.bounds
+            self.scaler.inverse_transform_series(self.values_, bounds, out=self.values_)
+            restored.transform(self.values_, bounds, out=self.values_)
+            self._tensors.clear()
+        self.scaler = restored
+
+
+def _check_restored(state: dict, panel: Panel) -> Scaler:
+    """The checkpoint's scaler, after checking that it was fitted on data shaped like `panel`."""
+    for key, ours in (("columns", list(panel.columns)), ("series_ids", list(panel.series_ids))):
+        if key in state and list(state[key]) != ours:
+            raise DataError(f"data: the checkpoint was trained on {key} {state[key][:10]}, but "
+                            f"the data has {ours[:10]}; use the same data.target/data.features "
+                            "and series, or train from scratch.")
+    return Scaler.from_state_dict(state["scaler"])
+
+
+def _as_split(split) -> Split:
+    if isinstance(split, Split):
+        return split
+    if isinstance(split, str):  # a preset name
+        return Split(preset=split)
+    if split is not None and not isinstance(split, Mapping):
+        raise ConfigError(f"data.split: expected fractions, borders, dates or a preset name, "
+                          f"got {split!r}.")
+    return Split(**(split or {}))
 
 
 def _plain(value):

@@ -5,56 +5,86 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from forecast.data.windows import WindowSpec
+from forecast.data.shuffle import Permutation
+from forecast.data.windows import WindowIndex, WindowSpec, window_view
+
+_CHUNK = 1 << 12  # positions of the shuffled order computed at once (32 KiB of int64)
 
 
 class WindowDataset(Dataset):
     """Windows of one split, gathered from the whole scaled series on demand.
 
-    Only `values` [T, C] (and optional calendar features [T, F]) are stored; a batch of windows
-    is one `values[starts[:, None] + arange(L + H)]` gather, on whichever device `values` is.
+    Only `values` [T, C] (and optional calendar features [T, F]) are stored, plus the
+    per-series `WindowIndex`; a batch of windows is one index gather. With numpy arrays (the
+    CPU default) the gather reads the zero-copy `window_view`, the same code the baselines use;
+    with tensors (`to(device)`, the GPU-resident option) it is one
+    `values[starts[:, None] + arange(L + H)]` on that device.
 
     Args:
         values: [T, C] scaled series, stacked; targets are the first `n_targets` channels.
-        starts: [N] start row of every window of this split.
+        index: the windows of this split.
         spec: window shape.
         n_targets: leading channels that are forecast.
         calendar: [T, F] known-future features, or None.
 
-    Shapes of a batch (dict):
+    Shapes of a batch (dict of tensors):
         x: [B, L, C] inputs. y: [B, H, n_targets] targets.
         x_time: [B, L, F], y_time: [B, H, F] calendar features (only with `calendar`).
     """
 
-    def __init__(self, values: torch.Tensor, starts: torch.Tensor, spec: WindowSpec,
-                 n_targets: int, calendar: torch.Tensor | None = None):
-        self.values, self.starts, self.spec = values, starts, spec
+    def __init__(self, values: np.ndarray | torch.Tensor, index: WindowIndex, spec: WindowSpec,
+                 n_targets: int, calendar: np.ndarray | torch.Tensor | None = None):
+        self.values, self.index, self.spec = values, index, spec
         self.n_targets, self.calendar = n_targets, calendar
-        self._offsets = torch.arange(spec.length, device=values.device)
+        if self.on_torch:
+            self.index = index.to(values.device)
+            self._offsets = torch.arange(spec.length, device=values.device)
+        else:  # zero-copy [T', L+H, C] views, built once
+            self._views = [None if a is None else window_view(a, spec) for a in (values, calendar)]
+
+    @property
+    def on_torch(self) -> bool:
+        """Whether the series are tensors (gathered by torch on their device)."""
+        return isinstance(self.values, torch.Tensor)
+
+    @property
+    def device(self) -> torch.device:
+        return self.values.device if self.on_torch else torch.device("cpu")
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return len(self.index)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {k: v[0] for k, v in self.gather(torch.tensor([index])).items()}
+    def __getitem__(self, number: int) -> dict[str, torch.Tensor]:
+        if not -len(self) <= number < len(self):
+            raise IndexError(f"window {number} out of range for {len(self)} windows")
+        number = np.array([number % len(self)])
+        if self.on_torch:
+            number = torch.as_tensor(number, device=self.device)
+        return {k: v[0] for k, v in self.gather(number).items()}
 
     def to(self, device: torch.device | str) -> WindowDataset:
-        """The same windows with the series on `device` (the GPU-resident option)."""
-        calendar = None if self.calendar is None else self.calendar.to(device)
-        return WindowDataset(self.values.to(device), self.starts.to(device), self.spec,
+        """The same windows with the series as tensors on `device` (the GPU-resident option)."""
+        calendar = None if self.calendar is None else torch.as_tensor(self.calendar).to(device)
+        return WindowDataset(torch.as_tensor(self.values).to(device), self.index, self.spec,
                              self.n_targets, calendar)
 
-    def gather(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The batch of windows number `index` [B]."""
-        rows = self.starts[index.to(self.starts.device)][:, None] + self._offsets  # [B, L+H]
-        windows = self.values[rows]  # [B, L+H, C]
+    def gather(self, number: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batch of windows number `number` [B] (numpy, or a tensor on `device`)."""
+        starts = self.index.starts(number)  # [B]
+        if self.on_torch:
+            rows = starts[:, None] + self._offsets  # [B, L+H]
+            windows = self.values[rows]  # [B, L+H, C]
+            marks = None if self.calendar is None else self.calendar[rows]  # [B, L+H, F]
+        else:
+            windows, marks = (None if view is None else torch.from_numpy(view[starts])
+                              for view in self._views)
         lookback = self.spec.lookback
         batch = {"x": windows[:, :lookback], "y": windows[:, lookback:, :self.n_targets]}
-        if self.calendar is not None:
-            marks = self.calendar[rows]  # [B, L+H, F]
+        if marks is not None:
             batch["x_time"], batch["y_time"] = marks[:, :lookback], marks[:, lookback:]
         return batch
 
@@ -62,10 +92,11 @@ class WindowDataset(Dataset):
 class WindowLoader:
     """Iterates over a `WindowDataset` in batches, one gather per batch and no worker processes.
 
-    Shuffling uses its own generator seeded by `seed + epoch`, so the order does not depend on
-    the global RNG (a resumed run sees the same batches). With `world_size > 1` each rank takes
-    every `world_size`-th window of the (shared) permutation, padded to equal length like
-    torch's DistributedSampler.
+    Shuffling draws a `Permutation` seeded by `seed + epoch`, so the order does not depend on
+    the global RNG (a resumed run sees the same batches) and no [N] index array is built. With
+    `world_size > 1` each rank takes every `world_size`-th position of the (shared) order,
+    padded to equal length like torch's DistributedSampler. Without `drop_last` every window
+    is served: the last batch may be smaller.
     """
 
     def __init__(self, dataset: WindowDataset, batch_size: int, shuffle: bool = False,
@@ -84,27 +115,35 @@ class WindowLoader:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _indices(self) -> torch.Tensor:
-        n, device = len(self.dataset), self.dataset.starts.device
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=generator).to(device)
-        else:
-            order = torch.arange(n, device=device)
-        if self.world_size > 1:
-            per_rank = math.ceil(n / self.world_size)
-            order = torch.cat([order, order[: per_rank * self.world_size - n]])
-            order = order[self.rank::self.world_size]
-        return order
+    def _per_rank(self) -> int:
+        return math.ceil(len(self.dataset) / self.world_size)
 
     def __len__(self) -> int:
-        n = math.ceil(len(self.dataset) / self.world_size)
+        n = self._per_rank()
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         # A generator: the order is drawn at the first batch, after Lightning's set_epoch.
-        order = self._indices()
-        for i in range(len(self)):
-            yield self.dataset.gather(order[i * self.batch_size:(i + 1) * self.batch_size])
+        n = len(self.dataset)
+        order = Permutation(n, self.seed + self.epoch) if self.shuffle and n else None
+        served = min(len(self) * self.batch_size, self._per_rank())
+        chunk = max(self.batch_size, _CHUNK // self.batch_size * self.batch_size)
+        for lo in range(0, served, chunk):
+            number = self._numbers(lo, min(lo + chunk, served), order)
+            for start in range(0, len(number), self.batch_size):
+                yield self.dataset.gather(number[start:start + self.batch_size])
         if self.shuffle:
             self.epoch += 1
+
+    def _numbers(self, lo: int, hi: int, order: Permutation | None):
+        """Window numbers [hi - lo] at positions [lo, hi) of this rank's share of the order:
+        numpy for a numpy dataset, else a tensor on the dataset's device."""
+        device = self.dataset.device
+        # Integer maths is ~10x faster in numpy than in torch on CPU; on a GPU it stays there.
+        on_cpu = device.type == "cpu"
+        local = np.arange(lo, hi) if on_cpu else torch.arange(lo, hi, device=device)
+        # Position p of this rank is position rank + p * world_size of the shared order;
+        # positions past n wrap around (the padding of the last, shorter, rank).
+        number = (self.rank + local * self.world_size) % len(self.dataset)
+        number = number if order is None else order(number)
+        return torch.from_numpy(number) if on_cpu and self.dataset.on_torch else number

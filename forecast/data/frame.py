@@ -1,59 +1,44 @@
-"""Validate a wide or long DataFrame into a `Panel`: float32 values [T, C] plus timestamps.
+"""Validate a wide or long DataFrame into a `Panel`: float32 values [T, C] plus its time axis.
 
 Wide form: a time column (or DatetimeIndex) and one column per channel; this is one
 (possibly multivariate) series. Long form: `id`, time and value columns, as Nixtla's
 `unique_id/ds/y`; each id becomes one series and the series are stacked along time.
 Channels are ordered targets first, then past features.
+
+Every check runs on the whole stacked frame at once (no loop over series, except to fill gaps
+of month-like frequencies), so a long frame of thousands of series validates in about the
+time pandas takes to read it. Each failure raises
+one `DataError` naming the column, series and row (0-based position in the input frame).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forecast.data.checks import (
+    RowNames,
+    check_finite,
+    check_frequencies,
+    check_order,
+    check_regular,
+    row_order,
+)
+from forecast.data.fill import FILL_POLICIES, fill_missing, insert_missing_steps
+from forecast.data.panel import Panel
+from forecast.data.timeaxis import (
+    as_ticks,
+    grid_positions,
+    infer_freq,
+    regular_steps,
+    to_index,
+)
 from forecast.errors import DataError
 
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
-FILL_POLICIES = ("ffill", "interpolate", "zero")
-
-
-@dataclass(frozen=True)
-class Panel:
-    """Validated series, stacked along time.
-
-    Attributes:
-        values: [T, C] float32, channels ordered targets first.
-        time: [T] timestamps (DatetimeIndex) or integer steps.
-        bounds: [S + 1] first row of each series, then T.
-        series_ids: one id per series.
-        columns: C channel names.
-        n_targets: how many leading channels are forecast targets.
-        freq: pandas offset alias, or the integer step of an integer time axis.
-        time_name: name of the time column (or index) in the input frame.
-        id_col: the series id column of a long frame; None for a wide frame.
-    """
-
-    values: np.ndarray
-    time: pd.Index
-    bounds: np.ndarray
-    series_ids: tuple[str, ...]
-    columns: tuple[str, ...]
-    n_targets: int
-    freq: str | int
-    time_name: str = "date"
-    id_col: str | None = None
-
-    @property
-    def n_series(self) -> int:
-        return len(self.series_ids)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.bounds)
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
@@ -62,15 +47,13 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"data.path: file '{path}' does not exist; check the path (relative "
                         "paths are resolved from the directory you run in).")
+    kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "CSV"
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
+        return pd.read_parquet(path) if kind == "Parquet" else pd.read_csv(path)
     except Exception as err:  # pandas raises many types; all mean "not a table we can read"
-        raise DataError(f"data.path: cannot read '{path}' as "
-                        f"{'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: "
-                        f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}. "
-                        "Check that the file is a valid table.") from None
+        first_line = str(err).splitlines()[0] if str(err) else ""
+        raise DataError(f"data.path: cannot read '{path}' as {kind}: {type(err).__name__}: "
+                        f"{first_line}. Check that the file is a valid table.") from None
 
 
 def build_panel(
@@ -87,57 +70,64 @@ def build_panel(
     Args:
         frame: wide or long DataFrame.
         target: column(s) to forecast; None takes every numeric column (wide) or `y` (long).
-        features: extra past-input columns; "all" takes every other numeric column.
+        features: extra past-input columns; "all" takes every other column.
         time_col: timestamp column; None uses a DatetimeIndex or a column named like a date.
         id_col: series id column; its presence makes the frame long form.
-        fill: fill policy for NaN and gaps: "ffill", "interpolate", "zero" or None (error).
+        fill: fill policy for NaN, inf and gaps: "ffill", "interpolate", "zero" or None (error).
         sort: sort by time instead of rejecting unsorted rows.
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"data: expected a pandas DataFrame or a file path, got {type(frame).__name__}.")
-    if frame.empty or len(frame.columns) == 0:
-        raise DataError("data: the DataFrame is empty (no rows or no columns); pass a frame with "
-                        "a time column and at least one numeric column.")
-    if fill is not None and fill not in FILL_POLICIES:
-        raise DataError(f"data.fill: unknown policy '{fill}'; use one of {FILL_POLICIES} or null.")
+    _check_frame(frame, fill)
     if id_col is None and "unique_id" in frame.columns:
         id_col = "unique_id"
     if id_col is not None and id_col not in frame.columns:
         raise DataError(_unknown("data.id_col", [id_col], frame.columns))
     time_col = _find_time_column(frame, time_col)
     target, features = _select_columns(frame, target, features, time_col, id_col)
+    _check_numeric(frame, target + features)
 
-    if id_col is None:
-        groups = [("series", frame)]
+    ticks, unit = _parse_time(frame, time_col)
+    codes, series_ids = _series_codes(frame, id_col)
+    order = row_order(codes, ticks, sort)  # None: the frame's row order is already right
+    if order is not None:
+        ticks = ticks[order]
+        codes = None if codes is None else codes[order]
+    counts = np.array([len(ticks)]) if codes is None else np.bincount(codes)
+    bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rows = RowNames(order, bounds, series_ids, ticks, unit)
+    check_order(ticks, bounds, rows)
+
+    longest = int(np.argmax(counts))
+    freq = infer_freq(ticks[bounds[longest]:bounds[longest + 1]], unit)
+    regular = regular_steps(ticks, freq, unit)  # [N - 1]
+    check_frequencies(regular, bounds, freq, rows, longest)
+    columns = target + features
+    values = _values(frame, columns, order)
+    start = to_index(ticks[bounds[:-1]], unit)
+    if fill is None:
+        check_regular(regular, bounds, freq, rows)
+        check_finite(values, columns, rows)
     else:
-        groups = [(str(key), part) for key, part in frame.groupby(id_col, sort=False)]
-    parts, times, freqs = [], [], set()
-    for sid, part in groups:
-        time, values, freq = _validate_series(part, sid, time_col, target + features, fill, sort)
-        parts.append(values)
-        times.append(time)
-        freqs.add(freq)
-    if len(freqs) > 1:
-        raise DataError(f"data: the series have different frequencies {sorted(map(str, freqs))}; "
-                        "resample them to one frequency first.")
-    lengths = [len(p) for p in parts]
-    return Panel(
-        values=np.ascontiguousarray(np.concatenate(parts), dtype=np.float32),
-        time=times[0].append(times[1:]) if len(times) > 1 else times[0],
-        bounds=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        series_ids=tuple(sid for sid, _ in groups),
-        columns=tuple(target + features),
-        n_targets=len(target),
-        freq=freqs.pop(),
-        time_name=str(time_col or frame.index.name or (
-            "date" if isinstance(times[0], pd.DatetimeIndex) else "step")),
-        id_col=id_col,
-    )
+        values, bounds = _fill(values, ticks, bounds, freq, fill, rows, columns, unit)
+    time_name = time_col or frame.index.name or ("step" if unit is None else "date")
+    return Panel(values=values, bounds=bounds, start=start, series_ids=series_ids,
+                 columns=tuple(columns), n_targets=len(target), freq=freq,
+                 time_name=str(time_name), id_col=id_col)
 
 
 def _unknown(key: str, names: Sequence[str], columns) -> str:
     available = ", ".join(map(str, columns))
     return f"{key}: unknown column(s) {list(names)}; the data has columns [{available}]."
+
+
+def _check_frame(frame, fill) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"data: expected a pandas DataFrame or a file path, got "
+                        f"{type(frame).__name__}.")
+    if frame.empty or len(frame.columns) == 0:
+        raise DataError("data: the DataFrame is empty (no rows or no columns); pass a frame with "
+                        "a time column and at least one numeric column.")
+    if fill is not None and fill not in FILL_POLICIES:
+        raise DataError(f"data.fill: unknown policy '{fill}'; use one of {FILL_POLICIES} or null.")
 
 
 def _find_time_column(frame: pd.DataFrame, time_col: str | None) -> str | None:
@@ -162,7 +152,8 @@ def _select_columns(frame, target, features, time_col, id_col) -> tuple[list, li
     if target is None:
         target = ["y"] if id_col is not None and "y" in frame.columns else candidates
         if not target:
-            raise DataError("data.target: no numeric column to forecast; name one with data.target.")
+            raise DataError("data.target: no numeric column to forecast; name one with "
+                            "data.target.")
     target = [target] if isinstance(target, str) else list(target)
     if features is None:
         features = []
@@ -172,113 +163,80 @@ def _select_columns(frame, target, features, time_col, id_col) -> tuple[list, li
     missing = [c for c in target + features if c not in frame.columns]
     if missing:
         raise DataError(_unknown("data.target/data.features", missing, frame.columns))
+    doubled = [c for c in target + features if (frame.columns == c).sum() > 1]
+    if doubled:
+        raise DataError(f"data: column(s) {doubled} appear more than once in the frame; "
+                        "rename them so that each name is unique.")
     return target, features
 
 
-def _validate_series(part, sid, time_col, columns, fill, sort):
-    """Checks one series; returns (time index, float64 values [T, C], frequency)."""
-    where = "" if sid == "series" else f" (series '{sid}')"
-    time = _parse_time(part, time_col, where)
-    part = part.set_axis(time, axis=0)[columns]
-    duplicated = time.duplicated()
-    if duplicated.any():
-        row = int(np.argmax(duplicated))
-        raise DataError(f"data{where}: duplicate timestamp {time[row]} at row {row}; "
-                        "aggregate duplicates first (e.g. df.groupby(time).mean()).")
-    if not time.is_monotonic_increasing:
-        if not sort:
-            row = int(np.argmax(np.asarray(time[1:] < time[:-1]))) + 1
-            raise DataError(f"data{where}: timestamps are not sorted (row {row}: {time[row]} comes "
-                            f"after {time[row - 1]}); sort the frame or set data.sort=true.")
-        part = part.sort_index()
-        time = part.index
-    freq = _infer_freq(time, where)
-    if fill is not None:
-        part = part.reindex(_regular_range(time, freq))
-    elif freq is not None and len(time) > 1 and len(_regular_range(time, freq)) != len(time):
-        row = _first_gap(time, freq)
-        raise DataError(f"data{where}: irregular time steps: expected one step of {freq}, but row "
-                        f"{row} ({time[row]}) follows {time[row - 1]}. Resample to a regular "
-                        "grid, or set data.fill=interpolate (or ffill) to fill the gaps.")
-    values = _numeric(part, where)
-    values = _check_finite(values, part, where, fill)
-    return part.index, values, freq
-
-
-def _parse_time(part, time_col, where) -> pd.Index:
-    raw = part.index if time_col is None else part[time_col]
-    if pd.api.types.is_integer_dtype(raw.dtype) and not isinstance(raw, pd.DatetimeIndex):
-        return pd.Index(np.asarray(raw, dtype=np.int64))
-    if isinstance(raw, pd.DatetimeIndex):
-        return raw.tz_localize(None) if raw.tz is not None else raw
-    try:
-        parsed = pd.to_datetime(raw)
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(raw, errors="coerce")
-        row = int(np.argmax(pd.isna(parsed).to_numpy()))
-        raise DataError(f"data{where}: column '{time_col}' row {row} value {raw.iloc[row]!r} is "
-                        "not a timestamp; fix it or set data.time_col to the right column.") from None
-    if parsed.isna().any():
-        row = int(np.argmax(parsed.isna().to_numpy()))
-        raise DataError(f"data{where}: column '{time_col}' row {row} has no timestamp; "
-                        "drop or fix that row.")
-    index = pd.DatetimeIndex(parsed)
-    return index.tz_localize(None) if index.tz is not None else index
-
-
-def _infer_freq(time: pd.Index, where: str) -> str | int:
-    if len(time) < 2:
-        return 1 if not isinstance(time, pd.DatetimeIndex) else "D"
-    if not isinstance(time, pd.DatetimeIndex):
-        return int(np.min(np.diff(time.to_numpy())))
-    if len(time) >= 3 and (freq := pd.infer_freq(time)) is not None:
-        return freq
-    # The most common step; a gap is then reported (or filled) against it.
-    steps = pd.Series(time[1:] - time[:-1])
-    return pd.tseries.frequencies.to_offset(steps.mode()[0]).freqstr
-
-
-def _regular_range(time: pd.Index, freq: str | int) -> pd.Index:
-    if isinstance(time, pd.DatetimeIndex):
-        return pd.date_range(time[0], time[-1], freq=freq)
-    return pd.Index(np.arange(time[0], time[-1] + 1, freq, dtype=np.int64))
-
-
-def _first_gap(time: pd.Index, freq) -> int:
-    expected = _regular_range(time, freq)
-    mismatch = np.asarray(time[: len(expected)] != expected[: len(time)])
-    return int(np.argmax(mismatch)) if mismatch.any() else min(len(time), len(expected)) - 1
-
-
-def _numeric(part: pd.DataFrame, where: str) -> np.ndarray:
-    for name in part.columns:
-        column = part[name]
+def _check_numeric(frame: pd.DataFrame, columns: list) -> None:
+    for name in columns:
+        column = frame[name]
         if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
-            coerced = pd.to_numeric(column, errors="coerce")
-            bad = coerced.isna() & column.notna()
+            bad = pd.to_numeric(column, errors="coerce").isna() & column.notna()
             row = int(np.argmax(bad.to_numpy())) if bad.any() else 0
-            raise DataError(f"data{where}: column '{name}' is not numeric (row {row}: "
-                            f"{column.iloc[row]!r}); convert it to numbers, or choose the columns to use "
-                            "with data.target/data.features.")
-    return part.to_numpy(dtype=np.float64, copy=True)
+            raise DataError(f"data: column '{name}' is not numeric (row {row}: "
+                            f"{column.iloc[row]!r}); convert it to numbers, or choose the "
+                            "columns to use with data.target/data.features.")
 
 
-def _check_finite(values: np.ndarray, part: pd.DataFrame, where: str, fill: str | None):
-    finite = np.isfinite(values)
-    if finite.all():
-        return values
-    if fill is None:
-        row, col = np.argwhere(~finite)[0]
-        raise DataError(f"data{where}: column '{part.columns[col]}' has {int((~finite).sum())} "
-                        f"missing or infinite value(s), the first at row {row} ({part.index[row]}); "
-                        "clean them or set data.fill=ffill (or interpolate, zero).")
-    frame = pd.DataFrame(np.where(finite, values, np.nan))
-    if fill == "zero":
-        frame = frame.fillna(0.0)
-    elif fill == "interpolate":
-        frame = frame.interpolate(limit_direction="both")
-    frame = frame.ffill().bfill()
-    if frame.isna().any().any():
-        col = int(np.argmax(frame.isna().any().to_numpy()))
-        raise DataError(f"data{where}: column '{part.columns[col]}' has no value at all to fill from.")
-    return frame.to_numpy()
+def _parse_time(frame: pd.DataFrame, time_col) -> tuple[np.ndarray, bool]:
+    """int64 ticks of every row and their unit (None for integer steps), see `as_ticks`."""
+    raw = frame.index if time_col is None else frame[time_col]
+    label = "the index" if time_col is None else f"column '{time_col}'"
+    if pd.api.types.is_integer_dtype(raw.dtype):
+        return as_ticks(pd.Index(raw))
+    if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        try:
+            raw = pd.to_datetime(raw)
+        except (ValueError, TypeError):
+            row = int(np.argmax(pd.isna(pd.to_datetime(raw, errors="coerce"))))
+            value = raw[row] if time_col is None else raw.iloc[row]
+            raise DataError(f"data: {label} row {row} value {value!r} is not a timestamp; fix "
+                            "it or set data.time_col to the right column.") from None
+    index = pd.DatetimeIndex(raw)
+    if index.hasnans:
+        row = int(np.argmax(index.isna()))
+        raise DataError(f"data: {label} row {row} has no timestamp; drop or fix that row.")
+    return as_ticks(index)
+
+
+def _series_codes(frame: pd.DataFrame, id_col) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """[N] series number of each row (in order of first appearance) and the series ids."""
+    if id_col is None:
+        return None, ("series",)
+    codes, ids = pd.factorize(frame[id_col])
+    if (codes < 0).any():
+        row = int(np.argmax(codes < 0))
+        raise DataError(f"data: column '{id_col}' row {row} has no series id; drop or fix "
+                        "that row.")
+    # The smallest integer type: a tenth of the memory of int64 codes, and a radix sort.
+    return codes.astype(np.min_scalar_type(max(len(ids) - 1, 0))), tuple(str(i) for i in ids)
+
+
+def _values(frame: pd.DataFrame, columns: list, order: np.ndarray | None) -> np.ndarray:
+    """[N, C] float32 values in the panel's row order: one new array, owned by the panel."""
+    data = frame[columns]
+    if order is None:
+        return data.to_numpy(dtype=np.float32, copy=True)
+    return data.to_numpy(dtype=np.float32)[order]
+
+
+def _fill(values, ticks, bounds, freq, fill, rows, columns, unit):
+    """Insert the missing steps, then fill NaN/inf with the policy `fill`."""
+    positions = grid_positions(ticks, bounds, freq, unit)
+    if (positions < 0).any():
+        k = int(np.argmin(positions >= 0))
+        raise DataError(f"data{rows.where(k)}: row {rows.row(k)} ({rows.time(k)}) is not a "
+                        f"whole number of {freq} steps after the series' first timestamp, so "
+                        "it cannot be placed on a regular grid; resample the series to "
+                        f"{freq} first.")
+    values, bounds = insert_missing_steps(values, positions, bounds)
+    empty = fill_missing(values, bounds, fill)
+    if empty is not None:
+        series, channel = empty
+        where = "" if len(rows.series_ids) == 1 else f" (series '{rows.series_ids[series]}')"
+        raise DataError(f"data{where}: column '{columns[channel]}' has no value at all to fill "
+                        "from; drop that column (or series) or provide values.")
+    return values, bounds

@@ -7,6 +7,7 @@ import numpy as np
 from forecast.errors import ConfigError
 
 METHODS = ("standard", "minmax", "none")
+_BLOCK_ROWS = 1 << 16  # rows per block of short series: vectorised, with small temporaries
 
 
 class Scaler:
@@ -18,8 +19,10 @@ class Scaler:
 
     Example:
         >>> values = np.array([[1.0], [2.0], [3.0], [10.0]], dtype=np.float32)
-        >>> scaler = Scaler("standard").fit(values, bounds=np.array([0, 4]), train_ends=np.array([3]))
-        >>> np.allclose(scaler.inverse_transform(scaler.transform(values, np.array([0, 4]))), values)
+        >>> bounds = np.array([0, 4])
+        >>> scaler = Scaler("standard").fit(values, bounds, train_ends=np.array([3]))
+        >>> scaled = scaler.transform(values, bounds)
+        >>> np.allclose(scaler.inverse_transform(scaled), values)
         True
     """
 
@@ -29,26 +32,41 @@ class Scaler:
         self.method = method
 
     def fit(self, values: np.ndarray, bounds: np.ndarray, train_ends: np.ndarray) -> Scaler:
-        """Fit on rows `[bounds[s], bounds[s] + train_ends[s])` of each series s."""
-        centers, scales = [], []
-        for s, start in enumerate(bounds[:-1]):
-            train = values[start:start + train_ends[s]].astype(np.float64)
-            if self.method == "standard":
-                center, scale = train.mean(0), train.std(0)
-            elif self.method == "minmax":
-                center, scale = train.min(0), train.max(0) - train.min(0)
-            else:
-                center, scale = np.zeros(train.shape[1]), np.ones(train.shape[1])
-            centers.append(center)
-            scales.append(np.where(scale > 1e-12, scale, 1.0))  # constant channel: shift only
-        self.center_ = np.stack(centers).astype(np.float32)  # [S, C]
-        self.scale_ = np.stack(scales).astype(np.float32)  # [S, C]
+        """Fit on rows `[bounds[s], bounds[s] + train_ends[s])` of each series s of `values`
+        [T, C]."""
+        centers = np.zeros((len(bounds) - 1, values.shape[1]))
+        scales = np.ones_like(centers)
+        if self.method != "none":
+            statistics = _mean_std if self.method == "standard" else _min_range
+            for lo, hi, series, rows in _blocks(bounds):
+                starts = bounds[series] - lo
+                centers[series], scales[series] = statistics(values[lo:hi], starts,
+                                                             starts + train_ends[series], rows)
+        self.center_ = centers.astype(np.float32)  # [S, C]
+        self.scale_ = np.where(scales > 1e-12, scales, 1.0).astype(np.float32)  # constant: shift
         return self
 
-    def transform(self, values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-        """Scaled copy of the stacked series `values` [T, C]."""
-        series = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
-        return ((values - self.center_[series]) / self.scale_[series]).astype(np.float32)
+    def transform(self, values: np.ndarray, bounds: np.ndarray,
+                  out: np.ndarray | None = None) -> np.ndarray:
+        """Scaled stacked series `values` [T, C]; pass `out=values` to scale in place."""
+        return self._apply(values, bounds, out, inverse=False)
+
+    def inverse_transform_series(self, scaled: np.ndarray, bounds: np.ndarray,
+                                 out: np.ndarray | None = None) -> np.ndarray:
+        """Stacked series `scaled` [T, C] back in original units (`out=scaled`: in place)."""
+        return self._apply(scaled, bounds, out, inverse=True)
+
+    def _apply(self, values, bounds, out, inverse: bool) -> np.ndarray:
+        out = np.empty(values.shape, dtype=np.float32) if out is None else out
+        for lo, hi, series, rows in _blocks(bounds):
+            center, scale, block = self.center_[series][rows], self.scale_[series][rows], out[lo:hi]
+            if inverse:
+                np.multiply(values[lo:hi], scale, out=block)
+                block += center
+            else:
+                np.subtract(values[lo:hi], center, out=block)
+                block /= scale
+        return out
 
     def inverse_transform(self, scaled: np.ndarray, series: np.ndarray | int = 0,
                           channels: slice = slice(None)) -> np.ndarray:
@@ -63,7 +81,8 @@ class Scaler:
         return scaled * scale + center
 
     def state_dict(self) -> dict:
-        return {"method": self.method, "center": self.center_.tolist(), "scale": self.scale_.tolist()}
+        return {"method": self.method, "center": self.center_.tolist(),
+                "scale": self.scale_.tolist()}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> Scaler:
@@ -71,3 +90,55 @@ class Scaler:
         scaler.center_ = np.asarray(state["center"], dtype=np.float32)
         scaler.scale_ = np.asarray(state["scale"], dtype=np.float32)
         return scaler
+
+
+def _blocks(bounds: np.ndarray):
+    """Blocks of the stacked series, so that every operation is vectorised over many short
+    series at once yet needs temporaries of one block only.
+
+    Yields:
+        (lo, hi, series, rows): rows [lo, hi) hold the series numbers `series` [k]; `rows` maps
+        each row of the block to its place in `series` ([hi - lo], or a slice(None) broadcast
+        when the block is one series).
+    """
+    lengths = np.diff(bounds)
+    page = bounds[:-1] // _BLOCK_ROWS
+    # A new block at a page change and around every long series.
+    long = lengths > _BLOCK_ROWS
+    cut = np.flatnonzero((np.diff(page) != 0) | long[1:] | long[:-1]) + 1
+    for first, last in zip(np.concatenate([[0], cut]), np.concatenate([cut, [len(page)]]),
+                           strict=True):
+        series = np.arange(first, last)
+        if last - first == 1:
+            yield bounds[first], bounds[last], series, slice(0, 1)
+        else:
+            yield bounds[first], bounds[last], series, np.repeat(np.arange(last - first),
+                                                                 lengths[first:last])
+
+
+def _segments(block: np.ndarray, starts: np.ndarray, ends: np.ndarray, reduce, dtype=None):
+    """`reduce` over the row segments [starts[i], ends[i]) of `block` -> [k, C]."""
+    if len(starts) == 1:  # one (maybe long) series: a plain reduction, no copy
+        return reduce.reduce(block[starts[0]:ends[0]], axis=0, dtype=dtype)[None]
+    cuts = np.stack([starts, ends], axis=1).ravel()
+    cuts = cuts[:-1] if cuts[-1] == len(block) else cuts  # the last segment then runs to the end
+    return reduce.reduceat(block, cuts, axis=0, dtype=dtype)[::2]
+
+
+def _mean_std(block, starts, ends, rows):
+    """Mean and population std of the segments, in float64 (two passes)."""
+    if len(starts) == 1:  # one long series: pass over row chunks instead of the whole block
+        train = block[starts[0]:ends[0]]
+        chunks = [train[i:i + _BLOCK_ROWS] for i in range(0, len(train), _BLOCK_ROWS)]
+        mean = sum(chunk.sum(axis=0, dtype=np.float64) for chunk in chunks) / len(train)
+        squares = sum(np.square(chunk - mean).sum(axis=0) for chunk in chunks)
+        return mean[None], np.sqrt(squares / len(train))[None]
+    counts = (ends - starts)[:, None]
+    mean = _segments(block, starts, ends, np.add, np.float64) / counts
+    deviations = np.square(block - mean[rows], dtype=np.float64)  # one block of temporaries
+    return mean, np.sqrt(_segments(deviations, starts, ends, np.add) / counts)
+
+
+def _min_range(block, starts, ends, rows):
+    low = _segments(block, starts, ends, np.minimum).astype(np.float64)
+    return low, _segments(block, starts, ends, np.maximum) - low

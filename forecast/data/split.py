@@ -8,34 +8,86 @@ their inputs may reach back into the previous part while every target stays insi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from forecast.errors import ConfigError
+from forecast.errors import ConfigError, DataError
 
 PARTS = ("train", "val", "test")
+
+# TSLib's Dataset_ETT_hour / Dataset_ETT_minute: 12 months train, 4 val, 4 test, of 30 days.
+PRESETS = {
+    "ett_hour": (12 * 30 * 24, 16 * 30 * 24, 20 * 30 * 24),  # 8640, 11520, 14400
+    "ett_minute": (12 * 30 * 96, 16 * 30 * 96, 20 * 30 * 96),  # 34560, 46080, 57600
+}
 
 
 @dataclass(frozen=True)
 class Split:
-    """How to cut each series. Give exactly one of: fractions/sizes, `borders` or `dates`.
+    """How to cut each series: fractions/sizes (the default), `borders`, a `preset` or `dates`.
 
     Args:
         val: fraction (< 1) of each series, or a number of rows (>= 1) taken from its end.
         test: as `val`; the test part is the last one.
-        borders: row borders `[train_end, val_end, test_end]` (ETT: 8640, 11520, 14400).
+        borders: row borders `[train_end, val_end, test_end]` of every series.
         dates: the first timestamps of val, test and of the unused tail (or null for the end).
+        preset: named borders: "ett_hour" (8640, 11520, 14400) or "ett_minute" (x 4).
 
     Fractions follow TSLib: `n_train = int(0.7 n)`, `n_test = int(0.2 n)`, val gets the rest.
+
+    Example:
+        >>> Split(preset="ett_hour").borders_for(pd.RangeIndex(17420))
+        (8640, 11520, 14400)
     """
 
     val: float = 0.1
     test: float = 0.2
     borders: Sequence[int] | None = None
     dates: Sequence[str | None] | None = None
+    preset: str | None = None
+
+    def __post_init__(self):
+        given = [k for k in ("borders", "dates", "preset") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ConfigError(f"data.split: give only one of borders, dates or preset (got "
+                              f"{' and '.join(given)}).")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ConfigError(f"data.split.preset: unknown preset '{self.preset}'; use one of "
+                              f"{sorted(PRESETS)}.")
+        if self.borders is not None and len(self.borders) != 3:
+            raise ConfigError("data.split.borders: give three row numbers "
+                              "[train_end, val_end, test_end].")
+        if self.dates is not None and len(self.dates) not in (2, 3):
+            raise ConfigError("data.split.dates: give [val_start, test_start] or "
+                              "[val_start, test_start, test_end].")
+        for name in ("val", "test"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"data.split.{name}: must be >= 0, got {getattr(self, name)}.")
+
+    def table(self, lengths: np.ndarray,
+              rows_before: Callable[[object], np.ndarray] | None = None) -> np.ndarray:
+        """Borders [S, 3] of series with `lengths` [S] rows.
+
+        Args:
+            lengths: rows of each series.
+            rows_before: for `dates`: maps a timestamp to [S], the rows of each series before it.
+        """
+        n = np.asarray(lengths, dtype=np.int64)
+        borders = self.borders if self.preset is None else PRESETS[self.preset]
+        if borders is not None:
+            return np.tile(np.asarray(borders, dtype=np.int64), (len(n), 1))
+        if self.dates is not None:
+            ends = [n if d is None else rows_before(d) for d in self.dates] + [n]
+            return np.stack(ends[:3], axis=1).astype(np.int64)
+        n_test = _rows(self.test, n)
+        if self.val < 1 and self.test < 1:  # TSLib: train and test are floored, val the rest
+            n_val = n - (n * round(1 - self.val - self.test, 10)).astype(np.int64) - n_test
+        else:
+            n_val = _rows(self.val, n)
+        return np.stack([n - n_test - n_val, n - n_test, n], axis=1)
 
     def __post_init__(self):
         for key in ("val", "test"):
@@ -46,49 +98,46 @@ class Split:
 
     def borders_for(self, time: pd.Index) -> tuple[int, int, int]:
         """Row borders (train_end, val_end, test_end) of one series with timestamps `time`."""
-        n = len(time)
-        if self.borders is not None:
-            if len(self.borders) != 3:
-                raise ConfigError("data.split.borders: give three row numbers "
-                                  "[train_end, val_end, test_end].")
-            bounds = tuple(int(b) for b in self.borders)
-        elif self.dates is not None:
-            if len(self.dates) not in (2, 3):
-                raise ConfigError("data.split.dates: give [val_start, test_start] or "
-                                  "[val_start, test_start, test_end].")
-            stamps = [None if d is None else _to_time(d, time) for d in self.dates]
-            bounds = tuple(n if s is None else int(time.searchsorted(s)) for s in stamps)
-            bounds = bounds + (n,) * (3 - len(bounds))
-        else:
-            n_test = _rows(self.test, n, "test")
-            n_train = (int(n * round(1 - self.val - self.test, 10))
-                       if self.val < 1 and self.test < 1 else None)
-            n_val = _rows(self.val, n, "val")
-            if n_train is not None:  # TSLib: train and test are floored, val takes the rest
-                n_val = n - n_train - n_test
-            bounds = (n - n_test - n_val, n - n_test, n)
-        _check(bounds, n)
-        return bounds
+        table = self.table(np.array([len(time)]), lambda d: np.array([time.searchsorted(
+            pd.Timestamp(d) if isinstance(time, pd.DatetimeIndex) else int(d))]))
+        check_borders(table, np.array([len(time)]), ("series",), self)
+        return tuple(int(b) for b in table[0])
+
+    def asked_for(self) -> tuple[bool, bool]:
+        """Whether the split asks for a validation and a test part at all."""
+        if self.dates is not None:  # a null date ends the previous part with the data
+            return self.dates[0] is not None, self.dates[1] is not None
+        borders = self.borders if self.preset is None else PRESETS[self.preset]
+        if borders is not None:
+            return borders[1] > borders[0], borders[2] > borders[1]
+        return self.val > 0, self.test > 0
 
 
-def _rows(value: float, n: int, name: str) -> int:
-    if value < 0:
-        raise ConfigError(f"data.split.{name}: must be >= 0, got {value}.")
-    return int(n * value) if value < 1 else int(value)
+def _rows(value: float, n: np.ndarray) -> np.ndarray:
+    return (n * value).astype(np.int64) if value < 1 else np.full_like(n, int(value))
 
 
-def _to_time(value, time: pd.Index):
-    return pd.Timestamp(value) if isinstance(time, pd.DatetimeIndex) else int(value)
+def check_borders(table: np.ndarray, lengths: np.ndarray, series_ids, split: Split) -> None:
+    """Each series needs `0 < train_end <= val_end <= test_end <= rows`, and a part the split
+    asks for must have rows in some series."""
+    train_end, val_end, test_end = table.T
+    ok = (0 < train_end) & (train_end <= val_end) & (val_end <= test_end) & (test_end <= lengths)
+    if not ok.all():
+        s = int(np.argmin(ok))
+        where = "" if len(lengths) == 1 else f" series '{series_ids[s]}':"
+        raise ConfigError(f"data.split:{where} borders {table[s].tolist()} must satisfy "
+                          f"0 < train_end <= val_end <= test_end <= {lengths[s]} (rows in the "
+                          "series); change data.split.")
+    sizes = {"val": (val_end - train_end).sum(), "test": (test_end - val_end).sum()}
+    for name, asked in zip(("val", "test"), split.asked_for(), strict=True):
+        if asked and sizes[name] == 0:
+            raise DataError(f"data.split: the {name} part is empty (0 rows in every series); "
+                            f"move its border or date into the data, or set data.split.{name}=0 "
+                            "if you want no such part.")
 
 
-def _check(bounds: tuple[int, int, int], n: int) -> None:
-    train_end, val_end, test_end = bounds
-    if not 0 < train_end <= val_end <= test_end <= n:
-        raise ConfigError(f"data.split: borders {list(bounds)} must satisfy "
-                          f"0 < train_end <= val_end <= test_end <= {n} (rows in the series).")
-
-
-def split_borders(split: Split, time: pd.Index, bounds: np.ndarray) -> np.ndarray:
-    """Borders of every series: [S, 3] rows relative to each series' first row."""
-    return np.array([split.borders_for(time[bounds[s]:bounds[s + 1]])
-                     for s in range(len(bounds) - 1)], dtype=np.int64)
+def split_borders(split: Split, panel) -> np.ndarray:
+    """Borders of every series of a `Panel`: [S, 3] rows relative to each series' first row."""
+    table = split.table(panel.lengths, panel.rows_before)
+    check_borders(table, panel.lengths, panel.series_ids, split)
+    return table

@@ -2,7 +2,8 @@
 
 A window starting at row t has inputs `values[t : t + lookback]` and targets
 `values[t + lookback : t + lookback + horizon, :n_targets]`. Windows are never copied as a
-whole: `window_view` is a zero-copy strided view, and batches are gathered by index.
+whole: a `WindowIndex` computes the start rows of any batch of window numbers (no [N] array of
+starts is kept), `window_view` is a zero-copy strided view, and batches are gathered by index.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from forecast.errors import ConfigError, DataError
 
@@ -21,8 +23,8 @@ class WindowSpec:
     Args:
         lookback: input steps L.
         horizon: forecast steps H.
-        stride: rows between consecutive training window starts (evaluation always uses every
-            window unless `eval_stride` says otherwise).
+        stride: rows between consecutive training window starts (validation and test windows
+            always start at every row, so every target is scored).
     """
 
     lookback: int
@@ -40,50 +42,104 @@ class WindowSpec:
         return self.lookback + self.horizon
 
 
-def window_starts(bounds: np.ndarray, part_borders: np.ndarray, spec: WindowSpec,
-                  stride: int | None = None) -> np.ndarray:
-    """Global start rows of every window whose targets lie in the given part of each series.
+@dataclass(frozen=True)
+class WindowIndex:
+    """The windows of one part: window k of series s starts at `first[s] + stride * k`.
+
+    Attributes:
+        first: [S'] global start row of the first window of each series that has windows.
+        offsets: [S' + 1] number of the first window of each of those series, then N.
+        series: [S'] index of those series in the panel.
+        stride: rows between consecutive starts.
+    """
+
+    first: np.ndarray
+    offsets: np.ndarray
+    series: np.ndarray
+    stride: int
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def starts(self, number=None):
+        """Start rows of window numbers `number` [B] (default all), in the backend of the index
+        (numpy, or torch on the device `to` put it on)."""
+        if isinstance(self.first, torch.Tensor):
+            s = torch.searchsorted(self.offsets[1:], number, right=True)
+        else:
+            number = np.arange(len(self)) if number is None else number
+            s = np.searchsorted(self.offsets[1:], number, side="right")
+        return self.first[s] + (number - self.offsets[s]) * self.stride
+
+    def to(self, device: torch.device | str) -> WindowIndex:
+        """The same index as int64 tensors on `device` (for batches gathered there)."""
+        first, offsets = (torch.as_tensor(a, device=device) for a in (self.first, self.offsets))
+        return WindowIndex(first, offsets, np.asarray(self.series), self.stride)
+
+    def window_series(self) -> np.ndarray:
+        """[N] panel series of every window."""
+        return np.repeat(self.series, np.diff(self.offsets))
+
+    def as_slice(self) -> slice | None:
+        """The starts as one slice (when one series holds every window), else None."""
+        if len(self.first) != 1:
+            return None
+        first = int(self.first[0])
+        return slice(first, first + self.stride * (len(self) - 1) + 1, self.stride)
+
+
+def window_index(bounds: np.ndarray, part_borders: np.ndarray, spec: WindowSpec,
+                 stride: int | None = None) -> WindowIndex:
+    """The windows whose targets lie in the given part of each series.
 
     Args:
         bounds: [S + 1] first row of each series in the stacked values.
         part_borders: [S, 2] target rows `[lo, hi)` of the part, relative to each series.
         spec: window shape.
         stride: rows between starts (default `spec.stride`).
-
-    Returns:
-        [N] int64 start rows, series by series, ascending.
     """
     stride = spec.stride if stride is None else stride
-    starts = []
-    for s, (lo, hi) in enumerate(part_borders):
-        first = max(int(lo) - spec.lookback, 0)
-        last = int(hi) - spec.length  # inclusive
-        if last >= first:
-            starts.append(bounds[s] + np.arange(first, last + 1, stride, dtype=np.int64))
-    return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    lo, hi = np.asarray(part_borders, dtype=np.int64).T
+    first = np.maximum(lo - spec.lookback, 0)  # inputs may reach back into the previous part
+    last = hi - spec.length  # inclusive
+    counts = np.where(last >= first, (last - first) // stride + 1, 0)
+    has = counts > 0
+    return WindowIndex(first=bounds[:-1][has] + first[has],
+                       offsets=np.concatenate([[0], np.cumsum(counts[has])]).astype(np.int64),
+                       series=np.flatnonzero(has), stride=int(stride))
+
+
+def window_starts(bounds: np.ndarray, part_borders: np.ndarray, spec: WindowSpec,
+                  stride: int | None = None) -> np.ndarray:
+    """[N] int64 start rows of the part's windows, series by series (see `window_index`)."""
+    return window_index(bounds, part_borders, spec, stride).starts()
 
 
 def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec,
                       series_ids) -> None:
     """Raise a DataError naming the first series/part that yields no window (an empty part,
     as a test part of size 0 when fitting for production, is allowed)."""
-    for s, (n, (train_end, val_end, test_end)) in enumerate(zip(lengths, borders)):
-        where = "" if len(lengths) == 1 else f" series '{series_ids[s]}'"
-        if n < spec.length:
-            raise DataError(f"data:{where} has {n} rows, fewer than lookback + horizon = "
-                            f"{spec.lookback} + {spec.horizon}; use a shorter data.lookback "
-                            "or data.horizon, or more data.")
-        for name, lo, hi in (("train", 0, train_end), ("val", train_end, val_end),
-                             ("test", val_end, test_end)):
-            if hi > lo and hi - max(lo - spec.lookback, 0) < spec.length:
-                raise DataError(f"data:{where} the {name} part (rows {lo}..{hi}) is too short "
-                                f"for one window of {spec.length} rows (lookback + horizon); "
-                                "change data.split or use a shorter lookback/horizon.")
+    short = lengths < spec.length
+    if short.any():
+        s = int(np.argmax(short))
+        who = _where(series_ids, s) or " the series"
+        raise DataError(f"data:{who} has {lengths[s]} rows, fewer than lookback + horizon = "
+                        f"{spec.lookback} + {spec.horizon}; use a shorter data.lookback or "
+                        "data.horizon, or more data.")
+    starts = np.concatenate([np.zeros((len(borders), 1), np.int64), borders[:, :2]], axis=1)
+    rows = borders - np.maximum(starts - spec.lookback, 0)  # rows a part's windows can use
+    too_short = (borders > starts) & (rows < spec.length)
+    if too_short.any():
+        s, p = (int(i) for i in np.argwhere(too_short)[0])
+        name = ("train", "val", "test")[p]
+        raise DataError(f"data:{_where(series_ids, s)} the {name} part (rows {starts[s, p]}.."
+                        f"{borders[s, p]}) is too short for one window of {spec.length} rows "
+                        "(lookback + horizon); change data.split or use a shorter "
+                        "lookback/horizon.")
 
 
-def window_series(starts: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """[N] index of the series each window belongs to."""
-    return np.searchsorted(bounds, starts, side="right") - 1
+def _where(series_ids, s: int) -> str:
+    return "" if len(series_ids) == 1 else f" series '{series_ids[s]}'"
 
 
 def window_view(values: np.ndarray, spec: WindowSpec) -> np.ndarray:
@@ -92,8 +148,15 @@ def window_view(values: np.ndarray, spec: WindowSpec) -> np.ndarray:
     return view.transpose(0, 2, 1)  # [T', C, L+H] -> [T', L+H, C], still a view
 
 
-def gather_windows(values: np.ndarray, starts: np.ndarray, spec: WindowSpec,
+def gather_windows(values: np.ndarray, index: WindowIndex | np.ndarray, spec: WindowSpec,
                    n_targets: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs [N, L, C] and targets [N, H, n_targets] of the windows at `starts` (an index gather)."""
-    windows = window_view(values, spec)[starts]
+    """Inputs [N, L, C] and targets [N, H, n_targets] of the windows of `index`.
+
+    A zero-copy view when one series holds every window, else one index gather.
+    """
+    view = window_view(values, spec)
+    if isinstance(index, WindowIndex):
+        part = index.as_slice()
+        index = index.starts() if part is None else part
+    windows = view[index]
     return windows[:, :spec.lookback], windows[:, spec.lookback:, :n_targets]

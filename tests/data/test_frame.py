@@ -6,40 +6,105 @@ from forecast.data.frame import build_panel, read_frame
 from forecast.errors import DataError
 
 
+def long_frame(lengths=(30, 50, 40), freq="h", seed=0) -> pd.DataFrame:
+    """Series 'a', 'b', 'c' ... of different lengths and start dates, with a feature `x`."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k, n in enumerate(lengths):
+        start = pd.Timestamp("2021-01-01") + k * pd.tseries.frequencies.to_offset(freq)
+        parts.append(pd.DataFrame({"unique_id": "abcdefgh"[k],
+                                   "ds": pd.date_range(start, periods=n, freq=freq),
+                                   "y": rng.normal(10 * k, 1 + k, n), "x": rng.normal(size=n)}))
+    return pd.concat(parts, ignore_index=True)
+
+
 def test_wide_frame_keeps_targets_first_and_infers_hourly(sine_wide):
     sine_wide["temp"] = np.arange(len(sine_wide), dtype=float)
     panel = build_panel(sine_wide, target="y1", features=["temp", "y0"])
     assert panel.columns == ("y1", "temp", "y0")
     assert panel.n_targets == 1 and panel.freq == "h" and panel.values.dtype == np.float32
     np.testing.assert_allclose(panel.values[:, 0], sine_wide["y1"].to_numpy(), rtol=1e-6)
+    assert panel.time.equals(pd.DatetimeIndex(sine_wide["date"]))
 
 
-def test_features_all_takes_every_other_numeric_column(sine_wide):
-    panel = build_panel(sine_wide, target="y0", features="all")
-    assert panel.columns == ("y0", "y1")
+def test_ett_conventions_s_m_ms(sine_wide):
+    frame = sine_wide.assign(OT=np.arange(len(sine_wide), dtype=float))
+    assert build_panel(frame).columns == ("y0", "y1", "OT")  # M: every column is a target
+    s = build_panel(frame, target="OT")  # S: one target, no inputs besides it
+    assert s.columns == ("OT",) and s.n_targets == 1
+    ms = build_panel(frame, target="OT", features="all")  # MS: all columns in, one out
+    assert ms.columns == ("OT", "y0", "y1") and ms.n_targets == 1
 
 
-def test_long_frame_stacks_series(sine_long):
-    panel = build_panel(sine_long)
-    assert panel.series_ids == ("y0", "y1", "y2")
-    assert list(panel.bounds) == [0, 400, 800, 1200]
+def test_long_frame_stacks_series_of_different_lengths():
+    frame = long_frame()
+    panel = build_panel(frame, features=["x"])
+    assert panel.series_ids == ("a", "b", "c") and panel.columns == ("y", "x")
+    assert list(panel.bounds) == [0, 30, 80, 120]
     assert panel.id_col == "unique_id" and panel.time_name == "ds"
+    np.testing.assert_allclose(panel.values, frame[["y", "x"]].to_numpy(), rtol=1e-6)
+    for s, sid in enumerate(panel.series_ids):
+        assert panel.series_time(s).equals(pd.DatetimeIndex(frame.ds[frame.unique_id == sid]))
+    assert panel.time.equals(pd.DatetimeIndex(frame.ds))
 
 
-def test_integer_time_axis(tmp_path):
+def test_long_frame_with_interleaved_rows_is_grouped_by_series():
+    frame = long_frame((20, 20))
+    interleaved = frame.sort_values(["ds", "unique_id"], kind="stable")
+    panel = build_panel(interleaved)
+    np.testing.assert_allclose(panel.values[:, 0], frame.y.to_numpy(), rtol=1e-6)
+
+
+def test_unsorted_long_frame_is_sorted_on_request():
+    frame = long_frame()
+    panel = build_panel(frame.sample(frac=1.0, random_state=1), sort=True)
+    assert set(panel.series_ids) == {"a", "b", "c"}
+    for s, sid in enumerate(panel.series_ids):
+        part = frame[frame.unique_id == sid]
+        rows = slice(panel.bounds[s], panel.bounds[s + 1])
+        np.testing.assert_allclose(panel.values[rows, 0], part.y.to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_timestamps_keep_their_resolution(unit):
+    time = pd.date_range("2021-03-01", periods=50, freq="15min", unit=unit)
+    frame = pd.DataFrame({"y": np.arange(50.0)}, index=time)
+    panel = build_panel(frame.drop(index=time[[7, 8]]), fill="ffill")
+    assert panel.freq == "15min" and panel.time.unit == unit and panel.time.equals(time)
+    assert list(panel.time_at(np.array([49, 0]))) == [time[49], time[0]]
+    assert panel.rows_before("2021-03-01 01:10").tolist() == [5]
+
+
+def test_integer_time_axis():
     frame = pd.DataFrame({"year": np.arange(1900, 1950), "flow": np.arange(50.0)})
     panel = build_panel(frame, time_col="year")
-    assert panel.freq == 1 and panel.time[0] == 1900
+    assert panel.freq == 1 and panel.time[0] == 1900 and panel.time[-1] == 1949
+
+
+def test_month_end_series_and_their_gaps():
+    time = pd.date_range("2000-01-31", periods=36, freq="ME")
+    frame = pd.DataFrame({"date": time, "y": np.arange(36.0)})
+    panel = build_panel(frame)
+    assert panel.freq == "ME" and panel.time.equals(time)
+    with pytest.raises(DataError, match="irregular.*row 5"):
+        build_panel(frame.drop(index=[5]).reset_index(drop=True))
+    filled = build_panel(frame.drop(index=[5]).reset_index(drop=True), fill="interpolate")
+    np.testing.assert_allclose(filled.values[:, 0], np.arange(36.0))
 
 
 @pytest.mark.parametrize("change, words", [
     (lambda f: f.assign(y0=f.y0.where(f.index != 7)), ["y0", "row 7", "data.fill"]),
     (lambda f: f.assign(y0=f.y0.replace(f.y0.iloc[3], np.inf)), ["y0", "row 3"]),
     (lambda f: f.assign(y1=["a"] * len(f)), ["y1", "not numeric"]),
+    (lambda f: f.assign(y1=[True] * len(f)), ["y1", "not numeric"]),
     (lambda f: pd.concat([f.iloc[:5], f.iloc[4:]]), ["duplicate", "row 5"]),
-    (lambda f: f.iloc[[0, 2, 1, *range(3, len(f))]], ["not sorted", "data.sort"]),
+    (lambda f: f.iloc[[0, 2, 1, *range(3, len(f))]], ["not sorted", "row 2", "data.sort"]),
     (lambda f: f.drop(index=[10, 11]), ["irregular", "row 10", "data.fill"]),
+    (lambda f: f.assign(date=f.date.astype(str).where(f.index != 4, "soon")),
+     ["'date'", "row 4", "not a timestamp"]),
+    (lambda f: f.assign(date=f.date.where(f.index != 6)), ["'date'", "row 6", "no timestamp"]),
     (lambda f: f.iloc[0:0], ["empty"]),
+    (lambda f: f.set_axis(["date", "y0", "y0"], axis=1), ["y0", "more than once"]),
 ])
 def test_bad_input_names_the_problem(sine_wide, change, words):
     with pytest.raises(DataError) as error:
@@ -48,22 +113,83 @@ def test_bad_input_names_the_problem(sine_wide, change, words):
         assert word in str(error.value)
 
 
-def test_unknown_target_lists_columns(sine_wide):
-    with pytest.raises(DataError, match=r"unknown column\(s\) \['price'\].*y0, y1"):
-        build_panel(sine_wide, target="price")
+@pytest.mark.parametrize("key, value, words", [
+    ("target", "price", ["data.target", "'price'", "y0, y1"]),
+    ("features", ["load"], ["data.target/data.features", "'load'"]),
+    ("time_col", "when", ["data.time_col", "'when'"]),
+    ("id_col", "series", ["data.id_col", "'series'"]),
+    ("fill", "mean", ["data.fill", "'mean'", "interpolate"]),
+])
+def test_unknown_names_list_what_exists(sine_wide, key, value, words):
+    with pytest.raises(DataError) as error:
+        build_panel(sine_wide, **{key: value})
+    for word in words:
+        assert word in str(error.value)
 
 
-def test_fill_policies_repair_nan_and_gaps(sine_wide):
-    broken = sine_wide.drop(index=[10, 11]).reset_index(drop=True)
-    broken.loc[20, "y0"] = np.nan
-    panel = build_panel(broken, fill="interpolate")
-    assert len(panel.values) == len(sine_wide) and np.isfinite(panel.values).all()
+@pytest.mark.parametrize("change, words", [
+    (lambda f: f.drop(index=[45]), ["series 'b'", "row 45", "irregular"]),
+    (lambda f: f.assign(y=f.y.where(f.index != 100)), ["series 'c'", "row 100", "'y'"]),
+    (lambda f: pd.concat([f.iloc[:61], f.iloc[[60]], f.iloc[61:]]), ["series 'b'", "duplicate",
+                                                                       "row 61", "row 60"]),
+    (lambda f: f.iloc[[*range(40), 41, 40, *range(42, 120)]], ["series 'b'", "not sorted"]),
+    (lambda f: f.assign(unique_id=f.unique_id.where(f.index != 9)), ["unique_id", "row 9"]),
+    (lambda f: f.assign(ds=f.ds.where(f.unique_id != "c", f.ds + (f.ds - f.ds.iloc[80]))),
+     ["series 'c'", "different frequencies"]),
+])
+def test_bad_long_input_names_series_and_frame_row(change, words):
+    with pytest.raises(DataError) as error:
+        build_panel(change(long_frame()).reset_index(drop=True))
+    for word in words:
+        assert word in str(error.value)
 
 
-def test_unsorted_frame_is_sorted_on_request(sine_wide):
-    shuffled = sine_wide.sample(frac=1.0, random_state=0)
-    panel = build_panel(shuffled, sort=True)
-    np.testing.assert_allclose(panel.values[:, 0], sine_wide.y0.to_numpy(), rtol=1e-6)
+def test_fill_policies_within_each_series():
+    frame = long_frame((6, 6))
+    frame.loc[[0, 2, 3, 8], "y"] = [np.nan, np.nan, np.inf, np.nan]  # a's head, a's middle, b's
+    frame = frame.drop(index=[9]).reset_index(drop=True)  # a missing step of series b
+    y = frame.y.to_numpy()
+    panel = build_panel(frame, fill="ffill")
+    np.testing.assert_allclose(panel.values[:6, 0], [y[1], y[1], y[1], y[1], y[4], y[5]],
+                               rtol=1e-6)
+    assert list(panel.bounds) == [0, 6, 12]
+    b = [y[6], y[7], y[7], y[7], y[9], y[10]]  # rows 8 (nan) and the missing step: last value
+    np.testing.assert_allclose(panel.values[6:, 0], b, rtol=1e-6)
+    line = build_panel(frame, fill="interpolate").values[:, 0]
+    np.testing.assert_allclose(line[1:5], np.linspace(y[1], y[4], 4), rtol=1e-5)
+    np.testing.assert_allclose(line[7:11], np.linspace(y[7], y[9], 4), rtol=1e-5)
+    assert line[0] == pytest.approx(y[1])  # a leading gap takes the first value
+    zero = build_panel(frame, fill="zero").values[:, 0]
+    assert zero[[0, 2, 3, 8, 9]].tolist() == [0, 0, 0, 0, 0]
+
+
+def test_fill_cannot_invent_a_column_without_values():
+    frame = long_frame((6, 6)).assign(x=lambda f: f.x.where(f.unique_id == "a"))
+    with pytest.raises(DataError, match="series 'b'.*'x' has no value at all"):
+        build_panel(frame, features=["x"], fill="ffill")
+
+
+def test_fill_rejects_timestamps_off_the_grid(sine_wide):
+    frame = sine_wide.copy()
+    frame.loc[5, "date"] += pd.Timedelta("30min")
+    with pytest.raises(DataError, match="row 5.*not a whole number of h steps"):
+        build_panel(frame, fill="ffill")
+
+
+def test_input_frame_is_not_modified(sine_wide):
+    before = sine_wide.copy()
+    panel = build_panel(sine_wide)
+    panel.values[:] = 0.0  # the panel owns its values
+    pd.testing.assert_frame_equal(sine_wide, before)
+
+
+def test_csv_and_parquet_files_read_alike(sine_wide, tmp_path):
+    sine_wide.to_csv(tmp_path / "wide.csv", index=False)
+    sine_wide.to_parquet(tmp_path / "wide.parquet")
+    from_csv = build_panel(read_frame(tmp_path / "wide.csv"))
+    from_parquet = build_panel(read_frame(tmp_path / "wide.parquet"))
+    np.testing.assert_array_equal(from_csv.values, from_parquet.values)
+    assert from_csv.freq == from_parquet.freq == "h"
 
 
 def test_read_frame_errors(tmp_path):

@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
+import torch
 
-from forecast.data.windows import WindowSpec, gather_windows, window_starts, window_view
+from forecast.data.dataset import WindowDataset, WindowLoader
+from forecast.data.shuffle import Permutation
+from forecast.data.windows import (
+    WindowSpec,
+    gather_windows,
+    window_index,
+    window_starts,
+    window_view,
+)
 from forecast.errors import ConfigError
 
 
@@ -9,28 +18,104 @@ def test_ett_test_part_has_every_window():
     spec = WindowSpec(lookback=96, horizon=96)
     starts = window_starts(np.array([0, 17420]), np.array([[11520, 14400]]), spec)
     assert len(starts) == 2880 - 96 + 1 and starts[0] == 11520 - 96
+    assert starts[-1] + spec.length == 14400  # the last window ends on the border
 
 
 def test_windows_equal_naive_slicing_and_view_is_zero_copy():
     values = np.arange(60, dtype=np.float32).reshape(30, 2)
     spec = WindowSpec(lookback=5, horizon=3, stride=2)
-    starts = window_starts(np.array([0, 30]), np.array([[0, 30]]), spec)
-    assert list(starts) == list(range(0, 30 - 8 + 1, 2))
+    index = window_index(np.array([0, 30]), np.array([[0, 30]]), spec)
+    assert list(index.starts()) == list(range(0, 30 - 8 + 1, 2))
     view = window_view(values, spec)
     assert np.shares_memory(view, values)
-    x, y = gather_windows(values, starts, spec, n_targets=1)
-    for k, t in enumerate(starts):
+    x, y = gather_windows(values, index, spec, n_targets=1)
+    assert np.shares_memory(x, values) and not x.flags.writeable  # one series: a view
+    for k, t in enumerate(index.starts()):
         np.testing.assert_array_equal(x[k], values[t:t + 5])
         np.testing.assert_array_equal(y[k], values[t + 5:t + 8, :1])
 
 
 def test_windows_never_cross_series():
     bounds = np.array([0, 10, 25])
-    starts = window_starts(bounds, np.array([[0, 10], [0, 15]]), WindowSpec(4, 2))
-    assert list(starts) == [0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+    index = window_index(bounds, np.array([[0, 10], [0, 15]]), WindowSpec(4, 2))
+    assert list(index.starts()) == [0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+    assert list(index.window_series()) == [0] * 5 + [1] * 10
+    assert index.as_slice() is None
+
+
+def test_index_is_the_same_in_numpy_and_torch():
+    index = window_index(np.array([0, 40, 41, 100]), np.array([[5, 40], [0, 1], [10, 59]]),
+                         WindowSpec(3, 2), stride=3)
+    assert list(index.series) == [0, 2]  # the one-row series has no window
+    numbers = np.arange(len(index))
+    np.testing.assert_array_equal(index.to("cpu").starts(torch.from_numpy(numbers)).numpy(),
+                                  index.starts(numbers))
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True])
 def test_window_spec_rejects_non_positive_sizes(bad):
     with pytest.raises(ConfigError, match="data.lookback"):
         WindowSpec(lookback=bad, horizon=1)
+
+
+def test_permutation_is_a_seeded_bijection_that_mixes():
+    for n in (1, 2, 3, 5, 64, 1000, 4097):
+        order = Permutation(n, seed=7)(np.arange(n))
+        assert sorted(order.tolist()) == list(range(n))
+        torch_order = Permutation(n, seed=7)(torch.arange(n))
+        assert torch_order.tolist() == order.tolist()  # the same order on any device
+    order = Permutation(10_000, seed=0)(np.arange(10_000))
+    assert not np.array_equal(order, Permutation(10_000, seed=1)(np.arange(10_000)))
+    rank_correlation = np.corrcoef(np.arange(10_000), order)[0, 1]
+    assert abs(rank_correlation) < 0.05
+    assert np.median(np.abs(np.diff(order))) > 1000  # neighbours land far apart
+
+
+def small_dataset(n_rows=100, lookback=4, horizon=2):
+    values = np.arange(n_rows, dtype=np.float32)[:, None]
+    index = window_index(np.array([0, n_rows]), np.array([[0, n_rows]]),
+                         WindowSpec(lookback, horizon))
+    return WindowDataset(values, index, WindowSpec(lookback, horizon), 1)
+
+
+def test_loader_serves_every_window_once_per_epoch_and_a_short_last_batch():
+    dataset = small_dataset()
+    loader = WindowLoader(dataset, batch_size=16, shuffle=True, seed=3)
+    batches = list(loader)
+    assert [len(b["x"]) for b in batches] == [16] * 5 + [15] and len(loader) == 6
+    firsts = torch.cat([b["x"][:, 0, 0] for b in batches]).long()
+    assert sorted(firsts.tolist()) == list(range(95))
+    assert firsts.tolist() != list(range(95))
+    second = torch.cat([b["x"][:, 0, 0] for b in loader]).long()  # next epoch, new order
+    assert sorted(second.tolist()) == list(range(95)) and second.tolist() != firsts.tolist()
+    assert len(WindowLoader(dataset, 16, drop_last=True)) == 5
+
+
+def test_ranks_share_the_windows_like_distributed_sampler():
+    dataset = small_dataset()
+    seen = []
+    for rank in range(3):
+        loader = WindowLoader(dataset, batch_size=8, shuffle=True, seed=1, rank=rank,
+                              world_size=3)
+        seen.append(torch.cat([b["x"][:, 0, 0] for b in loader]).long().tolist())
+    assert [len(s) for s in seen] == [32, 32, 32]  # 95 windows padded to 96
+    assert set(sum(seen, [])) == set(range(95))
+
+
+def test_torch_dataset_gathers_the_same_batches_as_numpy():
+    dataset = small_dataset()
+    on_torch = dataset.to("cpu")
+    assert on_torch.on_torch and not dataset.on_torch
+    for a, b in zip(WindowLoader(dataset, 10, shuffle=True, seed=2),
+                    WindowLoader(on_torch, 10, shuffle=True, seed=2), strict=True):
+        assert torch.equal(a["x"], b["x"]) and torch.equal(a["y"], b["y"])
+    np.testing.assert_array_equal(dataset[-1]["y"].numpy(), [[98.0], [99.0]])
+    with pytest.raises(IndexError):
+        dataset[95]
+
+
+def test_torch_dataset_gathers_on_the_device_of_the_series():
+    # "meta" tensors have no data: the gather provably runs where the series live.
+    on_meta = small_dataset().to("meta")
+    batch = on_meta.gather(torch.tensor([0, 5, 7], device="meta"))
+    assert batch["x"].device.type == "meta" and batch["x"].shape == (3, 4, 1)

@@ -1,0 +1,139 @@
+"""Checks of the stacked rows of a frame, each one numpy expression over all series at once.
+
+`ticks` are int64 timestamps in the panel's row order (series after series), `bounds` [S + 1]
+the first row of each series; a `RowNames` turns a position back into the words of an error
+message (series id, 0-based row of the input frame, timestamp).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecast.data.timeaxis import to_index
+from forecast.errors import DataError
+
+
+@dataclass(frozen=True)
+class RowNames:
+    """Names a row of the stacked panel in an error message.
+
+    Args:
+        order: [N] input-frame row of each panel row, or None when they are the same.
+        bounds: [S + 1] first panel row of each series.
+        series_ids: the S series ids.
+        ticks: [N] timestamps as int64.
+        unit: the ticks' unit ("ns" ...), None for an integer time axis.
+    """
+
+    order: np.ndarray | None
+    bounds: np.ndarray
+    series_ids: tuple[str, ...]
+    ticks: np.ndarray
+    unit: str | None
+
+    def series(self, k: int) -> int:
+        return int(np.searchsorted(self.bounds, k, side="right") - 1)
+
+    def where(self, k: int) -> str:
+        """" (series 'id')" for a long frame, "" for a single series."""
+        return "" if len(self.series_ids) == 1 else f" (series '{self.series_ids[self.series(k)]}')"
+
+    def row(self, k: int) -> int:
+        return int(k if self.order is None else self.order[k])
+
+    def time(self, k: int) -> str:
+        return str(to_index(self.ticks[[k]], self.unit)[0])
+
+
+def row_order(codes: np.ndarray | None, ticks: np.ndarray, sort: bool) -> np.ndarray | None:
+    """Input rows in panel order (series after series; by time if `sort`), or None when the
+    frame already is in that order."""
+    step_up = ticks[1:] >= ticks[:-1] if sort else True
+    if codes is None:
+        return None if np.all(step_up) else np.argsort(ticks, kind="stable")
+    same = codes[1:] == codes[:-1]
+    if np.all((codes[1:] > codes[:-1]) | (same & step_up)):
+        return None
+    if not sort:  # small ints (see _series_codes): numpy's radix sort
+        return np.argsort(codes, kind="stable")
+    by_time = np.argsort(ticks, kind="stable")  # two stable sorts: much faster than lexsort
+    return by_time[np.argsort(codes[by_time], kind="stable")]
+
+
+def within_series(bounds: np.ndarray) -> np.ndarray:
+    """[N - 1] True for each step between two rows of the same series."""
+    within = np.ones(bounds[-1] - 1, dtype=bool)
+    within[bounds[1:-1] - 1] = False
+    return within
+
+
+def check_order(ticks: np.ndarray, bounds: np.ndarray, rows: RowNames) -> None:
+    """Timestamps must increase strictly within each series."""
+    within = within_series(bounds)
+    backwards = (ticks[1:] < ticks[:-1]) & within
+    if backwards.any():
+        k = int(np.argmax(backwards)) + 1
+        raise DataError(f"data{rows.where(k)}: timestamps are not sorted (row {rows.row(k)}: "
+                        f"{rows.time(k)} comes after {rows.time(k - 1)}); sort the frame or set "
+                        "data.sort=true.")
+    repeated = (ticks[1:] == ticks[:-1]) & within
+    if repeated.any():
+        k = int(np.argmax(repeated)) + 1
+        raise DataError(f"data{rows.where(k)}: duplicate timestamp {rows.time(k)} at row "
+                        f"{rows.row(k)} (also at row {rows.row(k - 1)}); aggregate duplicates "
+                        "first (e.g. df.groupby([id, time]).mean()).")
+
+
+def check_frequencies(regular: np.ndarray, bounds: np.ndarray, freq, rows: RowNames,
+                      reference: int) -> None:
+    """Every series with two rows or more must take at least one step of `freq` (the
+    frequency of series `reference`); otherwise it runs at another frequency.
+
+    Args:
+        regular: [N - 1] whether each row is one `freq` after the row before it.
+    """
+    if not len(regular):
+        return
+    regular = regular & within_series(bounds)
+    ticks = rows.ticks
+    firsts = bounds[:-1][np.diff(bounds) >= 2]
+    if not len(firsts):
+        return
+    any_regular = np.logical_or.reduceat(regular, firsts)
+    if any_regular.all():
+        return
+    k = int(firsts[np.argmin(any_regular)])
+    step = to_index(ticks[[k, k + 1]], rows.unit)
+    raise DataError(f"data: series '{rows.series_ids[rows.series(k)]}' steps from {step[0]} to "
+                    f"{step[1]} and never by {freq}, the frequency of series "
+                    f"'{rows.series_ids[reference]}': the series have different frequencies. "
+                    "Resample every series to one frequency first.")
+
+
+def check_regular(regular: np.ndarray, bounds: np.ndarray, freq, rows: RowNames) -> None:
+    """Every step within a series must be exactly one `freq` (`regular`: as above)."""
+    irregular = ~regular & within_series(bounds)
+    if irregular.any():
+        k = int(np.argmax(irregular)) + 1
+        raise DataError(f"data{rows.where(k)}: irregular time steps: expected one step of "
+                        f"{freq}, but row {rows.row(k)} ({rows.time(k)}) follows "
+                        f"{rows.time(k - 1)}. Resample to a regular grid, or set "
+                        "data.fill=interpolate (or ffill, zero) to fill the gaps.")
+
+
+def check_finite(values: np.ndarray, columns: list, rows: RowNames) -> None:
+    """No NaN or inf anywhere (when no fill policy is set)."""
+    # A float64 sum is finite exactly when every value is (float32 values cannot overflow it),
+    # and costs no [T, C] temporary.
+    sums = values.sum(axis=0, dtype=np.float64)
+    if np.isfinite(sums).all():
+        return
+    channel = int(np.argmin(np.isfinite(sums)))
+    bad = ~np.isfinite(values[:, channel])
+    k = int(np.argmax(bad))
+    raise DataError(f"data{rows.where(k)}: column '{columns[channel]}' has {int(bad.sum())} "
+                    f"missing or infinite value(s), the first at row {rows.row(k)} "
+                    f"({rows.time(k)}); clean them or set data.fill=ffill (or interpolate, "
+                    "zero).")

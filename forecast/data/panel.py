@@ -1,0 +1,81 @@
+"""`Panel`: validated regular series stacked along time, with their time axis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from forecast.data.timeaxis import as_ticks, fixed_step, series_time, timestamp_tick, to_index
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Validated regular series, stacked along time.
+
+    Attributes:
+        values: [T, C] float32, channels ordered targets first (None once a
+            `WindowDataModule` has scaled them in place into its `values_`).
+        bounds: [S + 1] first row of each series, then T.
+        start: [S] first timestamp (or integer step) of each series.
+        series_ids: one id per series.
+        columns: C channel names.
+        n_targets: how many leading channels are forecast targets.
+        freq: pandas offset alias, or the integer step of an integer time axis.
+        time_name: name of the time column (or index) in the input frame.
+        id_col: the series id column of a long frame; None for a wide frame.
+    """
+
+    values: np.ndarray | None
+    bounds: np.ndarray
+    start: pd.Index
+    series_ids: tuple[str, ...]
+    columns: tuple[str, ...]
+    n_targets: int
+    freq: str | int
+    time_name: str = "date"
+    id_col: str | None = None
+
+    @property
+    def n_series(self) -> int:
+        return len(self.series_ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.bounds)
+
+    def series_time(self, s: int) -> pd.Index:
+        """Timestamps of series `s`."""
+        return series_time(self.start[s], int(self.lengths[s]), self.freq)
+
+    def time_at(self, rows: np.ndarray) -> pd.Index:
+        """Timestamps of the stacked rows `rows` (flattened) [N]."""
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        series = np.searchsorted(self.bounds, rows, side="right") - 1
+        steps = rows - self.bounds[series]
+        first, unit = as_ticks(self.start)
+        step = fixed_step(self.freq, unit)
+        if step is not None:
+            return to_index(first[series] + steps * step, unit)
+        ticks = np.empty(len(rows), dtype=np.int64)
+        for s in np.unique(series):  # calendar offsets (months ...): one date_range per series
+            at = series == s
+            ticks[at] = as_ticks(self.series_time(s))[0][steps[at]]
+        return to_index(ticks, unit)
+
+    def rows_before(self, stamp) -> np.ndarray:
+        """[S] rows of each series that lie before `stamp` (a timestamp, or an integer step)."""
+        first, unit = as_ticks(self.start)
+        step = fixed_step(self.freq, unit)
+        if step is None:
+            return np.array([self.series_time(s).searchsorted(pd.Timestamp(stamp))
+                             for s in range(self.n_series)], dtype=np.int64)
+        tick = timestamp_tick(stamp, unit)
+        return np.clip(-((first - tick) // step), 0, self.lengths)  # ceil((tick - first) / step)
+
+    @cached_property
+    def time(self) -> pd.Index:
+        """[T] timestamps of every row (built on first use: T int64)."""
+        return self.time_at(np.arange(self.bounds[-1]))

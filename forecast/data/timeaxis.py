@@ -1,0 +1,143 @@
+"""The time axis: timestamps as int64 ticks, the step between them, and timestamps rebuilt from
+each series' first one.
+
+Datetimes are handled as int64 ticks in their own resolution (`unit`: "s", "ms", "us" or
+"ns"; None for an integer time axis), so that every check on millions of rows is one numpy
+expression on the frame's own memory. A validated series is regular, so a `Panel` keeps only
+the first timestamp of each series and rebuilds the others on demand (`series_time`).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}  # nanoseconds per tick of each unit
+_NS_PER_DAY = 86_400 * 10**9
+_INFER_ROWS = 10_000  # enough rows to name the frequency; the full series is checked against it
+_BLOCK_ROWS = 1 << 20
+
+
+def as_ticks(time: pd.Index) -> tuple[np.ndarray, str | None]:
+    """int64 ticks [N] and their unit (None: the values of an integer axis)."""
+    if isinstance(time, pd.DatetimeIndex):
+        time = time.tz_localize(None) if time.tz is not None else time
+        return np.asarray(time.asi8), time.unit
+    return np.asarray(time, dtype=np.int64), None
+
+
+def to_index(ticks: np.ndarray, unit: str | None) -> pd.Index:
+    """Ticks back to a DatetimeIndex (or an integer Index)."""
+    ticks = np.asarray(ticks, dtype=np.int64)
+    return pd.Index(ticks) if unit is None else pd.DatetimeIndex(ticks.view(f"M8[{unit}]"))
+
+
+def timestamp_tick(stamp, unit: str | None) -> int:
+    """One timestamp (or integer step) as a tick."""
+    if unit is None:
+        return int(stamp)
+    return int(pd.Timestamp(stamp).as_unit(unit).asm8.view(np.int64))
+
+
+def infer_freq(ticks: np.ndarray, unit: str | None) -> str | int:
+    """Frequency of one sorted series: a pandas alias, or the integer step of an integer axis.
+
+    Irregular series get their most common step, so that a gap is then reported (or filled)
+    against it.
+    """
+    if len(ticks) < 2:
+        return 1 if unit is None else "D"
+    head = ticks[:_INFER_ROWS]
+    if unit is None:
+        return int(np.min(np.diff(head)))
+    if (freq := _pandas_freq(head, unit)) is not None:
+        return freq
+    # A gap hides the frequency from pandas: ask again on pieces (long enough to show a
+    # weekend of business days) and take the most common answer.
+    size = max(12, len(head) // 8)
+    votes = [f for i in range(0, len(head), size) if (f := _pandas_freq(head[i:i + size], unit))]
+    if votes:
+        return max(set(votes), key=votes.count)
+    steps, counts = np.unique(np.diff(head), return_counts=True)
+    step = pd.Timedelta(int(steps[np.argmax(counts)]), unit=unit)
+    return pd.tseries.frequencies.to_offset(step).freqstr
+
+
+def fixed_step(freq: str | int, unit: str | None = "ns") -> int | None:
+    """The step in ticks of `unit` when it never varies (integer axis, days and finer), else
+    None (months, business days, weeks anchored to a weekday ...)."""
+    if unit is None or isinstance(freq, (int, np.integer)):
+        return int(freq)
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(offset, pd.offsets.Tick):
+        return int(pd.Timedelta(offset).value) // _NS[unit]
+    if type(offset) is pd.offsets.Day:  # a Tick before pandas 3; 24 h on a naive axis
+        return offset.n * _NS_PER_DAY // _NS[unit]
+    return None
+
+
+def next_ticks(ticks: np.ndarray, freq: str | int, unit: str | None) -> np.ndarray:
+    """The tick one step after each of `ticks` [N]."""
+    step = fixed_step(freq, unit)
+    if step is not None:
+        return ticks + step
+    with warnings.catch_warnings():  # a few calendar offsets warn that they are not vectorised
+        warnings.simplefilter("ignore")
+        return (to_index(ticks, unit) + pd.tseries.frequencies.to_offset(freq)).asi8
+
+
+def regular_steps(ticks: np.ndarray, freq: str | int, unit: str | None) -> np.ndarray:
+    """[N - 1] whether each row lies exactly one `freq` after the row before it (computed in
+    blocks, so that millions of rows need no full-size int64 temporaries)."""
+    regular = np.empty(max(len(ticks) - 1, 0), dtype=bool)
+    for lo in range(0, len(regular), _BLOCK_ROWS):
+        hi = min(lo + _BLOCK_ROWS, len(regular))
+        regular[lo:hi] = ticks[lo + 1:hi + 1] == next_ticks(ticks[lo:hi], freq, unit)
+    return regular
+
+
+def series_time(first, length: int, freq: str | int) -> pd.Index:
+    """The `length` timestamps of a regular series starting at `first` (in its unit)."""
+    if not isinstance(first, pd.Timestamp):
+        return pd.Index(int(first) + int(freq) * np.arange(length, dtype=np.int64))
+    step = fixed_step(freq, first.unit)
+    if step is not None:
+        tick = timestamp_tick(first, first.unit)
+        return to_index(tick + step * np.arange(length, dtype=np.int64), first.unit)
+    # `first` may lie off the offset (a month end series starting mid-month): keep it as is.
+    offset = pd.tseries.frequencies.to_offset(freq)
+    rest = pd.date_range(first + offset, periods=length - 1, freq=freq) if length > 1 else []
+    return pd.DatetimeIndex([first]).append(pd.DatetimeIndex(rest)).as_unit(first.unit)
+
+
+def grid_positions(ticks: np.ndarray, bounds: np.ndarray, freq: str | int,
+                   unit: str | None) -> np.ndarray:
+    """Position of every row on its series' regular grid [N] (the first row is 0), or -1 for a
+    row that lies off the grid."""
+    step, lengths = fixed_step(freq, unit), np.diff(bounds)
+    if step is not None:
+        offset = ticks - np.repeat(ticks[bounds[:-1]], lengths)
+        return np.where(offset % step == 0, offset // step, -1)
+    positions = np.empty(len(ticks), dtype=np.int64)
+    # Calendar offsets (months ...): one date_range per series.
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        part = ticks[lo:hi]
+        first, last = to_index(part[[0, -1]], unit)
+        offset = pd.tseries.frequencies.to_offset(freq)
+        length = 1 + len(pd.date_range(first + offset, last, freq=freq)) if last > first else 1
+        grid, _ = as_ticks(series_time(first, length, freq))
+        at = np.minimum(np.searchsorted(grid, part), len(grid) - 1)
+        positions[lo:hi] = np.where(grid[at] == part, at, -1)
+    return positions
+
+
+def _pandas_freq(ticks: np.ndarray, unit: str) -> str | None:
+    """pandas' name for the step of a regular run of datetimes, or None."""
+    if len(ticks) < 3:
+        return None
+    with warnings.catch_warnings():  # pandas 3.1 warns that infer_freq will return an offset
+        warnings.simplefilter("ignore")
+        freq = pd.infer_freq(to_index(ticks, unit))
+    return freq if freq is None or isinstance(freq, str) else freq.freqstr
