@@ -37,6 +37,9 @@ class WindowDataModule(pl.LightningDataModule):
         split: a `Split` or its fields as a mapping (fractions, row borders or dates).
         scaler: "standard", "minmax" or "none".
         calendar: add calendar features (hour, weekday ...) as known-future inputs.
+        future_features: columns whose future values are known (a price plan, holidays ...).
+            Scaled like the other channels, they join the calendar features as the batch's
+            `x_time`/`y_time` (not `x`), so forecasting needs their next `horizon` values.
         season: season length for seasonal baselines; None infers it from the frequency.
         batch_size: training batch size; `eval_batch_size` for val/test (default 4x).
         on_device: keep the series on the trainer's device (GPU) and gather batches there.
@@ -67,6 +70,7 @@ class WindowDataModule(pl.LightningDataModule):
         split: Split | Mapping | None = None,
         scaler: str = "standard",
         calendar: bool = False,
+        future_features: str | Sequence[str] | None = None,
         season: int | None = None,
         batch_size: int = 64,
         eval_batch_size: int | None = None,
@@ -77,8 +81,12 @@ class WindowDataModule(pl.LightningDataModule):
         if path is None and frame is None:
             raise ConfigError("data.path: give a CSV/Parquet path (or a DataFrame as `frame`).")
         self.path, self.frame = path, frame
+        future = _names(future_features)
+        if overlap := set(future) & set(_names(target)):
+            raise ConfigError(f"data.future_features: {sorted(overlap)} are targets; a target's "
+                              "future is what the model forecasts, so drop it from the list.")
         self.columns = dict(target=_plain(target), features=_plain(features), time_col=time_col,
-                            id_col=id_col, fill=fill, sort=sort)
+                            id_col=id_col, fill=fill, sort=sort, future_features=future)
         self.spec = WindowSpec(lookback, horizon, stride)
         self.split = split if isinstance(split, Split) else Split(**_plain(split or {}))
         self.scaler = Scaler(scaler)
@@ -98,14 +106,19 @@ class WindowDataModule(pl.LightningDataModule):
         borders = split_borders(self.split, panel.time, panel.bounds)  # [S, 3]
         check_enough_rows(panel.lengths, borders, self.spec, panel.series_ids)
         self.scaler.fit(panel.values, panel.bounds, borders[:, 0])
-        self.scaled_ = self.scaler.transform(panel.values, panel.bounds)  # [T, C] float32
+        scaled = self.scaler.transform(panel.values, panel.bounds)  # [T, C] float32
+        n_past = scaled.shape[1] - len(self.columns["future_features"])
+        self.scaled_ = np.ascontiguousarray(scaled[:, :n_past])  # the inputs x: [T, C_past]
         parts = np.stack([np.zeros_like(borders[:, 0]), *borders.T], axis=1)  # [S, 4]
         self.starts_ = {
             name: window_starts(panel.bounds, parts[:, i:i + 2], self.spec,
                                 stride=self.spec.stride if name == "train" else 1)
             for i, name in enumerate(PARTS)
         }
-        self.calendar_ = calendar_features(panel.time, panel.freq) if self.calendar else None
+        known = [calendar_features(panel.time, panel.freq)] if self.calendar else []
+        if n_past < scaled.shape[1]:
+            known.append(scaled[:, n_past:])  # known-future columns ride with the calendar
+        self.calendar_ = np.concatenate(known, axis=1) if known else None  # [T, F] or None
         if self.season_ is None:
             self.season_ = season_length(panel.freq)
         self.borders_, self.panel_ = borders, panel
@@ -115,7 +128,7 @@ class WindowDataModule(pl.LightningDataModule):
     def dims(self) -> dict[str, int]:
         """Constructor arguments every network takes from the data."""
         self.setup()
-        return dict(n_inputs=self.panel_.values.shape[1], n_targets=self.panel_.n_targets,
+        return dict(n_inputs=self.scaled_.shape[1], n_targets=self.panel_.n_targets,
                     n_time_features=0 if self.calendar_ is None else self.calendar_.shape[1],
                     lookback=self.spec.lookback, horizon=self.spec.horizon)
 
@@ -189,6 +202,12 @@ class WindowDataModule(pl.LightningDataModule):
             return {}
         return {"scaler": self.scaler.state_dict(), "columns": list(self.panel_.columns),
                 "n_targets": self.panel_.n_targets, "freq": str(self.panel_.freq)}
+
+
+def _names(value) -> list:
+    """None, a column name or a list of names -> a list of names."""
+    value = _plain(value) or []
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _plain(value):

@@ -3,7 +3,7 @@
 Wide form: a time column (or DatetimeIndex) and one column per channel; this is one
 (possibly multivariate) series. Long form: `id`, time and value columns, as Nixtla's
 `unique_id/ds/y`; each id becomes one series and the series are stacked along time.
-Channels are ordered targets first, then past features.
+Channels are ordered targets first, then past features, then known-future features.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def build_panel(
     id_col: str | None = None,
     fill: str | None = None,
     sort: bool = False,
+    future_features: Sequence[str] = (),
 ) -> Panel:
     """Validate `frame` and return its `Panel`.
 
@@ -92,6 +93,8 @@ def build_panel(
         id_col: series id column; its presence makes the frame long form.
         fill: fill policy for NaN and gaps: "ffill", "interpolate", "zero" or None (error).
         sort: sort by time instead of rejecting unsorted rows.
+        future_features: columns known in advance (a price plan ...); they come last and are
+            never taken by `target=None` or `features="all"`.
     """
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"data: expected a pandas DataFrame or a file path, got {type(frame).__name__}.")
@@ -105,7 +108,8 @@ def build_panel(
     if id_col is not None and id_col not in frame.columns:
         raise DataError(_unknown("data.id_col", [id_col], frame.columns))
     time_col = _find_time_column(frame, time_col)
-    target, features = _select_columns(frame, target, features, time_col, id_col)
+    target, features = _select_columns(frame, target, features, time_col, id_col,
+                                       list(future_features))
 
     if id_col is None:
         groups = [("series", frame)]
@@ -156,8 +160,8 @@ def _find_time_column(frame: pd.DataFrame, time_col: str | None) -> str | None:
     return None  # integer index as time
 
 
-def _select_columns(frame, target, features, time_col, id_col) -> tuple[list, list]:
-    reserved = {time_col, id_col}
+def _select_columns(frame, target, features, time_col, id_col, future) -> tuple[list, list]:
+    reserved = {time_col, id_col, *future}
     candidates = [c for c in frame.columns if c not in reserved]
     if target is None:
         target = ["y"] if id_col is not None and "y" in frame.columns else candidates
@@ -168,7 +172,7 @@ def _select_columns(frame, target, features, time_col, id_col) -> tuple[list, li
         features = []
     elif isinstance(features, str):
         features = [c for c in candidates if c not in target] if features == "all" else [features]
-    features = [f for f in features if f not in target]
+    features = [f for f in features if f not in target and f not in future] + future
     missing = [c for c in target + features if c not in frame.columns]
     if missing:
         raise DataError(_unknown("data.target/data.features", missing, frame.columns))
