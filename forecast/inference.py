@@ -3,6 +3,7 @@ columns) checked like the training frame, and the forecast in the input's form."
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -160,7 +161,9 @@ def _parse_times(raw: pd.Series) -> pd.Index | None:
     if pd.api.types.is_integer_dtype(raw.dtype):
         return pd.Index(raw.to_numpy(dtype=np.int64))
     try:
-        parsed = pd.DatetimeIndex(pd.to_datetime(raw))
+        with warnings.catch_warnings():  # "could not infer format": text that is no timestamp
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.DatetimeIndex(pd.to_datetime(raw))
     except (ValueError, TypeError):
         return None
     return None if parsed.tz is not None or parsed.hasnans else parsed
