@@ -153,7 +153,7 @@ def _stack_clean_long(frame: pd.DataFrame, schema: Schema):
     if (np.diff(bounds) < 3).any() or not np.isfinite(values).all() or not (
             np.diff(np.asarray(time))[same_series] == step).all():
         return None
-    return values, time, bounds, [str(u) for u in uniques], schema.freq
+    return values, time, bounds, pd.Index(uniques).astype(str).tolist(), schema.freq
 
 
 def _parse_times(raw: pd.Series) -> pd.Index | None:
@@ -307,7 +307,7 @@ def _stacked_frame(values, times, ids, names, schema: Schema) -> pd.DataFrame:
     """[S, N, len(names)] values -> S * N rows: (id,) time, *names."""
     columns = {schema.time_name: as_index(times)}
     if schema.id_col is not None:
-        columns = {schema.id_col: np.repeat(np.asarray(ids, dtype=object), values.shape[1]),
-                   **columns}
+        rows = np.repeat(np.arange(len(ids)), values.shape[1])
+        columns = {schema.id_col: pd.array(ids, dtype="str").take(rows), **columns}
     columns.update({name: values[..., i].ravel() for i, name in enumerate(names)})
     return pd.DataFrame(columns)
