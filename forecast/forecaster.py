@@ -17,8 +17,16 @@ from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features
 from forecast.data.scaling import Scaler
 from forecast.errors import ConfigError, DataError
-from forecast.inference import (History, Schema, as_index, forecast_frame, read_future,
-                                read_history, series_frame, window_times)
+from forecast.inference import (
+    History,
+    Schema,
+    as_index,
+    forecast_frame,
+    read_future,
+    read_history,
+    series_frame,
+    window_times,
+)
 from forecast.logs import quiet
 from forecast.models import NETS, ForecastModule
 

@@ -87,5 +87,5 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
 
 
 def load_forecaster(uri: str) -> Forecaster:
-    """The Forecaster inside an MLflow model URI (runs:/<id>/model, models:/<name>/<version> ...)."""
+    """The Forecaster inside an MLflow model URI (runs:/<id>/model, models:/<name>/<version>)."""
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().forecaster

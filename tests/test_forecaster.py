@@ -131,7 +131,7 @@ def test_bad_frames_get_one_clear_error(frame):
         (frame.to_numpy(), "expected a pandas DataFrame"),
         (frame.iloc[:0], "empty"),
         (frame.iloc[:50], "fewer than lookback"),
-        (frame.assign(y0=np.where(frame.index == 7, np.inf, frame.y0)), "'y0' has 1 missing or inf"),
+        (frame.assign(y0=np.where(frame.index == 7, np.inf, frame.y0)), "'y0' has 1 missing"),
         (frame.assign(y1="x"), "'y1' is not numeric"),
     ]
     for bad, message in cases:

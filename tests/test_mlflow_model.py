@@ -104,7 +104,8 @@ def _wait_until_up(server: subprocess.Popen, url: str, log: Path, limit: float =
                 return
         except OSError:
             time.sleep(1)
-    pytest.fail(f"mlflow models serve did not answer {url} in {limit} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"mlflow models serve did not answer {url} in {limit} s:\n"
+                f"{log.read_text()[-3000:]}")
 
 
 def _stop(server: subprocess.Popen) -> None:
