@@ -46,7 +46,7 @@ def origins(dm: WindowDataModule, stride: int = 1, part: str = "test") -> np.nda
     if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
         raise ConfigError(f"backtest.stride: must be a positive integer, got {stride!r}.")
     dm.setup()
-    starts, series = dm.starts_[part], dm.window_series(part)
+    starts, series = np.asarray(dm.starts_[part]), dm.window_series(part)
     first = starts[np.searchsorted(series, series)]  # windows are grouped by series, ascending
     return np.flatnonzero((starts - first) % stride == 0)
 

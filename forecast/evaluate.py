@@ -61,7 +61,7 @@ def windows(dm: WindowDataModule, part: str, index: np.ndarray | None = None):
 
 def windows_at(dm: WindowDataModule, starts: np.ndarray):
     """Scaled inputs [K, L, C] and targets [K, H, T] of the windows at global rows `starts`."""
-    return gather_windows(dm.scaled_, starts, dm.spec, dm.dims["n_targets"])
+    return gather_windows(dm.values_, starts, dm.spec, dm.dims["n_targets"])
 
 
 def target_times(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:
@@ -107,9 +107,12 @@ def predict_scaled(module: torch.nn.Module, dm: WindowDataModule, part: str = "t
     was_training = module.training
     module.eval()
     device = next(module.parameters()).device
-    dataset, index = dm.dataset(part), torch.as_tensor(all_windows(dm, part, index))
+    dataset, index = dm.dataset(part), np.asarray(all_windows(dm, part, index))
     outputs = [torch.zeros(0, dm.spec.horizon, dm.dims["n_targets"])]
-    for chunk in index.split(dm.eval_batch_size):
+    for start in range(0, len(index), dm.eval_batch_size):
+        chunk = index[start:start + dm.eval_batch_size]
+        if dataset.on_torch:  # series on the GPU: the window numbers go there too
+            chunk = torch.as_tensor(chunk, device=dataset.device)
         batch = {k: v.to(device) for k, v in dataset.gather(chunk).items()}
         outputs.append(module(batch).float().cpu())
     module.train(was_training)

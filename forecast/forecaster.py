@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,18 @@ from sklearn.base import BaseEstimator
 
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features
-from forecast.data.frame import build_panel
 from forecast.data.scaling import Scaler
 from forecast.errors import ConfigError, DataError
+from forecast.inference import (
+    History,
+    Schema,
+    as_index,
+    forecast_frame,
+    read_future,
+    read_history,
+    series_frame,
+    window_times,
+)
 from forecast.logs import quiet
 from forecast.models import NETS, ForecastModule
 
@@ -28,9 +38,9 @@ FORMAT_VERSION = 1
 class Forecaster(BaseEstimator):
     """Fit a recurrent forecaster on a DataFrame and forecast the next `horizon` steps.
 
-    Wide frames (a time column or DatetimeIndex, one column per series) and long frames
-    (`unique_id, ds, y`) are accepted; `predict` answers in the same form, indexed by the
-    future timestamps. Training holds out the last `val_size` of each series for early stopping.
+    Wide frames (a time column or index, one column per series) and long frames
+    (`unique_id, ds, y`) are accepted; `predict` answers in the same form. Training holds out
+    the last `val_size` of each series for early stopping.
 
     Args:
         mode: "many_to_one", "many_to_many", "seq2seq" or "segment".
@@ -39,12 +49,21 @@ class Forecaster(BaseEstimator):
         hidden_size, num_layers, dropout, bidirectional, revin, channel_independent,
             teacher_forcing, segment_length: network options (see `forecast.models`); options a
             mode does not use are ignored.
-        target, features, time_col, id_col, calendar, fill, scaler: data options (see
+        target, features, time_col, id_col, calendar, fill, sort, scaler: data options (see
             `WindowDataModule`).
+        future_features: columns known in advance (a price plan ...): inputs over the lookback
+            and, given to `predict(..., future=)`, over the horizon.
         val_size: fraction (< 1) or rows (>= 1) of each series held out for validation.
         loss, lr, batch_size, max_epochs, patience, gradient_clip_val: training options.
         accelerator: Lightning accelerator ("cpu", "gpu", "auto").
         seed: seed of weights, shuffling and dropout.
+
+    scikit-learn: `get_params/set_params`, `clone`, pickling, and use as the last step of a
+    `Pipeline` work (`pipe.predict(history, future=...)` passes `future` to this step). X is a
+    DataFrame with a time axis, not an [n_samples, n_features] matrix, and `predict` returns the
+    next `horizon` rows rather than one row per input row, so `check_estimator`'s checks that
+    feed numpy matrices do not apply; `forecast.sklearn_checks.NOT_APPLICABLE` lists each with
+    the reason, and tests/test_forecaster.py checks the same properties on DataFrames.
 
     Example:
         >>> from forecast.data.synthetic import sine_frame
@@ -57,166 +76,165 @@ class Forecaster(BaseEstimator):
                  horizon: int = 24, hidden_size: int = 64, num_layers: int = 1,
                  dropout: float = 0.0, bidirectional: bool = False, revin: bool = False,
                  channel_independent: bool = False, teacher_forcing: float = 0.5,
-                 segment_length: int = 24, target=None, features=None, time_col=None,
-                 id_col=None, calendar: bool = False, fill=None, scaler: str = "standard",
-                 val_size: float = 0.2, loss: str = "mse", lr: float = 1e-3,
-                 batch_size: int = 64, max_epochs: int = 20, patience: int = 5,
-                 gradient_clip_val: float = 1.0, accelerator: str = "cpu", seed: int = 0):
+                 segment_length: int = 24, target=None, features=None, future_features=None,
+                 time_col=None, id_col=None, calendar: bool = False, fill=None,
+                 sort: bool = False, scaler: str = "standard", val_size: float = 0.2,
+                 loss: str = "mse", lr: float = 1e-3, batch_size: int = 64, max_epochs: int = 20,
+                 patience: int = 5, gradient_clip_val: float = 1.0, accelerator: str = "cpu",
+                 seed: int = 0):
         self.mode, self.cell, self.lookback, self.horizon = mode, cell, lookback, horizon
         self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
         self.bidirectional, self.revin = bidirectional, revin
         self.channel_independent, self.teacher_forcing = channel_independent, teacher_forcing
         self.segment_length, self.target, self.features = segment_length, target, features
-        self.time_col, self.id_col, self.calendar = time_col, id_col, calendar
-        self.fill, self.scaler, self.val_size, self.loss = fill, scaler, val_size, loss
-        self.lr, self.batch_size, self.max_epochs = lr, batch_size, max_epochs
-        self.patience, self.gradient_clip_val = patience, gradient_clip_val
-        self.accelerator, self.seed = accelerator, seed
+        self.future_features, self.time_col, self.id_col = future_features, time_col, id_col
+        self.calendar, self.fill, self.sort, self.scaler = calendar, fill, sort, scaler
+        self.val_size, self.loss, self.lr, self.batch_size = val_size, loss, lr, batch_size
+        self.max_epochs, self.patience = max_epochs, patience
+        self.gradient_clip_val, self.accelerator, self.seed = gradient_clip_val, accelerator, seed
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False  # the targets are columns of X
+        tags.input_tags.allow_nan = self.fill is not None
+        return tags
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y=None) -> Forecaster:
         """Train on the DataFrame `X` (`y` is ignored: the targets are columns of X)."""
         if self.mode not in MODES:
             raise ConfigError(f"mode: unknown mode '{self.mode}'; use one of {sorted(MODES)}.")
+        if self.mode == "segment" and (self.future_features or self.calendar):
+            raise ConfigError("future_features/calendar: the segment model uses no known-future "
+                              "inputs; choose another mode or drop them.")
         quiet()
         pl.seed_everything(self.seed, verbose=False)
         dm = WindowDataModule(
             frame=X, target=self.target, features=self.features, time_col=self.time_col,
-            id_col=self.id_col, fill=self.fill, lookback=self.lookback, horizon=self.horizon,
-            split=Split(val=self.val_size, test=0), scaler=self.scaler, calendar=self.calendar,
+            id_col=self.id_col, fill=self.fill, sort=self.sort, lookback=self.lookback,
+            horizon=self.horizon, split=Split(val=self.val_size, test=0), scaler=self.scaler,
+            calendar=self.calendar, future_features=self.future_features,
             batch_size=self.batch_size, seed=self.seed)
         net_class = NETS[MODES[self.mode]]
         accepted = inspect.signature(net_class).parameters
         options = {k: v for k, v in self.get_params().items() if k in accepted}
-        net = net_class(**options, **dm.dims)
-        module = ForecastModule(net, self.loss,
-                                optimizer=lambda params: torch.optim.Adam(params, lr=self.lr))
-        validate = len(dm.starts_["val"]) > 0
-        callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=self.patience)] if validate else []
-        trainer = pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
-                             gradient_clip_val=self.gradient_clip_val, logger=False,
-                             callbacks=callbacks, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False,
-                             limit_val_batches=1.0 if validate else 0)
-        trainer.fit(module, dm)
-        return self._set_fitted(dm, net, {"class": type(net).__name__, "kwargs": {
-            **options, **dm.dims}})
+        net = net_class(**options, **dm.dims)  # dims: the frame is validated here
+        module = ForecastModule(net, self.loss, optimizer=partial(torch.optim.Adam, lr=self.lr))
+        self._trainer(validate=len(dm.starts_["val"]) > 0).fit(module, dm)
+        return self._set_fitted(dm, net, {"class": type(net).__name__,
+                                          "kwargs": {**options, **dm.dims}})
+
+    def _trainer(self, validate: bool) -> pl.Trainer:
+        early_stopping = pl.callbacks.EarlyStopping("val_loss", patience=self.patience)
+        return pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
+                          gradient_clip_val=self.gradient_clip_val, logger=False,
+                          callbacks=[early_stopping] if validate else [],
+                          enable_checkpointing=False, enable_progress_bar=False,
+                          enable_model_summary=False, limit_val_batches=1.0 if validate else 0)
 
     @classmethod
     def from_fitted(cls, dm: WindowDataModule, net: torch.nn.Module, net_kwargs: dict,
                     **params) -> Forecaster:
         """Wrap a network trained elsewhere (the CLI) on `dm`'s data as a Forecaster."""
+        mode = {name: mode for mode, name in MODES.items()}.get(type(net).__name__, "many_to_one")
+        data = {**dm.columns, "calendar": bool(dm.calendar), "scaler": dm.scaler.method,
+                "lookback": dm.spec.lookback, "horizon": dm.spec.horizon}
         known = inspect.signature(cls).parameters
-        merged = {k: v for k, v in {**net_kwargs, **params}.items() if k in known}
-        forecaster = cls(**merged)
+        merged = {"mode": mode, **net_kwargs, **data, **params}
+        forecaster = cls(**{k: v for k, v in merged.items() if k in known})
         return forecaster._set_fitted(dm, net, {"class": type(net).__name__,
                                                 "kwargs": {**net_kwargs, **dm.dims}})
 
     def _set_fitted(self, dm: WindowDataModule, net, net_spec: dict) -> Forecaster:
         panel, lookback = dm.panel_, dm.spec.lookback
-        self.net_ = net.cpu().eval()
-        self.net_spec_ = net_spec
-        self.scaler_ = dm.scaler
-        self.data_ = {  # everything predict needs to read a new frame like the training one
-            "columns": list(panel.columns), "n_targets": panel.n_targets,
-            "fill": dm.columns["fill"], "freq": panel.freq, "series_ids": list(panel.series_ids),
-            "lookback": lookback, "horizon": dm.spec.horizon, "calendar": bool(dm.calendar),
-            "id_col": panel.id_col, "time_name": panel.time_name,
-        }
+        self.net_, self.net_spec_, self.scaler_ = net.cpu().eval(), net_spec, dm.scaler
+        self.schema_ = Schema(
+            columns=list(panel.columns), n_targets=panel.n_targets,
+            n_future=len(dm.columns["future_features"]), freq=panel.freq,
+            series_ids=list(panel.series_ids), lookback=lookback, horizon=dm.spec.horizon,
+            calendar=bool(dm.calendar), time_name=panel.time_name, id_col=panel.id_col,
+            fill=dm.columns["fill"], sort=dm.columns["sort"])
         ends = panel.bounds[1:]
         self.history_ = dm.unscaled(ends[:, None] - lookback + np.arange(lookback))  # [S, L, C]
-        self.history_end_ = list(panel.time_at(ends - 1))
+        self.history_end_ = panel.time_at(ends - 1)
         return self
 
     # -- forecasting ------------------------------------------------------------------------
-    def predict(self, X: pd.DataFrame | None = None) -> pd.DataFrame:
+    def predict(self, X: pd.DataFrame | None = None, future: pd.DataFrame | None = None,
+                ) -> pd.DataFrame:
         """Forecast the `horizon` steps after the end of `X` (default: after the training data).
+
+        X is checked like the training frame (same columns, frequency and form, at least
+        `lookback` rows a series; extra columns are ignored). A series the model was not
+        trained on is scaled by the statistics of its own `lookback` rows.
+
+        Args:
+            X: the history, wide or long as in training.
+            future: with `future_features`: their values at the next `horizon` timestamps of
+                every series, columns `[id,] time, *future_features`.
 
         Returns:
             Wide input: a DataFrame indexed by the future timestamps, one column per target.
             Long input: columns `[id, time, *targets]`, `horizon` rows per series.
         """
         self._check_fitted()
-        data = self.data_
+        schema = self.schema_
         if X is None:
-            history, ends, ids = self.history_, self.history_end_, data["series_ids"]
+            history = History(self.history_, self.history_end_, schema.series_ids)
         else:
-            history, ends, ids = self._read_history(X)
-        scaler = self._scaler_for(ids, history)
-        series = np.arange(len(ids))
-        scaled = scaler.transform(history.reshape(-1, history.shape[-1]),
-                                  np.arange(len(ids) + 1) * data["lookback"])
-        x = torch.from_numpy(scaled.reshape(history.shape))
-        future = [_future_times(end, data["freq"], data["horizon"]) for end in ends]
+            history = read_history(X, schema)
+        times = window_times(history.ends, schema.freq, schema.lookback, schema.horizon)
+        ahead = read_future(future, schema, times[:, schema.lookback:], history.ids)
+        values = self._forecast(history, times, ahead)
+        return forecast_frame(values, times[:, schema.lookback:], history.ids, schema)
+
+    def _forecast(self, history: History, times: np.ndarray,
+                  ahead: np.ndarray | None) -> np.ndarray:
+        """Forecast [S, H, T] in original units from the history [S, L, C], the window times
+        [S, L + H] and the known-future values [S, H, F] (or None): scale -> net -> unscale."""
+        schema, lookback = self.schema_, self.schema_.lookback
+        center, scale = self._statistics(history)  # [S, 1, C] each
+        scaled = (history.values - center) / scale  # [S, L, C]
+        n_past = len(schema.columns) - schema.n_future
+        known = []  # known-future inputs over lookback + horizon: calendar, then columns
+        if schema.calendar:
+            marks = calendar_features(as_index(times), schema.freq)
+            known.append(marks.reshape(*times.shape, marks.shape[-1]))
+        if schema.n_future:
+            future = (ahead - center[..., n_past:]) / scale[..., n_past:]  # [S, H, F]
+            known.append(np.concatenate([scaled[..., n_past:], future], axis=1))
+        x = torch.from_numpy(np.ascontiguousarray(scaled[..., :n_past]))
         x_time = y_time = None
-        if data["calendar"]:
-            x_time = torch.stack([torch.from_numpy(calendar_features(
-                _past_times(end, data["freq"], data["lookback"]), data["freq"])) for end in ends])
-            y_time = torch.stack([torch.from_numpy(calendar_features(t, data["freq"]))
-                                  for t in future])
+        if known:
+            marks = torch.from_numpy(np.concatenate(known, axis=-1, dtype=np.float32))
+            x_time, y_time = marks[:, :lookback], marks[:, lookback:]
         with torch.inference_mode():
             out = self.net_.predict(x, x_time, y_time).numpy()  # [S, H, T]
-        values = scaler.inverse_transform(out, series, slice(0, data["n_targets"]))
-        return self._to_frame(values, future, ids)
+        targets = slice(0, schema.n_targets)
+        return out * scale[..., targets] + center[..., targets]
 
-    def _read_history(self, X: pd.DataFrame):
-        data = self.data_
-        targets, features = data["columns"][:data["n_targets"]], data["columns"][data["n_targets"]:]
-        missing = [c for c in data["columns"] if c not in X.columns]
-        if missing:
-            raise DataError(f"predict: the history misses column(s) {missing} the model was "
-                            f"trained on; pass a frame with columns {data['columns']}.")
-        time_col = data["time_name"] if data["time_name"] in X.columns else None
-        panel = build_panel(X, target=targets, features=features, time_col=time_col,
-                            id_col=data["id_col"], fill=data["fill"])
-        if str(panel.freq) != str(data["freq"]):
-            raise DataError(f"predict: the history's frequency is {panel.freq}, but the model "
-                            f"was trained on {data['freq']}; resample it to {data['freq']}.")
-        lookback = data["lookback"]
-        short = [sid for sid, n in zip(panel.series_ids, panel.lengths) if n < lookback]
-        if short:
-            raise DataError(f"predict: series {short[:5]} have fewer than lookback={lookback} "
-                            "rows; pass at least that many rows of history per series.")
-        ends = panel.bounds[1:]
-        history = np.stack([panel.values[e - lookback:e] for e in ends])
-        return history, list(panel.time_at(ends - 1)), list(panel.series_ids)
+    def _statistics(self, history: History) -> tuple[np.ndarray, np.ndarray]:
+        """Scaler center and scale [S, 1, C]: the fitted ones of known series; a series new to
+        the model gets those of its own history."""
+        known = {sid: i for i, sid in enumerate(self.schema_.series_ids)}
+        rows = np.array([known.get(sid, -1) for sid in history.ids])
+        center, scale = self.scaler_.center_[rows], self.scaler_.scale_[rows]  # [S, C] copies
+        new = rows < 0
+        if new.any():
+            values = history.values[new]  # [S', L, C]
+            n, lookback, channels = values.shape
+            own = Scaler(self.scaler_.method).fit(values.reshape(-1, channels),
+                                                  np.arange(n + 1) * lookback,
+                                                  np.full(n, lookback))
+            center[new], scale[new] = own.center_, own.scale_
+        return center[:, None], scale[:, None]
 
     def history_frame(self) -> pd.DataFrame:
-        """The last `lookback` training rows in the input's form: a valid `predict` input."""
+        """The last `lookback` training rows with a time column: a valid `predict` input."""
         self._check_fitted()
-        data, frames = self.data_, []
-        for s, sid in enumerate(data["series_ids"]):
-            times = _past_times(self.history_end_[s], data["freq"], data["lookback"])
-            frame = pd.DataFrame(self.history_[s].astype(float), columns=data["columns"])
-            frame.insert(0, data["time_name"], times)
-            if data["id_col"] is not None:
-                frame.insert(0, data["id_col"], sid)
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
-
-    def _scaler_for(self, ids: list[str], history: np.ndarray) -> Scaler:
-        """The fitted statistics of known series; a series new to the model is scaled by its own
-        history."""
-        known = {sid: i for i, sid in enumerate(self.data_["series_ids"])}
-        scaler = Scaler(self.scaler_.method)
-        scaler.fit(history.reshape(-1, history.shape[-1]),
-                   np.arange(len(ids) + 1) * history.shape[1], np.full(len(ids), history.shape[1]))
-        for row, sid in enumerate(ids):
-            if sid in known:
-                scaler.center_[row] = self.scaler_.center_[known[sid]]
-                scaler.scale_[row] = self.scaler_.scale_[known[sid]]
-        return scaler
-
-    def _to_frame(self, values: np.ndarray, future: list[pd.Index], ids: list[str]) -> pd.DataFrame:
-        data = self.data_
-        targets = data["columns"][:data["n_targets"]]
-        if data["id_col"] is None:
-            return pd.DataFrame(values[0], index=pd.Index(future[0], name=data["time_name"]),
-                                columns=targets)
-        id_col = data["id_col"]
-        frames = [pd.DataFrame(values[s], columns=targets).assign(
-            **{id_col: sid, data["time_name"]: future[s]}) for s, sid in enumerate(ids)]
-        return pd.concat(frames, ignore_index=True)[[id_col, data["time_name"], *targets]]
+        schema = self.schema_
+        times = window_times(self.history_end_, schema.freq, schema.lookback, 0)  # [S, L]
+        return series_frame(self.history_, times, schema.series_ids, schema)
 
     def _check_fitted(self):
         if not hasattr(self, "net_"):
@@ -230,10 +248,11 @@ class Forecaster(BaseEstimator):
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        ends = self.history_end_
         meta = {"format": FORMAT_VERSION, "params": self.get_params(), "net": self.net_spec_,
-                "data": {**self.data_, "freq": self.data_["freq"]},
-                "scaler": self.scaler_.state_dict(),
-                "history_end": [str(t) for t in self.history_end_]}
+                "schema": self.schema_.to_dict(), "scaler": self.scaler_.state_dict(),
+                "history_end": [t.isoformat() for t in ends] if isinstance(
+                    ends, pd.DatetimeIndex) else [int(t) for t in ends]}
         (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=str))
         torch.save({"state_dict": self.net_.state_dict(),
                     "history": torch.from_numpy(self.history_)}, path / "weights.pt")
@@ -246,6 +265,9 @@ class Forecaster(BaseEstimator):
         if not (path / "forecaster.json").is_file():
             raise DataError(f"load: '{path}' holds no saved forecaster (forecaster.json missing).")
         meta = json.loads((path / "forecaster.json").read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise DataError(f"load: '{path}' was saved in format {meta.get('format')}; this "
+                            f"version of forecast reads format {FORMAT_VERSION}.")
         tensors = torch.load(path / "weights.pt", weights_only=True, map_location="cpu")
         forecaster = cls(**meta["params"])
         forecaster.net_spec_ = meta["net"]
@@ -253,26 +275,11 @@ class Forecaster(BaseEstimator):
         forecaster.net_.load_state_dict(tensors["state_dict"])
         forecaster.net_.eval()
         forecaster.scaler_ = Scaler.from_state_dict(meta["scaler"])
-        data = meta["data"]
-        if isinstance(data["freq"], str) and data["freq"].lstrip("-").isdigit():
-            data["freq"] = int(data["freq"])
-        forecaster.data_ = data
+        forecaster.schema_ = Schema.from_dict(meta["schema"])
         forecaster.history_ = tensors["history"].numpy()
-        forecaster.history_end_ = [_parse_time(t, data["freq"]) for t in meta["history_end"]]
+        ends = meta["history_end"]
+        forecaster.history_end_ = (pd.Index(ends, dtype=np.int64)
+                                   if isinstance(forecaster.schema_.freq, int)
+                                   else pd.DatetimeIndex(ends))
         return forecaster
 
-
-def _future_times(end, freq, horizon: int) -> pd.Index:
-    if isinstance(freq, (int, np.integer)):
-        return pd.Index(end + freq * np.arange(1, horizon + 1))
-    return pd.date_range(end, periods=horizon + 1, freq=freq)[1:]
-
-
-def _past_times(end, freq, lookback: int) -> pd.Index:
-    if isinstance(freq, (int, np.integer)):
-        return pd.Index(end - freq * np.arange(lookback - 1, -1, -1))
-    return pd.date_range(end=end, periods=lookback, freq=freq)
-
-
-def _parse_time(value: str, freq):
-    return int(value) if isinstance(freq, int) else pd.Timestamp(value)

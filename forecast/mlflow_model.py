@@ -1,4 +1,11 @@
-"""A Forecaster as an MLflow pyfunc model: log it with a run, load it from any model URI."""
+"""A Forecaster as an MLflow pyfunc model: log it with a run, load it from any model URI.
+
+The pyfunc takes one DataFrame, the history in the training frame's form (timestamps may come
+as strings, as in a JSON scoring request), and returns the forecast with the time as a column
+(a served model answers with records, which would drop an index). A model with
+`future_features` takes the history followed by the next `horizon` rows of each series, whose
+target values are ignored (send null) and whose future feature values are the known ones.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +13,79 @@ import tempfile
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import torch
 from mlflow.models import infer_signature
 
 from forecast.forecaster import Forecaster
+from forecast.inference import Schema, as_index, window_times
 
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: `predict(history_df)` returns `Forecaster.predict(history_df)`."""
+    """pyfunc wrapper: `predict(history_df)` is `Forecaster.predict(history_df)`, time as a
+    column."""
 
     def load_context(self, context) -> None:
         self.forecaster = Forecaster.load(context.artifacts["forecaster"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return self.forecaster.predict(model_input)
+        return pyfunc_predict(self.forecaster, model_input)
+
+
+def pyfunc_predict(forecaster: Forecaster, frame: pd.DataFrame) -> pd.DataFrame:
+    """What the pyfunc answers: the forecast of `frame` (see the module docstring)."""
+    history, future = split_future_rows(frame, forecaster.schema_)
+    forecast = forecaster.predict(history, future=future)
+    return forecast.reset_index() if forecaster.schema_.id_col is None else forecast
+
+
+def split_future_rows(frame: pd.DataFrame, schema: Schema):
+    """(history, future): with future features, the last `horizon` rows of each series are the
+    future; without, the whole frame is history and future is None."""
+    if not schema.n_future or not isinstance(frame, pd.DataFrame):
+        return frame, None
+    if schema.id_col is None or schema.id_col not in frame.columns:
+        ahead = np.arange(len(frame)) >= len(frame) - schema.horizon
+    else:
+        rank = frame.groupby(schema.id_col, sort=False).cumcount(ascending=False)
+        ahead = rank.to_numpy() < schema.horizon
+    return frame[~ahead], frame[ahead]
+
+
+def input_example(forecaster: Forecaster) -> pd.DataFrame:
+    """The training history's tail; with future features, followed by `horizon` rows per series
+    whose targets are NaN and whose future features repeat their last value (a format example)."""
+    history, schema = forecaster.history_frame(), forecaster.schema_
+    if not schema.n_future:
+        return history
+    last = history.groupby(schema.id_col, sort=False).tail(1) if schema.id_col else history.tail(1)
+    ahead = last.loc[last.index.repeat(schema.horizon)].reset_index(drop=True)
+    times = window_times(forecaster.history_end_, schema.freq, 0, schema.horizon)  # [S, H]
+    ahead[schema.time_name] = as_index(times)
+    ahead[schema.targets] = np.nan
+    return pd.concat([history, ahead], ignore_index=True)
 
 
 def log_forecaster(forecaster: Forecaster, name: str = "model",
                    registered_model_name: str | None = None):
     """Log `forecaster` to the active MLflow run as a pyfunc model; returns its ModelInfo.
 
-    The signature and input example are the forecaster's own training history tail, so a
-    served model documents the frame it expects.
+    Models from code: the model is `pyfunc_entry.py` plus the saved forecaster (JSON and
+    weights), so loading it unpickles nothing. The signature and input example come from the
+    training history's tail; `registered_model_name` also registers it in the Model Registry.
     """
-    example = forecaster.history_frame()
-    signature = infer_signature(example, forecaster.predict(example))
+    example = input_example(forecaster)
+    signature = infer_signature(example, pyfunc_predict(forecaster, example))
     with tempfile.TemporaryDirectory() as folder:
         path = forecaster.save(Path(folder) / "forecaster")
         return mlflow.pyfunc.log_model(
-            name=name, python_model=str(Path(__file__).with_name("pyfunc_entry.py")), artifacts={"forecaster": str(path)},
-            signature=signature, input_example=example,
+            name=name, python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+            artifacts={"forecaster": str(path)}, signature=signature, input_example=example,
             registered_model_name=registered_model_name,
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "forecast"])
 
 
 def load_forecaster(uri: str) -> Forecaster:
-    """The Forecaster inside an MLflow model URI (runs:/<id>/model, models:/<name>/<version> ...)."""
+    """The Forecaster inside an MLflow model URI (runs:/<id>/model, models:/<name>/<version>)."""
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().forecaster

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+
+# Before torch is imported (here and in every CLI subprocess): one intra-op thread. The models
+# under test are tiny, and on a shared 2-core machine spinning OpenMP threads make runs 10-30x
+# slower. Benchmarks in experiments/ choose their own threads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 import subprocess
 import sys
 from pathlib import Path

@@ -1,57 +1,204 @@
+"""Forecaster as a user meets it: fit/predict on DataFrames, save/load, scikit-learn rules."""
+
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import check_estimator
 
 import forecast
+from forecast.data.synthetic import sine_frame
 from forecast.errors import DataError
+from forecast.sklearn_checks import NOT_APPLICABLE
+
+SMALL = dict(lookback=48, horizon=12, max_epochs=2, hidden_size=16)
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    from forecast.data.synthetic import sine_frame
-
-    frame = sine_frame(n_steps=600, n_series=2)
-    return forecast.Forecaster(lookback=48, horizon=12, max_epochs=2, hidden_size=16).fit(frame), frame
+def frame():
+    return sine_frame(n_steps=600, n_series=2)
 
 
-def test_predict_returns_future_timestamps(fitted):
-    model, frame = fitted
-    out = model.predict()
-    assert list(out.columns) == ["y0", "y1"] and len(out) == 12
+@pytest.fixture(scope="module")
+def fitted(frame):
+    return forecast.Forecaster(**SMALL).fit(frame)
+
+
+@pytest.fixture(scope="module")
+def long_fitted():
+    long = sine_frame(n_steps=300, n_series=3, long=True)
+    return forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8).fit(long), long
+
+
+# -- fit / predict ----------------------------------------------------------------------------
+def test_predict_returns_future_timestamps(fitted, frame):
+    out = fitted.predict()
+    assert list(out.columns) == ["y0", "y1"] and len(out) == 12 and out.index.name == "date"
     assert out.index[0] == frame.date.iloc[-1] + pd.Timedelta("1h")
-    history = model.predict(frame.iloc[:300])
-    assert history.index[0] == frame.date.iloc[299] + pd.Timedelta("1h")
+    later = fitted.predict(frame.iloc[:300])
+    assert later.index[0] == frame.date.iloc[299] + pd.Timedelta("1h")
+    assert not np.allclose(later.to_numpy(), out.to_numpy())  # the history matters
+    pd.testing.assert_frame_equal(fitted.predict(frame), out)  # default = after training data
+    pd.testing.assert_frame_equal(fitted.predict(fitted.history_frame()), out)
 
 
-def test_save_load_round_trip_is_identical_and_pickle_free(fitted, tmp_path):
-    model, frame = fitted
-    model.save(tmp_path / "m")
-    torch.load(tmp_path / "m" / "weights.pt", weights_only=True)  # no pickled objects
-    loaded = forecast.load(tmp_path / "m")
-    pd.testing.assert_frame_equal(loaded.predict(frame), model.predict(frame))
-
-
-def test_clone_and_params(fitted):
-    model, _ = fitted
-    copy = clone(model)
-    assert copy.get_params() == model.get_params() and not hasattr(copy, "net_")
-
-
-def test_long_in_long_out():
-    from forecast.data.synthetic import sine_frame
-
-    frame = sine_frame(n_steps=300, n_series=3, long=True)
-    out = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1).fit(frame).predict()
+def test_long_in_long_out_and_unknown_series(long_fitted):
+    model, long = long_fitted
+    out = model.predict(long)
     assert list(out.columns) == ["unique_id", "ds", "y"] and len(out) == 12
-    assert set(out.unique_id) == {"y0", "y1", "y2"}
+    assert list(out.unique_id) == ["y0"] * 4 + ["y1"] * 4 + ["y2"] * 4
+    assert (out.ds.iloc[:4] == pd.date_range(long.ds.max(), periods=5, freq="h")[1:]).all()
+    pd.testing.assert_frame_equal(out, model.predict())
+    # a subset of the series, in another row order, answers for those series only
+    subset = long[long.unique_id.isin(["y2", "y0"])].iloc[::-1].sort_values(
+        ["unique_id", "ds"], kind="stable")
+    sub = model.predict(subset)
+    pd.testing.assert_frame_equal(sub.reset_index(drop=True),
+                                  out[out.unique_id.isin(["y0", "y2"])].reset_index(drop=True))
+    # a series the model never saw is scaled by its own history (documented in predict)
+    new = long[long.unique_id == "y1"].assign(unique_id="new", y=lambda d: 10 + 3 * d.y)
+    forecast_new = model.predict(new)
+    assert list(forecast_new.unique_id.unique()) == ["new"]
+    assert 5 < forecast_new.y.mean() < 15  # back in the new series' units
 
 
-def test_predict_checks_the_history(fitted):
-    model, frame = fitted
-    with pytest.raises(DataError, match="misses column"):
-        model.predict(frame.drop(columns="y1"))
-    with pytest.raises(DataError, match="lookback=48"):
-        model.predict(frame.iloc[:20])
-    assert np.isfinite(model.predict(frame).to_numpy()).all()
+def test_integer_time_axis_forecasts_the_next_steps():
+    frame = pd.DataFrame({"step": np.arange(200, 800, 2),
+                          "load": np.sin(np.arange(300) / 5.0)})
+    model = forecast.Forecaster(lookback=20, horizon=5, max_epochs=1, hidden_size=8,
+                                time_col="step").fit(frame)
+    out = model.predict(frame.iloc[:100])
+    assert out.index.name == "step" and list(out.index) == [400, 402, 404, 406, 408]
+    assert list(model.predict().index) == [800, 802, 804, 806, 808]
+    pd.testing.assert_frame_equal(model.predict(model.history_frame()), model.predict())
+
+
+def test_predict_checks_the_history(fitted, frame, long_fitted):
+    cases = [
+        (frame.drop(columns="y1"), r"misses column\(s\) \['y1'\]"),
+        (frame.iloc[:20], "fewer than lookback=48"),
+        (frame.iloc[::2], "frequency is 2h, but the model was trained on h"),
+        (frame.assign(y0=frame.y0.astype(str)), "column 'y0' is not numeric"),
+        (frame.assign(y1=np.where(frame.index == 590, np.nan, frame.y1)), "'y1' has 1 missing"),
+        (frame.drop(index=[580]), "irregular time steps"),
+        (long_fitted[1], "trained on a wide frame"),
+        (frame.to_numpy(), "expected a pandas DataFrame"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(DataError, match=message):
+            fitted.predict(bad)
+    with pytest.raises(DataError, match="needs its series id column 'unique_id'"):
+        long_fitted[0].predict(frame)
+
+
+def test_long_history_with_interleaved_series(long_fitted):
+    model, long = long_fitted
+    interleaved = long.sort_values(["ds", "unique_id"])  # sorted in time, series interleaved
+    by_series = ["unique_id", "ds"]
+    pd.testing.assert_frame_equal(
+        model.predict(interleaved).sort_values(by_series).reset_index(drop=True),
+        model.predict(long).sort_values(by_series).reset_index(drop=True))
+    with pytest.raises(DataError, match="not sorted"):
+        model.predict(long.sample(frac=1.0, random_state=0))
+
+
+def test_predict_accepts_other_numeric_dtypes(fitted, frame):
+    as_float32 = frame.astype({"y0": np.float32, "y1": np.float32})
+    pd.testing.assert_frame_equal(fitted.predict(as_float32), fitted.predict(frame))
+    strings = frame.assign(date=frame.date.astype(str))  # timestamps as text (JSON, CSV)
+    pd.testing.assert_frame_equal(fitted.predict(strings), fitted.predict(frame))
+
+
+def test_bad_frames_get_one_clear_error(frame):
+    model = forecast.Forecaster(**SMALL)
+    cases = [
+        (frame.to_numpy(), "expected a pandas DataFrame"),
+        (frame.iloc[:0], "empty"),
+        (frame.iloc[:50], "fewer than lookback"),
+        (frame.assign(y0=np.where(frame.index == 7, np.inf, frame.y0)), "'y0' has 1 missing"),
+        (frame.assign(y1="x"), "'y1' is not numeric"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(DataError, match=message):
+            model.fit(bad)
+    assert not hasattr(model, "net_")
+
+
+# -- scikit-learn -----------------------------------------------------------------------------
+def test_fit_returns_self_and_keeps_params(frame):
+    model = forecast.Forecaster(**{**SMALL, "max_epochs": 1})
+    with pytest.raises(NotFittedError):
+        model.predict()
+    params, attributes = model.get_params(), set(vars(model))
+    assert model.fit(frame) is model
+    assert model.get_params() == params
+    added = set(vars(model)) - attributes
+    assert added and all(name.endswith("_") for name in added), added
+
+
+def test_refit_with_the_same_seed_is_identical(fitted, frame):
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params() and not hasattr(copy, "net_")
+    pd.testing.assert_frame_equal(copy.fit(frame).predict(), fitted.predict())
+
+
+def test_predict_leaves_the_estimator_unchanged(fitted, frame):
+    before = pickle.dumps(fitted)
+    fitted.predict(frame.iloc[:400])
+    assert pickle.dumps(fitted) == before
+
+
+def test_pickle_round_trip_is_identical(fitted, frame):
+    copy = pickle.loads(pickle.dumps(fitted))
+    pd.testing.assert_frame_equal(copy.predict(frame.iloc[:500]), fitted.predict(frame.iloc[:500]))
+
+
+def _clean(raw: pd.DataFrame) -> pd.DataFrame:
+    """A user's cleaning step: parse text timestamps, rename columns, drop a notes column."""
+    return (raw.drop(columns="notes").rename(columns={"when": "date", "a": "y0", "b": "y1"})
+            .assign(date=lambda d: pd.to_datetime(d.date)))
+
+
+def test_pipeline_fits_and_predicts_like_the_estimator(fitted, frame):
+    raw = frame.rename(columns={"date": "when", "y0": "a", "y1": "b"}).assign(
+        when=lambda d: d.when.astype(str), notes="ok")
+    pipe = Pipeline([("clean", FunctionTransformer(_clean)), ("model", clone(fitted))])
+    assert pipe.fit(raw) is pipe
+    pd.testing.assert_frame_equal(pipe.predict(raw.iloc[:400]), fitted.predict(frame.iloc[:400]))
+    pipe.set_params(model__hidden_size=8, model__cell="gru").fit(raw)
+    net = pipe.named_steps["model"].net_
+    assert net.encoder.rnn.hidden_size == 8 and isinstance(net.encoder.rnn, torch.nn.GRU)
+    assert pipe.predict(raw).shape == (12, 2)
+
+
+def test_applicable_sklearn_checks_pass_and_the_rest_do_not_apply():
+    model = forecast.Forecaster(lookback=4, horizon=2, max_epochs=1, hidden_size=4)
+    results = check_estimator(model, expected_failed_checks=NOT_APPLICABLE, on_fail=None,
+                              on_skip=None)
+    status = {r["check_name"]: r["status"] for r in results}
+    applicable = {name for name in status if name not in NOT_APPLICABLE}
+    assert {"check_estimator_cloneable", "check_get_params_invariance", "check_set_params",
+            "check_estimators_unfitted", "check_parameters_default_constructible",
+            "check_no_attributes_set_in_init", "check_fit1d"} <= applicable
+    assert all(status[name] == "passed" for name in applicable), status
+    # the list stays honest: each listed check still fails (or is skipped) on this estimator
+    assert all(status[name] != "passed" for name in NOT_APPLICABLE if name in status), status
+
+
+# -- persistence ------------------------------------------------------------------------------
+def test_save_load_round_trip_is_identical_and_pickle_free(fitted, frame, tmp_path):
+    fitted.save(tmp_path / "m")
+    tensors = torch.load(tmp_path / "m" / "weights.pt", weights_only=True)  # no pickled objects
+    assert set(tensors) == {"state_dict", "history"}
+    loaded = forecast.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(loaded.predict(frame), fitted.predict(frame))
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
+    assert loaded.get_params() == fitted.get_params()
+    with pytest.raises(DataError, match="holds no saved forecaster"):
+        forecast.load(tmp_path / "nothing")

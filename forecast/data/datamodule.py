@@ -40,6 +40,9 @@ class WindowDataModule(pl.LightningDataModule):
             or a preset name ("ett_hour").
         scaler: "standard", "minmax" or "none".
         calendar: add calendar features (hour, weekday ...) as known-future inputs.
+        future_features: columns whose future values are known (a price plan, holidays ...).
+            Scaled like the other channels, they join the calendar features as the batch's
+            `x_time`/`y_time` (not `x`), so forecasting needs their next `horizon` values.
         season: season length for seasonal baselines; None infers it from the frequency.
         batch_size: training batch size; `eval_batch_size` for val/test (default 4x).
         on_device: keep the series on the trainer's device (GPU) and gather batches there.
@@ -70,6 +73,7 @@ class WindowDataModule(pl.LightningDataModule):
         split: Split | Mapping | str | None = None,
         scaler: str = "standard",
         calendar: bool = False,
+        future_features: str | Sequence[str] | None = None,
         season: int | None = None,
         batch_size: int = 64,
         eval_batch_size: int | None = None,
@@ -80,8 +84,12 @@ class WindowDataModule(pl.LightningDataModule):
         if path is None and frame is None:
             raise ConfigError("data.path: give a CSV/Parquet path (or a DataFrame as `frame`).")
         self.path, self.frame = path, frame
+        future = _names(future_features)
+        if overlap := set(future) & set(_names(target)):
+            raise ConfigError(f"data.future_features: {sorted(overlap)} are targets; a target's "
+                              "future is what the model forecasts, so drop it from the list.")
         self.columns = dict(target=_plain(target), features=_plain(features), time_col=time_col,
-                            id_col=id_col, fill=fill, sort=sort)
+                            id_col=id_col, fill=fill, sort=sort, future_features=future)
         self.spec = WindowSpec(lookback, horizon, stride)
         self.split = _as_split(_plain(split))
         self.scaler = Scaler(scaler)
@@ -107,15 +115,21 @@ class WindowDataModule(pl.LightningDataModule):
             self.scaler.fit(values, panel.bounds, borders[:, 0])
         else:
             self.scaler = _check_restored(self._restored, panel)
-        self.values_ = self.scaler.transform(values, panel.bounds, out=values)
+        values = self.scaler.transform(values, panel.bounds, out=values)
+        n_past = values.shape[1] - len(self.columns["future_features"])
+        known = [calendar_features(panel.time_at(np.arange(len(values))), panel.freq)
+                 ] if self.calendar else []
+        if n_past < values.shape[1]:  # known-future columns ride with the calendar (x_time)
+            known.append(np.ascontiguousarray(values[:, n_past:]))
+            values = np.ascontiguousarray(values[:, :n_past])
+        self.values_ = values  # [T, C_past]: the inputs x
+        self.calendar_ = np.concatenate(known, axis=1) if known else None  # [T, F] or None
         parts = np.concatenate([np.zeros_like(borders[:, :1]), borders], axis=1)  # [S, 4]
         self.starts_ = {
             name: window_index(panel.bounds, parts[:, i:i + 2], self.spec,
                                stride=self.spec.stride if name == "train" else 1)
             for i, name in enumerate(PARTS)
         }
-        self.calendar_ = (calendar_features(panel.time_at(np.arange(len(values))), panel.freq)
-                          if self.calendar else None)
         if self.season_ is None:
             self.season_ = season_length(panel.freq)
         self.borders_, self.panel_ = borders, replace(panel, values=None)
@@ -125,7 +139,7 @@ class WindowDataModule(pl.LightningDataModule):
     def dims(self) -> dict[str, int]:
         """Constructor arguments every network takes from the data."""
         self.setup()
-        return dict(n_inputs=len(self.panel_.columns), n_targets=self.panel_.n_targets,
+        return dict(n_inputs=self.values_.shape[1], n_targets=self.panel_.n_targets,
                     n_time_features=0 if self.calendar_ is None else self.calendar_.shape[1],
                     lookback=self.spec.lookback, horizon=self.spec.horizon)
 
@@ -199,17 +213,22 @@ class WindowDataModule(pl.LightningDataModule):
                                              slice(0, self.panel_.n_targets))
 
     def unscaled(self, rows: np.ndarray) -> np.ndarray:
-        """[..., C] the stacked rows `rows` (any shape of int) in original units."""
+        """[..., C] every column (known-future ones last) of the stacked rows `rows` (any
+        shape of int) in original units."""
         self.setup()
         rows = np.asarray(rows)
         series = np.searchsorted(self.panel_.bounds, rows, side="right") - 1
-        return self.values_[rows] * self.scaler.scale_[series] + self.scaler.center_[series]
+        scaled = self.values_[rows]
+        n_future = len(self.columns["future_features"])
+        if n_future:
+            scaled = np.concatenate([scaled, self.calendar_[rows][..., -n_future:]], axis=-1)
+        return scaled * self.scaler.scale_[series] + self.scaler.center_[series]
 
     def mase_scale(self, part: str) -> np.ndarray:
         """[N, 1, T] in-sample seasonal-naive MAE (original units) of each window's series."""
         # The naive MAE of the scaled series times the scale is the MAE in original units.
         scale = naive_scale(self.values_, self.panel_.bounds, self.borders_[:, 0], self.season)
-        scale = scale * self.scaler.scale_
+        scale = scale * self.scaler.scale_[:, :self.values_.shape[1]]
         return scale[self.window_series(part)][:, None, :self.panel_.n_targets]
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -232,11 +251,11 @@ class WindowDataModule(pl.LightningDataModule):
         restored = _check_restored(state, self.panel_)
         if not (np.array_equal(restored.center_, self.scaler.center_)
                 and np.array_equal(restored.scale_, self.scaler.scale_)):
-            bounds = self.panel_.bounds
-            self.scaler.inverse_transform_series(self.values_, bounds, out=self.values_)
-            restored.transform(self.values_, bounds, out=self.values_)
+            # Rare (the data changed since the checkpoint): prepare the data again, scaled
+            # with the checkpoint's statistics.
+            self.panel_ = None
             self._tensors.clear()
-        self.scaler = restored
+            self.setup()
 
 
 def _check_restored(state: dict, panel: Panel) -> Scaler:
@@ -258,6 +277,12 @@ def _as_split(split) -> Split:
         raise ConfigError(f"data.split: expected fractions, borders, dates or a preset name, "
                           f"got {split!r}.")
     return Split(**(split or {}))
+
+
+def _names(value) -> list:
+    """None, a column name or a list of names -> a list of names."""
+    value = _plain(value) or []
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _plain(value):

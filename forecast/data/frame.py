@@ -3,7 +3,7 @@
 Wide form: a time column (or DatetimeIndex) and one column per channel; this is one
 (possibly multivariate) series. Long form: `id`, time and value columns, as Nixtla's
 `unique_id/ds/y`; each id becomes one series and the series are stacked along time.
-Channels are ordered targets first, then past features.
+Channels are ordered targets first, then past features, then known-future features.
 
 Every check runs on the whole stacked frame at once (no loop over series, except to fill gaps
 of month-like frequencies), so a long frame of thousands of series validates in about the
@@ -64,6 +64,7 @@ def build_panel(
     id_col: str | None = None,
     fill: str | None = None,
     sort: bool = False,
+    future_features: Sequence[str] = (),
 ) -> Panel:
     """Validate `frame` and return its `Panel`.
 
@@ -75,6 +76,8 @@ def build_panel(
         id_col: series id column; its presence makes the frame long form.
         fill: fill policy for NaN, inf and gaps: "ffill", "interpolate", "zero" or None (error).
         sort: sort by time instead of rejecting unsorted rows.
+        future_features: columns known in advance (a price plan ...); they come last and are
+            never taken by `target=None` or `features="all"`.
     """
     _check_frame(frame, fill)
     if id_col is None and "unique_id" in frame.columns:
@@ -82,7 +85,8 @@ def build_panel(
     if id_col is not None and id_col not in frame.columns:
         raise DataError(_unknown("data.id_col", [id_col], frame.columns))
     time_col = _find_time_column(frame, time_col)
-    target, features = _select_columns(frame, target, features, time_col, id_col)
+    target, features = _select_columns(frame, target, features, time_col, id_col,
+                                       list(future_features))
     _check_numeric(frame, target + features)
 
     ticks, unit = _parse_time(frame, time_col)
@@ -146,8 +150,8 @@ def _find_time_column(frame: pd.DataFrame, time_col: str | None) -> str | None:
     return None  # integer index as time
 
 
-def _select_columns(frame, target, features, time_col, id_col) -> tuple[list, list]:
-    reserved = {time_col, id_col}
+def _select_columns(frame, target, features, time_col, id_col, future) -> tuple[list, list]:
+    reserved = {time_col, id_col, *future}
     candidates = [c for c in frame.columns if c not in reserved]
     if target is None:
         target = ["y"] if id_col is not None and "y" in frame.columns else candidates
@@ -159,7 +163,7 @@ def _select_columns(frame, target, features, time_col, id_col) -> tuple[list, li
         features = []
     elif isinstance(features, str):
         features = [c for c in candidates if c not in target] if features == "all" else [features]
-    features = [f for f in features if f not in target]
+    features = [f for f in features if f not in target and f not in future] + future
     missing = [c for c in target + features if c not in frame.columns]
     if missing:
         raise DataError(_unknown("data.target/data.features", missing, frame.columns))

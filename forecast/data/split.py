@@ -50,6 +50,11 @@ class Split:
     preset: str | None = None
 
     def __post_init__(self):
+        for key in ("val", "test"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"data.split.{key}: expected a fraction (< 1) or a number of "
+                                  f"rows, got {value!r}.")
         given = [k for k in ("borders", "dates", "preset") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ConfigError(f"data.split: give only one of borders, dates or preset (got "
@@ -88,13 +93,6 @@ class Split:
         else:
             n_val = _rows(self.val, n)
         return np.stack([n - n_test - n_val, n - n_test, n], axis=1)
-
-    def __post_init__(self):
-        for key in ("val", "test"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"data.split.{key}: expected a fraction (< 1) or a number of "
-                                  f"rows, got {value!r}.")
 
     def borders_for(self, time: pd.Index) -> tuple[int, int, int]:
         """Row borders (train_end, val_end, test_end) of one series with timestamps `time`."""

@@ -61,6 +61,20 @@ class WindowIndex:
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
+    def __getitem__(self, number) -> np.ndarray:
+        """Start rows of window numbers (ints, a slice or a boolean mask), like an array."""
+        if isinstance(number, slice):
+            number = np.arange(len(self))[number]
+        number = np.asarray(number)
+        if number.dtype == bool:  # a mask over the windows
+            number = np.flatnonzero(number)
+        return self.starts(number)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """All start rows [N] (materialised only when asked for as an array)."""
+        starts = self.starts()
+        return starts if dtype is None else starts.astype(dtype)
+
     def starts(self, number=None):
         """Start rows of window numbers `number` [B] (default all), in the backend of the index
         (numpy, or torch on the device `to` put it on)."""

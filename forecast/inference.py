@@ -1,0 +1,279 @@
+"""What `Forecaster.predict` reads and writes: a history (and the future values of known-future
+columns) checked like the training frame, and the forecast in the input's form."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from forecast.data.frame import build_panel
+from forecast.errors import DataError
+
+
+@dataclass
+class Schema:
+    """How the training frame looked: everything needed to read a new frame like it.
+
+    Attributes:
+        columns: C channel names: targets, past features, then known-future features.
+        n_targets, n_future: how many leading / trailing channels are targets / known-future.
+        freq: pandas offset alias, or the integer step of an integer time axis.
+        series_ids: the training series, in the order of the fitted scaler's rows.
+        lookback, horizon: window shape.
+        calendar: whether calendar features are known-future inputs.
+        time_name: the time column (or index) name; id_col: the id column of a long frame.
+        fill, sort: the cleaning options of training, applied to new histories too.
+    """
+
+    columns: list[str]
+    n_targets: int
+    n_future: int
+    freq: str | int
+    series_ids: list[str]
+    lookback: int
+    horizon: int
+    calendar: bool
+    time_name: str
+    id_col: str | None = None
+    fill: str | None = None
+    sort: bool = False
+
+    @property
+    def targets(self) -> list[str]:
+        return self.columns[:self.n_targets]
+
+    @property
+    def future_features(self) -> list[str]:
+        return self.columns[len(self.columns) - self.n_future:]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, state: dict) -> Schema:
+        return cls(**state)
+
+
+@dataclass
+class History:
+    """The last `lookback` rows of each series of a predict input.
+
+    Attributes:
+        values: [S, L, C] float32 channels in the schema's order.
+        ends: [S] timestamp (or integer step) of each series' last row.
+        ids: S series ids.
+    """
+
+    values: np.ndarray
+    ends: pd.Index
+    ids: list[str]
+
+
+# -- reading a history ---------------------------------------------------------------------------
+def read_history(frame: pd.DataFrame, schema: Schema) -> History:
+    """Validate `frame` as the training frame was validated, and take each series' tail.
+
+    Raises DataError for a frame of the other form (wide vs long), missing columns, too few rows
+    per series, a different frequency, and everything `build_panel` rejects in training.
+    """
+    _check_form(frame, schema)
+    n_past = len(schema.columns) - schema.n_future
+    panel = build_panel(frame, target=schema.targets,
+                        features=schema.columns[schema.n_targets:n_past],
+                        time_col=_time_col(frame, schema), id_col=schema.id_col,
+                        fill=schema.fill, sort=schema.sort, future_features=schema.future_features)
+    values, bounds, ids, freq = panel.values, panel.bounds, list(panel.series_ids), panel.freq
+    lookback, ends = schema.lookback, bounds[1:]
+    short = np.flatnonzero(np.diff(bounds) < lookback)
+    if len(short):
+        raise DataError(f"predict: series {[ids[s] for s in short[:5]]} have fewer than "
+                        f"lookback={lookback} rows; pass at least that many rows of history "
+                        "per series.")
+    if not same_freq(freq, schema.freq):
+        raise DataError(f"predict: the history's frequency is {freq}, but the model was trained "
+                        f"on {schema.freq}; resample it to {schema.freq}.")
+    rows = ends[:, None] - lookback + np.arange(lookback)  # [S, L]
+    return History(values[rows], panel.time_at(ends - 1), ids)
+
+
+def _check_form(frame, schema: Schema) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"predict: expected a pandas DataFrame, got {type(frame).__name__}; pass "
+                        f"a frame like the training one (columns {schema.columns}).")
+    if schema.id_col is None and "unique_id" in frame.columns:
+        raise DataError("predict: the model was trained on a wide frame (one column per series), "
+                        "but this frame has the id column 'unique_id'; pass the wide form, or "
+                        "drop the column.")
+    if schema.id_col is not None and schema.id_col not in frame.columns:
+        raise DataError(f"predict: the model was trained on a long frame; the history needs its "
+                        f"series id column '{schema.id_col}'.")
+    missing = [c for c in schema.columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"predict: the history misses column(s) {missing} the model was "
+                        f"trained on; pass a frame with columns {schema.columns}.")
+
+
+def _time_col(frame: pd.DataFrame, schema: Schema) -> str | None:
+    return schema.time_name if schema.time_name in frame.columns else None
+
+
+def _parse_times(raw: pd.Series) -> pd.Index | None:
+    """Integer steps or naive timestamps of a whole column; None when not that simple."""
+    if pd.api.types.is_integer_dtype(raw.dtype):
+        return pd.Index(raw.to_numpy(dtype=np.int64))
+    try:
+        with warnings.catch_warnings():  # "could not infer format": text that is no timestamp
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.DatetimeIndex(pd.to_datetime(raw))
+    except (ValueError, TypeError):
+        return None
+    return None if parsed.tz is not None or parsed.hasnans else parsed
+
+
+def fixed_step(freq: str | int):
+    """One step as an int or a numpy timedelta; None for calendar steps (months, weekdays ...)."""
+    if isinstance(freq, (int, np.integer)):
+        return int(freq)
+    offset = to_offset(freq)
+    if isinstance(offset, (pd.offsets.Tick, pd.offsets.Day)):
+        return pd.Timedelta(offset).to_timedelta64()
+    return None
+
+
+def same_freq(a: str | int, b: str | int) -> bool:
+    if isinstance(a, (int, np.integer)) or isinstance(b, (int, np.integer)):
+        return a == b
+    return to_offset(a) == to_offset(b)
+
+
+# -- time grids ----------------------------------------------------------------------------------
+def window_times(ends: pd.Index, freq: str | int, lookback: int, horizon: int) -> np.ndarray:
+    """[S, L + H] times of each series' window: its last `lookback` rows, then the horizon."""
+    ends, step = np.asarray(ends), fixed_step(freq)
+    if step is not None:
+        grid = ends[:, None] + np.arange(1 - lookback, horizon + 1) * step
+    else:  # months, weekdays ...: a calendar per distinct end (usually one for all series)
+        unique, inverse = np.unique(ends, return_inverse=True)
+        grid = np.stack([_calendar_grid(end, freq, lookback, horizon) for end in unique])[inverse]
+    return grid.astype("datetime64[ns]") if grid.dtype.kind == "M" else grid
+
+
+def _calendar_grid(end, freq: str, lookback: int, horizon: int) -> np.ndarray:
+    first = pd.date_range(end=end, periods=lookback, freq=freq)[0]
+    return pd.date_range(first, periods=lookback + horizon, freq=freq).to_numpy()
+
+
+def as_index(times: np.ndarray, name: str | None = None) -> pd.Index:
+    """Flat pandas index (DatetimeIndex for timestamps) of a time array."""
+    flat = np.asarray(times).ravel()
+    index = pd.DatetimeIndex(flat) if flat.dtype.kind == "M" else pd.Index(flat.astype(np.int64))
+    return index.rename(name)
+
+
+# -- future values of known-future columns ---------------------------------------------------
+def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np.ndarray | None:
+    """[S, H, F] values of the known-future columns at the forecast times `times` [S, H]."""
+    names = schema.future_features
+    if not names:
+        if future is not None:
+            raise DataError("predict: `future` was given, but the model was trained without "
+                            "future_features; drop the argument or refit with future_features.")
+        return None
+    where = f"columns [{schema.id_col + ', ' if schema.id_col else ''}{schema.time_name}, " \
+            f"{', '.join(names)}]"
+    if not isinstance(future, pd.DataFrame):
+        raise DataError(f"predict: the model uses future_features {names}; pass future=, a "
+                        f"DataFrame with {where} holding the next {schema.horizon} steps of "
+                        "each series.")
+    if schema.time_name not in future.columns and future.index.name == schema.time_name:
+        future = future.reset_index()
+    keys = [schema.time_name] if schema.id_col is None else [schema.id_col, schema.time_name]
+    missing = [c for c in keys + names if c not in future.columns]
+    if missing:
+        raise DataError(f"predict: `future` misses column(s) {missing}; it needs {where}.")
+    given = _future_index(future, schema)
+    expected = _expected_index(times, ids, schema)
+    if given.has_duplicates:
+        raise DataError(f"predict: `future` has a duplicate row for {given[given.duplicated()][0]}"
+                        "; give one row per series and timestamp.")
+    for label, extra in (("no row for", expected.difference(given, sort=False)),
+                         ("a row outside the next horizon:",
+                          given.difference(expected, sort=False))):
+        if len(extra):
+            raise DataError(f"predict: `future` has {label} {extra[0]}; it must hold exactly the "
+                            f"next {schema.horizon} timestamps after the end of the history"
+                            f"{_span(times, ids, schema)}.")
+    block = future[names].set_axis(given, axis=0).reindex(expected)
+    return _finite_values(block).reshape(len(ids), schema.horizon, len(names))
+
+
+def _future_index(future: pd.DataFrame, schema: Schema) -> pd.Index:
+    raw = future[schema.time_name]
+    time = _parse_times(raw)
+    if time is None:
+        raise DataError(f"predict: `future` column '{schema.time_name}' holds values that are not "
+                        "timestamps (or integer steps); fix them.")
+    if schema.id_col is None:
+        return time
+    return pd.MultiIndex.from_arrays([future[schema.id_col].astype(str).to_numpy(), time])
+
+
+def _expected_index(times: np.ndarray, ids: list[str], schema: Schema) -> pd.Index:
+    flat = as_index(times)
+    if schema.id_col is None:
+        return flat
+    return pd.MultiIndex.from_arrays([np.repeat(np.asarray(ids, dtype=object), times.shape[1]),
+                                      flat])
+
+
+def _span(times: np.ndarray, ids: list[str], schema: Schema) -> str:
+    first = as_index(times[:1])
+    which = "" if schema.id_col is None else f" of each series (for '{ids[0]}'"
+    return f"{which}: {first[0]} .. {first[-1]}{')' if which else ''}"
+
+
+def _finite_values(block: pd.DataFrame) -> np.ndarray:
+    for name, dtype in block.dtypes.items():
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise DataError(f"predict: `future` column '{name}' is not numeric; convert it.")
+    values = block.to_numpy(dtype=np.float32)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(f"predict: `future` column '{block.columns[col]}' has a missing or "
+                        f"infinite value at {block.index[row]}; future values must be known.")
+    return values
+
+
+# -- writing frames ------------------------------------------------------------------------------
+def forecast_frame(values: np.ndarray, times: np.ndarray, ids: list[str],
+                   schema: Schema) -> pd.DataFrame:
+    """The forecast [S, H, T] at `times` [S, H] in the training frame's form.
+
+    Wide: indexed by the future timestamps, one column per target. Long: columns
+    `[id, time, *targets]`, `horizon` rows per series in the order of `ids`.
+    """
+    if schema.id_col is None:
+        return pd.DataFrame(values[0], index=as_index(times[0], schema.time_name),
+                            columns=schema.targets)
+    return _stacked_frame(values, times, ids, schema.targets, schema)
+
+
+def series_frame(values: np.ndarray, times: np.ndarray, ids: list[str],
+                 schema: Schema) -> pd.DataFrame:
+    """Rows [S, L, C] of every channel at their times [S, L], as columns: a `predict` input."""
+    return _stacked_frame(values.astype(np.float64), times, ids, schema.columns, schema)
+
+
+def _stacked_frame(values, times, ids, names, schema: Schema) -> pd.DataFrame:
+    """[S, N, len(names)] values -> S * N rows: (id,) time, *names."""
+    columns = {schema.time_name: as_index(times)}
+    if schema.id_col is not None:
+        rows = np.repeat(np.arange(len(ids)), values.shape[1])
+        columns = {schema.id_col: pd.array(ids, dtype="str").take(rows), **columns}
+    columns.update({name: values[..., i].ravel() for i, name in enumerate(names)})
+    return pd.DataFrame(columns)

@@ -1,0 +1,114 @@
+"""Known-future covariates (`future_features`): data hook, Forecaster, CLI config."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast
+from forecast.data import WindowDataModule
+from forecast.errors import ConfigError, DataError
+from tests.conftest import REPO
+
+HORIZON = 6
+
+
+@pytest.fixture(scope="module")
+def priced():
+    """Load = 2 x a price plan that changes every 4 hours: only its future values predict it."""
+    rng = np.random.default_rng(0)
+    n = 800
+    price = np.repeat(rng.choice([0.0, 1.0, 2.0], size=n // 4), 4)
+    return pd.DataFrame({"date": pd.date_range("2024-01-01", periods=n, freq="h"),
+                         "load": 2 * price + 0.1 * rng.standard_normal(n), "price_plan": price})
+
+
+@pytest.fixture(scope="module")
+def fitted(priced):
+    model = forecast.Forecaster(lookback=24, horizon=HORIZON, hidden_size=16, max_epochs=10,
+                                lr=1e-2, future_features=["price_plan"], calendar=True)
+    return model.fit(priced.iloc[:-HORIZON])
+
+
+def test_datamodule_serves_future_columns_beside_the_calendar(priced):
+    dm = WindowDataModule(frame=priced, lookback=24, horizon=HORIZON, calendar=True,
+                          future_features="price_plan")
+    dims = dm.dims
+    assert dims["n_inputs"] == 1  # x holds the load only
+    assert dims["n_time_features"] == 5 + 1  # hourly calendar (5) + the price plan
+    batch = dm.dataset("val").gather(np.arange(3))
+    rows = dm.starts_["val"].starts(np.arange(3))[:, None] + 24 + np.arange(HORIZON)  # targets
+    price = priced.price_plan.to_numpy()[rows]
+    scaled = (price - dm.scaler.center_[0, 1]) / dm.scaler.scale_[0, 1]
+    np.testing.assert_allclose(batch["y_time"][..., -1].numpy(), scaled, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="future_features.*targets"):
+        WindowDataModule(frame=priced, target="load", future_features=["load"])
+
+
+def test_future_values_drive_the_forecast(fitted, priced, tmp_path):
+    future = priced.iloc[-HORIZON:][["date", "price_plan"]]
+    out = fitted.predict(future=future)
+    truth = priced.load.iloc[-HORIZON:].to_numpy()
+    assert list(out.index) == list(future.date)
+    assert np.mean((out.load.to_numpy() - truth) ** 2) < 0.1 * priced.load.var()
+    flipped = fitted.predict(future=future.assign(price_plan=2 - future.price_plan))
+    assert np.mean(np.abs(flipped.load.to_numpy() - out.load.to_numpy())) > 1.0
+    # the same forecast from an explicit history, and after a save/load round trip
+    pd.testing.assert_frame_equal(fitted.predict(priced.iloc[:-HORIZON], future=future), out)
+    loaded = forecast.load(fitted.save(tmp_path / "priced"))
+    pd.testing.assert_frame_equal(loaded.predict(future=future), out)
+
+
+def test_future_frame_is_validated(fitted, priced):
+    history, future = priced.iloc[:-HORIZON], priced.iloc[-HORIZON:][["date", "price_plan"]]
+    cases = [
+        (None, "uses future_features \\['price_plan'\\]; pass future="),
+        (future.drop(columns="price_plan"), r"misses column\(s\) \['price_plan'\]"),
+        (future.iloc[1:], "has no row for 2024-02-03 02:00:00; it must hold exactly the next 6"),
+        (priced.iloc[-HORIZON - 1:][["date", "price_plan"]], "a row outside the next horizon"),
+        (pd.concat([future, future.iloc[:1]]), "duplicate row"),
+        (future.assign(price_plan=np.nan), "'price_plan' has a missing or infinite value"),
+        (future.assign(date="soon"), "not timestamps"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(DataError, match=message):
+            fitted.predict(history, future=bad)
+    with pytest.raises(DataError, match="misses column.*price_plan"):
+        fitted.predict(history.drop(columns="price_plan"), future=future)
+    plain = forecast.Forecaster(lookback=24, horizon=HORIZON, max_epochs=1, hidden_size=4)
+    with pytest.raises(DataError, match="trained without future_features"):
+        plain.fit(history[["date", "load"]]).predict(future=future)
+
+
+@pytest.mark.parametrize("mode", ["many_to_many", "seq2seq"])
+def test_every_mode_with_known_future_inputs_takes_them(priced, mode):
+    long = pd.concat([priced.assign(unique_id=name) for name in ("a", "b")])
+    long = long.rename(columns={"load": "y"})
+    model = forecast.Forecaster(mode=mode, lookback=24, horizon=HORIZON, hidden_size=8,
+                                max_epochs=1, future_features=["price_plan"])
+    model.fit(long[long.date < long.date.max() - pd.Timedelta(hours=HORIZON - 1)])
+    future = long[long.date > long.date.max() - pd.Timedelta(hours=HORIZON)]
+    out = model.predict(future=future[["unique_id", "date", "price_plan"]])
+    assert list(out.columns) == ["unique_id", "date", "y"] and len(out) == 2 * HORIZON
+    with pytest.raises(DataError, match="has no row for \\('b'"):
+        model.predict(future=future[future.unique_id == "a"])
+    with pytest.raises(ConfigError, match="segment model uses no known-future"):
+        forecast.Forecaster(mode="segment", future_features=["price_plan"]).fit(long)
+
+
+def test_cli_config_key_reaches_the_model(priced, tmp_path):
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    priced.to_csv(tmp_path / "priced.csv", index=False)
+    overrides = ["data=csv", f"data.path={tmp_path / 'priced.csv'}", "data.target=load",
+                 "data.future_features=[price_plan]", "data.lookback=24", f"data.horizon={HORIZON}"]
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    dm = instantiate(cfg.data)
+    assert dm.dims["n_time_features"] == 1 and dm.dims["n_inputs"] == 1
+    net = instantiate(cfg.model, **dm.dims)
+    model = forecast.Forecaster.from_fitted(dm, net, {"cell": "lstm"})
+    assert model.future_features == ["price_plan"] and model.schema_.n_future == 1
+    ahead = pd.DataFrame({"date": pd.date_range(priced.date.max(), periods=HORIZON + 1,
+                                                freq="h")[1:], "price_plan": 1.0})
+    assert model.predict(future=ahead).shape == (HORIZON, 1)

@@ -1,0 +1,175 @@
+"""The CLI's MLflow model as a serving job meets it: a pyfunc with signature and input example,
+loaded in a fresh process, registered by name, served by `mlflow models serve`, and
+checkpoints that load with `weights_only=True`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+import forecast
+from forecast.data.synthetic import sine_frame
+from forecast.mlflow_model import log_forecaster
+from tests.conftest import FAST, REPO, run_train
+
+pytestmark = pytest.mark.slow
+REGISTERED = "sine_lstm"
+ENV = {"PYTHONPATH": str(REPO)}
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory) -> dict:
+    """One real `python -m forecast.train` run that registers its model."""
+    cwd = tmp_path_factory.mktemp("cli")
+    result = run_train("+experiment=sine", *FAST, f"logger.register_as={REGISTERED}",
+                       cwd=cwd, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    store = f"sqlite:///{cwd / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=["sine"], filter_string="tags.family = 'neural'")
+    assert len(runs) == 1
+    run_id = runs.run_id[0]
+    folder = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=str(cwd / "dl"))
+    return {"cwd": cwd, "store": store, "run_id": run_id, "uri": f"runs:/{run_id}/model",
+            "forecaster": forecast.Forecaster.load(Path(folder) / "artifacts" / "forecaster")}
+
+
+@pytest.fixture(scope="module")
+def history() -> pd.DataFrame:
+    """The sine of the `sine` experiment (600 steps), up to a point inside the test part."""
+    return sine_frame(n_steps=600, period=50, noise=0.1, seed=0).iloc[400:560]
+
+
+def test_cli_logs_a_registered_pyfunc_with_signature_and_example(cli_run):
+    info = mlflow.models.get_model_info(cli_run["uri"])
+    inputs = {c.name: c.type.name for c in info.signature.inputs.inputs}
+    assert inputs == {"date": "datetime", "y": "double"}
+    assert info.saved_input_example_info is not None
+    assert "python_function" in info.flavors
+    client = MlflowClient(cli_run["store"])
+    versions = client.search_model_versions(f"name = '{REGISTERED}'")
+    assert [v.run_id for v in versions] == [cli_run["run_id"]]
+
+
+def test_fresh_process_pyfunc_equals_forecaster_predict(cli_run, history, tmp_path):
+    history.to_parquet(tmp_path / "history.parquet")
+    script = f"""
+import mlflow, pandas as pd, forecast
+history = pd.read_parquet({str(tmp_path / 'history.parquet')!r})
+mlflow.pyfunc.load_model({cli_run['uri']!r}).predict(history).to_parquet("pyfunc.parquet")
+forecast.load({cli_run['uri']!r}).predict(history).to_parquet("run.parquet")
+forecast.load("models:/{REGISTERED}/1").predict(history).to_parquet("registered.parquet")
+"""
+    env = {**os.environ, **ENV, "MLFLOW_TRACKING_URI": cli_run["store"]}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = cli_run["forecaster"].predict(history)
+    assert expected.index[0] == history.date.iloc[-1] + pd.Timedelta("1h")
+    pyfunc = pd.read_parquet(tmp_path / "pyfunc.parquet")
+    pd.testing.assert_frame_equal(pyfunc.set_index("date"), expected, check_freq=False)
+    for name in ("run", "registered"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), expected,
+                                      check_freq=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(server: subprocess.Popen, url: str, log: Path, limit: float = 300) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"mlflow models serve exited ({server.returncode}):\n"
+                        f"{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    pytest.fail(f"mlflow models serve did not answer {url} in {limit} s:\n"
+                f"{log.read_text()[-3000:]}")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """Stop the server and the uvicorn worker it started (its own process group)."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+
+
+def test_served_model_answers_a_scoring_request(cli_run, history, tmp_path):
+    port, log = _free_port(), tmp_path / "serve.log"
+    env = {**os.environ, **ENV, "MLFLOW_TRACKING_URI": cli_run["store"],
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", cli_run["uri"],
+               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_until_up(server, f"http://127.0.0.1:{port}/ping", log)
+        # the request a client builds from a DataFrame: timestamps become ISO strings
+        split = json.loads(history.to_json(orient="split", date_format="iso", index=False))
+        assert isinstance(split["data"][0][0], str)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", headers={"Content-Type": "application/json"},
+            data=json.dumps({"dataframe_split": split}).encode())
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    finally:
+        _stop(server)
+    served = pd.DataFrame(answer["predictions"])
+    expected = cli_run["forecaster"].predict(history)
+    assert list(pd.to_datetime(served.date)) == list(expected.index)  # timestamps not mangled
+    np.testing.assert_array_equal(served.y.to_numpy(), expected.y.to_numpy(dtype=np.float64))
+
+
+def test_cli_checkpoints_load_with_weights_only(cli_run):
+    checkpoints = sorted(Path(cli_run["cwd"]).glob("outputs/**/checkpoints/*.ckpt"))
+    assert {p.name for p in checkpoints} == {"best.ckpt", "last.ckpt"}
+    for path in checkpoints:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")  # no pickle code
+        assert any(key.startswith("net.") for key in checkpoint["state_dict"])
+
+
+def test_pyfunc_takes_future_rows_for_future_features(tmp_path):
+    """With future_features the pyfunc input is the history followed by the next horizon rows
+    of each series (targets null, future features known)."""
+    rng = np.random.default_rng(0)
+    frame = sine_frame(n_steps=200, n_series=2, long=True)
+    frame["price_plan"] = rng.standard_normal(len(frame))
+    history = frame[frame.ds < frame.ds.max() - pd.Timedelta(hours=3)]
+    future = frame[frame.ds > frame.ds.max() - pd.Timedelta(hours=4)]
+    model = forecast.Forecaster(lookback=24, horizon=4, hidden_size=8, max_epochs=1,
+                                future_features=["price_plan"]).fit(history)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        info = log_forecaster(model)
+    assert {c.name: c.required for c in info.signature.inputs.inputs}["y"] is False
+    pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    served_input = pd.concat([history, future.assign(y=np.nan)]).sort_values(
+        ["unique_id", "ds"], kind="stable")
+    expected = model.predict(history, future=future.drop(columns="y"))
+    pd.testing.assert_frame_equal(pyfunc.predict(served_input), expected)
