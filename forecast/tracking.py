@@ -87,9 +87,9 @@ class Tracker:
                  tags: dict[str, str] | None = None, artifact_location: str | None = None,
                  parent_id: str | None = None):
         mlflow.set_tracking_uri(tracking_uri)
-        self.uri, self.client = tracking_uri, MlflowClient(tracking_uri)
-        self.tags = dict(tags or {})
-        with store_lock(tracking_uri):  # parallel runs creating one sqlite store
+        self.uri, self.tags = tracking_uri, dict(tags or {})
+        with store_lock(tracking_uri):  # parallel runs creating one sqlite store's tables
+            self.client = MlflowClient(tracking_uri)
             self.experiment_id = self._experiment(experiment_name, artifact_location)
         if parent_id is None:
             parent_id = self.client.create_run(self.experiment_id, run_name=run_name,
