@@ -22,6 +22,7 @@ from forecast.evaluate import NEURAL, Result, predict_scaled, run_baselines, sco
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
 from forecast.models import ForecastModule
+from forecast.progress import ProgressBar
 from forecast.reports import format_table, results_table
 from forecast.tracking import check_tracking_uri, log_invocation, open_tracker, resolve_tracking_uri
 
@@ -55,6 +56,8 @@ def train(cfg: DictConfig) -> float:
     with tracker or nullcontext():
         neural_run = tracker.child(model_name, NEURAL) if tracker else None
         callbacks = list(instantiate(cfg.callbacks).values()) if cfg.callbacks else []
+        if cfg.trainer.get("enable_progress_bar", True):
+            callbacks.append(ProgressBar())  # Lightning's default redraws after every step
         trainer = instantiate(cfg.trainer, callbacks=callbacks,
                               logger=tracker.lightning_logger(neural_run) if tracker else False)
         start = time.perf_counter()
