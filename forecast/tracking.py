@@ -44,6 +44,21 @@ def check_tracking_uri(uri: str) -> None:
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise ConfigError(f"logger.tracking_uri: cannot write the MLflow store in '{folder}'; "
                               "point logger.tracking_uri to a writable place.")
+        create_sqlite_store(uri, folder)
+
+
+def create_sqlite_store(uri: str, folder: Path) -> None:
+    """Create the tables of a new sqlite store under a lock on its folder: jobs of a parallel
+    sweep (hydra/launcher=joblib) that start together would otherwise race to create them and
+    all but one fail ("table ... already exists")."""
+    import fcntl
+
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        MlflowClient(uri).search_experiments(max_results=1)  # creates or upgrades the tables
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def default_artifact_location(uri: str) -> str | None:

@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from forecast.errors import ForecastError
+from forecast.errors import ConfigError, ForecastError
 from forecast.evaluate import NEURAL, Result, predict_scaled, run_baselines, score
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
@@ -41,6 +41,7 @@ def main(cfg: DictConfig) -> float:
 
 
 def train(cfg: DictConfig) -> float:
+    check_accelerator(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = instantiate(cfg.data)
     dm.setup()  # bad data fails here, before any run is opened
@@ -75,6 +76,14 @@ def train(cfg: DictConfig) -> float:
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     return float(best) if best is not None else float(results[0].metrics["test_norm_mse"])
+
+
+def check_accelerator(trainer: DictConfig) -> None:
+    """A GPU trainer where torch sees no GPU fails here, not deep inside Lightning."""
+    if str(trainer.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={trainer.accelerator}: torch {torch.__version__} "
+                          "sees no CUDA GPU on this machine; train on the CPU with "
+                          "trainer=default (or install a CUDA build of torch).")
 
 
 def build_baselines(spec: DictConfig, season: int) -> dict:
