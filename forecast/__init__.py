@@ -5,17 +5,31 @@
     model.predict()                      # DataFrame indexed by the future timestamps
 """
 
-from forecast import baselines, metrics
-from forecast.data import WindowDataModule
-from forecast.forecaster import Forecaster
-from forecast.models import ForecastModule
+from importlib import import_module
 
 __version__ = "0.1.0"
 
+# Imported on first use, so that `forecast.data` or `forecast.models` alone need neither
+# scikit-learn nor MLflow (e.g. the training benchmark on a bare GPU machine).
+_LAZY = {"Forecaster": ("forecast.forecaster", "Forecaster"),
+         "ForecastModule": ("forecast.models", "ForecastModule"),
+         "WindowDataModule": ("forecast.data", "WindowDataModule"),
+         "baselines": ("forecast.baselines", None), "metrics": ("forecast.metrics", None)}
 
-def load(path_or_uri: str) -> Forecaster:
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'forecast' has no attribute '{name}'")
+    module, attribute = _LAZY[name]
+    module = import_module(module)
+    return module if attribute is None else getattr(module, attribute)
+
+
+def load(path_or_uri: str):
     """A saved Forecaster from a directory (`Forecaster.save`) or an MLflow model URI."""
     from pathlib import Path
+
+    from forecast.forecaster import Forecaster
 
     if Path(str(path_or_uri)).exists():
         return Forecaster.load(path_or_uri)
