@@ -5,17 +5,28 @@
     model.predict()                      # DataFrame indexed by the future timestamps
 """
 
+from importlib import import_module
 from pathlib import Path
-
-from forecast import baselines, metrics
-from forecast.data import WindowDataModule
-from forecast.forecaster import Forecaster
-from forecast.models import ForecastModule
 
 __version__ = "0.1.0"
 
+# Imported on first use, so that `forecast.data` or `forecast.models` alone need neither
+# scikit-learn nor MLflow (e.g. the training benchmark on a bare GPU machine).
+_LAZY = {"Forecaster": ("forecast.forecaster", "Forecaster"),
+         "ForecastModule": ("forecast.models", "ForecastModule"),
+         "WindowDataModule": ("forecast.data", "WindowDataModule"),
+         "baselines": ("forecast.baselines", None), "metrics": ("forecast.metrics", None)}
 
-def load(path_or_uri) -> Forecaster:
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'forecast' has no attribute '{name}'")
+    module, attribute = _LAZY[name]
+    module = import_module(module)
+    return module if attribute is None else getattr(module, attribute)
+
+
+def load(path_or_uri):
     """A Forecaster from a directory written by `Forecaster.save`, or from an MLflow model URI
     (`runs:/<run_id>/model`, `models:/<name>/<version>`, `file:///...`)."""
     text = str(path_or_uri)
@@ -23,6 +34,8 @@ def load(path_or_uri) -> Forecaster:
         from forecast.mlflow_model import load_forecaster
 
         return load_forecaster(text)
+    from forecast.forecaster import Forecaster
+
     return Forecaster.load(text)
 
 

@@ -22,11 +22,12 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from forecast.backtest import backtest
 from forecast.config_check import check_config
-from forecast.errors import ForecastError, explain, unwrap
+from forecast.errors import ConfigError, ForecastError, explain, unwrap
 from forecast.evaluate import build_baselines
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
 from forecast.models import ForecastModule
+from forecast.progress import ProgressBar
 from forecast.reports import results_table, summary
 from forecast.resume import find_checkpoint, save_runs
 from forecast.tracking import log_invocation, open_runs
@@ -51,6 +52,7 @@ def main(cfg: DictConfig) -> float:
 
 
 def train(cfg: DictConfig) -> float:
+    check_accelerator(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = build(cfg.data)
     dm.setup()  # bad data fails here, before any run is opened
@@ -67,6 +69,8 @@ def train(cfg: DictConfig) -> float:
             for callback in callbacks:
                 if isinstance(callback, ModelCheckpoint):
                     callback.dirpath = str(checkpoint.parent)
+        if cfg.trainer.get("enable_progress_bar", True):
+            callbacks.append(ProgressBar())  # Lightning's default redraws after every step
         trainer = build(cfg.trainer, callbacks=callbacks,
                         logger=tracker.lightning_logger(neural_run) if tracker else False)
         if tracker and trainer.checkpoint_callback:
@@ -94,6 +98,14 @@ def build(node, **kwargs):
         return instantiate(node, **kwargs)
     except InstantiationException as error:
         raise unwrap(error) from None
+
+
+def check_accelerator(trainer: DictConfig) -> None:
+    """A GPU trainer where torch sees no GPU fails here, not deep inside Lightning."""
+    if str(trainer.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={trainer.accelerator}: torch {torch.__version__} "
+                          "sees no CUDA GPU on this machine; train on the CPU with "
+                          "trainer=default (or install a CUDA build of torch).")
 
 
 def load_best(module: ForecastModule, trainer: pl.Trainer) -> None:

@@ -17,8 +17,9 @@ LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 class ForecastModule(pl.LightningModule):
     """Trains any `ForecastNet` on the batches of a `WindowDataModule`.
 
-    Logs `train_loss` per step and epoch, and `val_loss`, `val_mse`, `val_mae` per epoch on the
-    scaled horizon forecast (the quantity early stopping watches). `predict_step` returns the
+    Logs `train_loss_epoch` and `val_loss`, `val_mse`, `val_mae` per epoch on the scaled horizon
+    forecast (the quantity early stopping watches), and `train_loss_step` every
+    `trainer.log_every_n_steps` steps. `predict_step` returns the
     scaled forecast [B, H, T]; `forecast.evaluate` turns it into metrics in both scales.
 
     Args:
@@ -52,13 +53,26 @@ class ForecastModule(pl.LightningModule):
         # Dropout and teacher forcing draw from the global RNG; reseeding per epoch makes a run
         # resumed from an epoch checkpoint continue exactly as the uninterrupted one.
         torch.manual_seed(self._base_seed + self.current_epoch)
+        self._loss_sum, self._loss_count = torch.zeros((), device=self.device), 0
 
     def training_step(self, batch, batch_idx):
         x, y = batch["x"], batch["y"]
         output = self.net(x, batch.get("x_time"), batch.get("y_time"), y)
         loss = self.loss_fn(output, self.net.target(x, y))
-        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
+        # The epoch mean is summed here, on the device: a `self.log` per step costs Lightning
+        # about as much as a small LSTM step on a CPU, and showing a step value in the progress
+        # bar would copy it to the host (a GPU sync) every step. The step value goes to the
+        # logger only on the steps Lightning writes it out.
+        self._loss_sum.add_(loss.detach() * len(x))  # in place: no nn.Module.__setattr__
+        self._loss_count += len(x)
+        if (self.global_step + 1) % max(self.trainer.log_every_n_steps, 1) == 0:
+            self.log("train_loss_step", loss, on_step=True, on_epoch=False, batch_size=len(x))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        if self._loss_count:
+            self.log("train_loss_epoch", self._loss_sum / self._loss_count, prog_bar=True,
+                     sync_dist=True)
 
     def _score(self, batch, prefix: str) -> torch.Tensor:
         forecast, y = self(batch), batch["y"]

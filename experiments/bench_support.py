@@ -1,0 +1,192 @@
+"""The pieces of `bench_training.py`: the trainer settings of conf/ read without Hydra, the data
+and network, the raw torch loops and our pipeline's fit."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import yaml
+
+from forecast.data.datamodule import WindowDataModule
+from forecast.data.synthetic import sine_frame
+from forecast.models import ForecastModule, ManyToOne
+from forecast.progress import ProgressBar
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+@dataclass(frozen=True)
+class Shape:
+    channels: int
+    lookback: int
+    horizon: int
+    hidden_size: int
+    num_layers: int
+    batch_size: int
+    rows: int          # series length, split 70/10/20
+    epochs: int
+
+    def label(self) -> str:
+        return (f"{self.channels} ch, L{self.lookback}/H{self.horizon}, hidden {self.hidden_size}"
+                f" x{self.num_layers}, batch {self.batch_size}")
+
+
+# -- the settings users get (conf/, read without Hydra) -----------------------------------------
+def trainer_settings(name: str) -> dict:
+    """Trainer kwargs of conf/trainer/NAME.yaml as Hydra composes them (plugins instantiated)."""
+    conf = yaml.safe_load((CONF / "trainer" / f"{name}.yaml").read_text())
+    if "trainer" in conf:  # a `# @package _global_` preset that also sets data.*
+        conf = {"defaults": conf.get("defaults", []), **conf["trainer"]}
+    settings = {}
+    for parent in conf.pop("defaults", []):
+        if parent != "_self_":
+            settings.update(trainer_settings(str(parent).split("@")[0]))
+    settings.update({k: instantiate(v) for k, v in conf.items()})
+    settings.pop("_target_", None)
+    settings.pop("default_root_dir", None)
+    return settings
+
+
+def instantiate(node):
+    """A tiny `hydra.utils.instantiate` for the plain `_target_` nodes of conf/."""
+    if isinstance(node, list):
+        return [instantiate(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    kwargs = {k: instantiate(v) for k, v in node.items() if k != "_target_"}
+    if "_target_" not in node:
+        return kwargs
+    module, _, name = node["_target_"].rpartition(".")
+    return getattr(importlib.import_module(module), name)(**kwargs)
+
+
+def default_callbacks(folder: Path, epochs: int) -> list:
+    """conf/callbacks/default.yaml, with patience >= epochs so every variant runs them all."""
+    conf = yaml.safe_load((CONF / "callbacks" / "default.yaml").read_text())
+    conf["checkpoint"]["dirpath"] = str(folder / "checkpoints")
+    conf["early_stopping"]["patience"] = epochs
+    return [instantiate(node) for node in conf.values()]
+
+
+# -- data and network --------------------------------------------------------------------------
+def make_datamodule(shape: Shape, device: str) -> WindowDataModule:
+    frame = sine_frame(n_steps=shape.rows, n_series=shape.channels, period=24.0, noise=0.3)
+    dm = WindowDataModule(frame=frame, lookback=shape.lookback, horizon=shape.horizon,
+                          batch_size=shape.batch_size, split={"val": 0.1, "test": 0.2},
+                          on_device=device == "cuda", seed=0)
+    dm.setup()
+    return dm
+
+
+def make_net(shape: Shape, dm: WindowDataModule) -> ManyToOne:
+    torch.manual_seed(0)
+    return ManyToOne(cell="lstm", hidden_size=shape.hidden_size, num_layers=shape.num_layers,
+                     **dm.dims)
+
+
+def as_tensors(dm: WindowDataModule, part: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Materialised windows X [N, L, C], Y [N, H, T] of a part (the raw loops' input)."""
+    x, y = dm.windows(part)
+    return torch.tensor(x, device=device), torch.tensor(y, device=device)
+
+
+# -- the raw loops -----------------------------------------------------------------------------
+def train_step(net, optimizer, x, y, autocast) -> None:
+    with autocast():
+        loss = torch.nn.functional.mse_loss(net(x, None, None, y), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    optimizer.step()
+
+
+@torch.no_grad()
+def validate(net, x_val, y_val, batch_size: int, autocast) -> float:
+    net.eval()
+    total = torch.zeros((), device=x_val.device)
+    for i in range(0, len(x_val), batch_size):
+        with autocast():
+            forecast = net.predict(x_val[i:i + batch_size])
+        total += torch.nn.functional.mse_loss(forecast.float(), y_val[i:i + batch_size],
+                                              reduction="sum")
+    net.train()
+    return total.item() / y_val.numel()  # one sync per epoch, as any early stopping needs
+
+
+def raw_loop(net, batches, epochs: int, val, autocast) -> float:
+    """Train `epochs`; `batches(epoch)` yields (x, y) on the device. Returns the best val loss."""
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    best, best_state = float("inf"), None
+    for epoch in range(epochs):
+        torch.manual_seed(epoch)  # as ForecastModule.on_train_epoch_start
+        for x, y in batches(epoch):
+            train_step(net, optimizer, x, y, autocast)
+        loss = validate(net, *val, autocast)
+        if loss < best:
+            best, best_state = loss, {k: v.clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+    return best
+
+
+def run_raw(shape, net, device, autocast, train, val) -> float:
+    x, y = train
+
+    def batches(epoch):  # the same order as WindowLoader: randperm seeded with seed + epoch
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch)).to(device)
+        for i in range(0, len(x), shape.batch_size):
+            index = order[i:i + shape.batch_size]
+            yield x[index], y[index]
+
+    return raw_loop(net, batches, shape.epochs, val, autocast)
+
+
+def run_tensor_dataset(shape, net, device, autocast, train, val) -> float:
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*train),
+                                         batch_size=shape.batch_size, shuffle=True)
+
+    def batches(epoch):
+        for xb, yb in loader:
+            yield xb.to(device), yb.to(device)
+
+    return raw_loop(net, batches, shape.epochs, val, autocast)
+
+
+# -- our pipeline ------------------------------------------------------------------------------
+def logger_factory(folder: Path):
+    """New loggers as `forecast.train` makes them: the MLflow logger of a `Tracker`, whose runs
+    exist before training starts (created here, outside the timings); CSV without mlflow."""
+    try:
+        from forecast.tracking import Tracker
+    except ImportError:
+        from pytorch_lightning.loggers import CSVLogger
+
+        return lambda: CSVLogger(folder)
+    tracker = Tracker(f"sqlite:///{folder}/mlflow.db", "bench", "bench")
+    return lambda: tracker.lightning_logger(tracker.child("lstm", "neural"))
+
+
+def run_ours(shape, dm, net, trainer_name: str, logger, bare: bool = False) -> float:
+    """`forecast.train`'s fit (with `bare`: no logger, checkpoints or progress bar)."""
+    settings = trainer_settings(trainer_name)
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(sys.stderr):
+        settings.update(max_epochs=shape.epochs, default_root_dir=folder)
+        callbacks = default_callbacks(Path(folder), shape.epochs)
+        if bare:
+            callbacks = [c for c in callbacks if isinstance(c, pl.callbacks.EarlyStopping)]
+            settings.update(enable_progress_bar=False, enable_checkpointing=False, logger=False)
+        else:
+            callbacks.append(ProgressBar())  # as forecast.train adds it
+            settings["logger"] = logger
+        trainer = pl.Trainer(**settings, callbacks=callbacks)
+        module = ForecastModule(net, "mse", partial(torch.optim.Adam, lr=1e-3))
+        trainer.fit(module, dm)
+        stopping = next(c for c in callbacks if isinstance(c, pl.callbacks.EarlyStopping))
+        return float(stopping.best_score)

@@ -1,0 +1,247 @@
+"""Training throughput: our pipeline vs a raw torch loop vs a TensorDataset + DataLoader loop.
+
+    PYTHONPATH=. python experiments/bench_training.py                 # CPU, a few minutes
+    PYTHONPATH=. python experiments/bench_training.py --device cuda   # the GPU shapes of #7
+
+Every variant trains the same `ManyToOne` LSTM from the same initial weights on the same
+windows, with Adam (lr 1e-3), gradient clipping (global norm 1.0) and the precision of the
+trainer config, and validates once per epoch keeping the best weights:
+
+- ours: `WindowDataModule` + `ForecastModule` + `pl.Trainer` as `forecast.train` builds them:
+  trainer settings from conf/trainer/{default,gpu}.yaml, conf/callbacks/default.yaml (best and
+  last checkpoints, early stopping), the progress bar, and the MLflow logger of a `Tracker` on
+  a local sqlite store (a CSV logger where mlflow is missing). On a GPU the windows stay there.
+- bare (with --variants): ours without logger, checkpoints and progress bar: Lightning's loop.
+- raw: a hand-written loop over windows materialised as tensors already on the device, in the
+  same shuffled order as ours, so both see the same batches (their best val losses agree).
+- tensor_dataset: the raw loop fed by `DataLoader(TensorDataset(X, Y), shuffle=True)` from host
+  memory, the usual way to write it. Run in the last round only (it is slow on a GPU).
+
+Throughput = training windows x epochs / wall time of the whole fit: Trainer construction,
+sanity check, validation, checkpoints and logging included. Rounds alternate the variants, so
+a change of load on a shared machine hits all of them; the median round is reported.
+Needs torch, pytorch-lightning, numpy and pandas only (mlflow optional).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime
+import functools
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from functools import partial
+from math import nan
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from experiments.bench_support import (
+    Shape,
+    as_tensors,
+    logger_factory,
+    make_datamodule,
+    make_net,
+    run_ours,
+    run_raw,
+    run_tensor_dataset,
+    trainer_settings,
+)
+
+SHAPES = {
+    # CPU: the sine preset (conf/experiment/sine.yaml) and a small multivariate job.
+    "sine": Shape(1, 50, 1, 32, 1, 64, 4000, 30),  # max_epochs of the preset
+    "ett_cpu": Shape(7, 96, 24, 64, 2, 64, 4000, 2),
+    # GPU, the shapes of issue #7: ETTh1 (14,400 rows) and ETTm1 (69,680 rows) sizes with
+    # 7 channels, ECL size (26,304 rows) with 321 channels.
+    "etth": Shape(7, 96, 96, 128, 1, 256, 14400, 20),
+    "ettm": Shape(7, 96, 96, 128, 1, 256, 69680, 4),
+    "ecl": Shape(321, 96, 96, 512, 1, 1024, 26304, 6),
+}
+DEFAULT_SHAPES = {"cpu": ["sine", "ett_cpu"], "cuda": ["etth", "ettm", "ecl"]}
+TRAINER = {"cpu": "default", "cuda": "gpu"}
+
+
+# -- measuring ---------------------------------------------------------------------------------
+def variants_of(shape, dm, initial, device, names) -> dict:
+    """name: (prepare outside the timing -> args, run(*args) -> best val loss)."""
+    trainer_name = TRAINER[device]
+    bf16 = str(trainer_settings(trainer_name).get("precision", "")).startswith("bf16")
+    autocast = (partial(torch.autocast, device_type=device, dtype=torch.bfloat16) if bf16
+                else contextlib.nullcontext)
+    new_logger = logger_factory(Path(tempfile.mkdtemp(prefix="bench_mlflow_")))
+
+    @functools.cache
+    def tensors(part: str, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return as_tensors(dm, part, where)  # materialised once, outside the timings
+
+    def loop_args(where: str):
+        val = (*tensors("val", device), dm.eval_batch_size)
+        return copy.deepcopy(initial).to(device), tensors("train", where), val
+
+    every = {
+        "raw": (lambda: loop_args(device),
+                lambda net, train, val: run_raw(shape, net, device, autocast, train, val)),
+        "ours": (lambda: (copy.deepcopy(initial), new_logger()),
+                 lambda net, logger: run_ours(shape, dm, net, trainer_name, logger)),
+        "bare": (lambda: (copy.deepcopy(initial), None),
+                 lambda net, _: run_ours(shape, dm, net, trainer_name, None, bare=True)),
+        "tensor_dataset": (lambda: loop_args("cpu"),
+                           lambda net, train, val: run_tensor_dataset(shape, net, device,
+                                                                      autocast, train, val)),
+    }
+    return {name: every[name] for name in names}
+
+
+def measure(shape: Shape, device: str, repeats: int, names: list[str]) -> dict:
+    dm = make_datamodule(shape, device)
+    initial = make_net(shape, dm)
+    variants = variants_of(shape, dm, initial, device, names)
+    seconds = {name: [] for name in variants}
+    cpu_seconds = {name: [] for name in variants}
+    losses, errors = {}, {}
+    for round_ in range(repeats + 1):  # round 0 warms up (lazy imports, cuDNN plans)
+        for name, (prepare, run) in variants.items():
+            if name in errors or (name == "tensor_dataset" and round_ < repeats):
+                continue
+            try:
+                args = prepare()
+                synchronize(device)
+                start, cpu_start = time.perf_counter(), time.process_time()
+                losses[name] = run(*args)
+                synchronize(device)
+            except Exception:  # report it and go on with the other variants
+                errors[name] = traceback.format_exc()
+                print(f"{name} failed:\n{errors[name]}", file=sys.stderr, flush=True)
+                continue
+            if round_ or repeats == 0:
+                seconds[name].append(time.perf_counter() - start)
+                cpu_seconds[name].append(time.process_time() - cpu_start)
+    samples = len(dm.starts_["train"]) * shape.epochs
+    return {"shape": shape, "windows": len(dm.starts_["train"]), "best_val_loss": losses,
+            "throughput": {k: samples / statistics.median(v) for k, v in seconds.items() if v},
+            "cpu_throughput": {k: samples / statistics.median(v)
+                               for k, v in cpu_seconds.items() if v},
+            "errors": errors}
+
+
+def synchronize(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def sync_audit(shape: Shape) -> str:
+    """Where our GPU training loop waits for the GPU: one epoch under CUDA's sync debug mode."""
+    dm = make_datamodule(Shape(**{**shape.__dict__, "epochs": 1}), "cuda")
+    net = make_net(shape, dm)
+    logger = logger_factory(Path(tempfile.mkdtemp(prefix="bench_audit_")))()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            run_ours(Shape(**{**shape.__dict__, "epochs": 1}), dm, net, "gpu", logger)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    places = {}
+    for w in syncs:
+        key = f"{Path(w.filename).name}:{w.lineno}"
+        places[key] = places.get(key, 0) + 1
+    steps = len(dm.starts_["train"]) // shape.batch_size
+    top = ", ".join(f"{k} x{v}" for k, v in sorted(places.items(), key=lambda kv: -kv[1])[:8])
+    return f"GPU syncs in one epoch of ours ({steps} steps): {len(syncs)}; where: {top or '-'}"
+
+
+def machine(device: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                   if line.startswith("model name"))
+    parts = [f"CPU {cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"]
+    if device == "cuda":
+        parts.append(f"GPU {torch.cuda.get_device_name()}")
+    try:
+        import mlflow
+
+        logger = f"MLflow {mlflow.__version__} (local sqlite)"
+    except ImportError:
+        logger = "CSVLogger (mlflow not installed)"
+    parts += [f"python {platform.python_version()}, torch {torch.__version__}, "
+              f"pytorch-lightning {pl.__version__}, logger of ours: {logger}",
+              f"date {datetime.datetime.now().isoformat(timespec='minutes')}"]
+    if hasattr(os, "getloadavg"):
+        parts.append(f"load average at start {os.getloadavg()[0]:.2f}")
+    return "; ".join(parts)
+
+
+def report(results: list[dict], device: str) -> str:
+    """Throughput (windows/s of wall time) and ratios to raw; on a CPU also the ratios of
+    process CPU time, which a busy shared machine distorts much less than wall time."""
+    names = [n for n in ("ours", "bare", "tensor_dataset")
+             if any(n in r["throughput"] for r in results)]
+    header = ["shape", "train windows x epochs", "raw win/s", *[f"{n} win/s" for n in names],
+              *[f"{n} / raw" for n in names]]
+    if device == "cpu":
+        header += [f"{n} / raw (CPU time)" for n in names]
+    header.append("best val loss raw / ours")
+    lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
+    for r in results:
+        wall, cpu, loss = r["throughput"], r["cpu_throughput"], r["best_val_loss"]
+        cells = [f"{r['shape'].label()} ({device})", f"{r['windows']} x {r['shape'].epochs}",
+                 f"{wall.get('raw', nan):,.0f}", *[f"{wall.get(n, nan):,.0f}" for n in names]]
+        cells += [ratio(wall, n) for n in names]
+        if device == "cpu":
+            cells += [ratio(cpu, n) for n in names]
+        cells.append(f"{loss.get('raw', nan):.4g} / {loss.get('ours', nan):.4g}")
+        lines.append(f"| {' | '.join(cells)} |")
+        lines += [f"\n{name} FAILED:\n```\n{text}```" for name, text in r["errors"].items()]
+    return "\n".join(lines)
+
+
+def ratio(throughput: dict, name: str) -> str:
+    value = f"{throughput.get(name, nan) / throughput.get('raw', nan):.3f}"
+    return f"**{value}**" if name == "ours" else value
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES))
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per variant")
+    parser.add_argument("--variants", nargs="+", default=["raw", "ours", "tensor_dataset"],
+                        choices=["raw", "ours", "bare", "tensor_dataset"])
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("error: --device cuda: torch sees no CUDA GPU on this machine.")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|"
+                                              "smaller than the logging interval).*")
+    header = machine(args.device)
+    print(header, flush=True)
+    results = []
+    for name in args.shapes or DEFAULT_SHAPES[args.device]:
+        results.append(measure(SHAPES[name], args.device, args.repeats, args.variants))
+        print(report(results[-1:], args.device), flush=True)
+    text = "\n".join([header, "", report(results, args.device)])
+    if args.device == "cuda":
+        text += "\n\n" + sync_audit(SHAPES[(args.shapes or DEFAULT_SHAPES["cuda"])[0]])
+    print("\n" + text, flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Checkpoints written in the background without stalling the GPU (`trainer=gpu`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning_utilities.core.apply_func import apply_to_collection
+from pytorch_lightning.plugins.io import AsyncCheckpointIO
+
+
+class BackgroundCheckpointIO(AsyncCheckpointIO):
+    """Lightning's `AsyncCheckpointIO` with the device-to-host copy off the training stream.
+
+    `AsyncCheckpointIO` clones the checkpoint on the GPU and lets a thread `torch.save` it; that
+    save copies every tensor to pageable host memory on the default CUDA stream, so training
+    kernels queue behind the copy (~20 ms for the 210 MB checkpoint of the ECL-sized model:
+    weights and Adam moments). Here the clone is copied into pinned host memory on a side
+    stream, which the copy engine runs alongside training; the thread waits for that copy only.
+    On a CPU the snapshot is a plain clone.
+    """
+
+    _streams: dict[torch.device, torch.cuda.Stream] = {}
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        self._ensure_setup()
+        snapshot, copied = host_snapshot(checkpoint, self._streams)
+
+        def write() -> None:
+            try:
+                for event in copied:
+                    event.synchronize()
+                self.checkpoint_io.save_checkpoint(snapshot, path, storage_options=storage_options)
+            except BaseException as error:  # re-raised on the training thread
+                self._error = error
+
+        self._executor.submit(write)
+        if self._error:
+            raise self._error
+
+    def remove_checkpoint(self, path) -> None:
+        if self._executor is not None:
+            self._executor.submit(lambda: None).result()  # writes queued before go first
+        super().remove_checkpoint(path)
+
+
+def host_snapshot(checkpoint: dict, streams: dict) -> tuple[dict, list[torch.cuda.Event]]:
+    """A copy of `checkpoint` in host memory, and the CUDA events that mark it complete."""
+    used = set()
+
+    def to_host(tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensor.detach()
+        if not tensor.is_cuda:
+            return tensor.clone()
+        # The clone freezes the values now (the next optimizer step changes them in place);
+        # the side stream then moves it to pinned memory while training goes on.
+        frozen = tensor.clone()
+        stream = streams.setdefault(tensor.device, torch.cuda.Stream(tensor.device))
+        stream.wait_stream(torch.cuda.current_stream(tensor.device))
+        host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+        with torch.cuda.stream(stream):
+            host.copy_(frozen, non_blocking=True)
+        frozen.record_stream(stream)  # the allocator keeps it until the copy is done
+        used.add(tensor.device)
+        return host
+
+    snapshot = apply_to_collection(checkpoint, torch.Tensor, to_host)
+    return snapshot, [streams[device].record_event() for device in used]

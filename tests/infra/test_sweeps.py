@@ -1,0 +1,66 @@
+"""Hydra multiruns: a model sweep grouped in MLflow, an Optuna search, parallel jobs via joblib."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import FAST, run_train
+
+SMALL = ("+experiment=sine", *FAST, "baselines=none", "logger.log_model=false")
+
+
+def sweep(tmp_path: Path, *overrides: str) -> tuple[MlflowClient, list, Path]:
+    """Run `forecast.train -m` into a fresh sqlite store; (client, all runs, sweep folder)."""
+    store, folder = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "sweep"
+    result = run_train("-m", *SMALL, *overrides, f"logger.tracking_uri={store}",
+                       f"hydra.sweep.dir={folder}", cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
+    return client, runs, folder
+
+
+def neural(runs: list) -> list:
+    return [r for r in runs if r.data.tags.get("family") == "neural"]
+
+
+@pytest.mark.slow
+def test_model_sweep_gives_one_grouped_run_per_model(tmp_path):
+    _, runs, folder = sweep(tmp_path, "model=rnn,lstm,gru")
+    nets = neural(runs)
+    assert sorted(r.data.tags["model"] for r in nets) == ["gru", "lstm", "rnn"]
+    assert {r.data.tags["sweep"] for r in runs} == {str(folder)}  # parents and children alike
+    assert sorted(r.data.tags["sweep_job"] for r in nets) == ["0", "1", "2"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+@pytest.mark.slow
+def test_optuna_tunes_lookback_hidden_size_and_lr_on_validation_loss(tmp_path):
+    client, runs, folder = sweep(tmp_path, "hparams_search=sine_optuna",
+                                 "hydra.sweeper.n_trials=2")
+    nets = neural(runs)
+    assert len(nets) == 2
+    result = yaml.safe_load((folder / "optimization_results.yaml").read_text())
+    assert set(result["best_params"]) == {"data.lookback", "model.hidden_size",
+                                          "optim.optimizer.lr"}
+    # the objective is the best validation loss of a run, as logged per epoch
+    best_val = min(min(m.value for m in client.get_metric_history(r.info.run_id, "val_loss"))
+                   for r in nets)
+    assert result["best_value"] == pytest.approx(best_val, rel=1e-6)
+    best_run = min(nets, key=lambda r: min(
+        m.value for m in client.get_metric_history(r.info.run_id, "val_loss")))
+    assert int(best_run.data.params["data.lookback"]) == result["best_params"]["data.lookback"]
+
+
+@pytest.mark.slow
+def test_parallel_jobs_share_one_new_store_without_losing_a_run(tmp_path):
+    # Two worker processes start together on a store that does not exist yet: both create its
+    # tables, experiment and runs at the same moment.
+    _, runs, _ = sweep(tmp_path, "model=lstm,gru", "seed=0,1", "hydra/launcher=parallel")
+    nets = neural(runs)
+    assert sorted(r.data.tags["sweep_job"] for r in nets) == ["0", "1", "2", "3"]
+    assert len([r for r in runs if r.data.tags.get("role") == "parent"]) == 4
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert all("val_loss" in r.data.metrics and "test_mse" in r.data.metrics for r in nets)
