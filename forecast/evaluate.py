@@ -71,6 +71,17 @@ def _target_scale(dm: WindowDataModule, part: str) -> np.ndarray:
     return dm.scaler.scale_[dm.window_series(part)][:, None, :n_targets]
 
 
+def build_baselines(spec, season: int) -> dict:
+    """Instantiate the configured baselines (`conf/baselines`); `season: null` takes the data's."""
+    from hydra.utils import instantiate  # configs only; keeps this module free of Hydra
+
+    baselines = {}
+    for name, options in (spec or {}).items():
+        extra = {"season": season} if "season" in options and options.season is None else {}
+        baselines[name] = instantiate(options, **extra)
+    return baselines
+
+
 def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test") -> list[Result]:
     """Fit each baseline on the training windows and score it on the part's windows."""
     X_train, y_train = dm.windows("train")

@@ -12,16 +12,16 @@ from contextlib import nullcontext
 
 import hydra
 import pytorch_lightning as pl
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from forecast.errors import ForecastError
-from forecast.evaluate import NEURAL, Result, predict_scaled, run_baselines, score
+from forecast.evaluate import NEURAL, Result, build_baselines, predict_scaled, run_baselines, score
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
 from forecast.models import ForecastModule
+from forecast.models.lit import load_best
 from forecast.reports import format_table, results_table
 from forecast.tracking import check_tracking_uri, log_invocation, open_tracker, resolve_tracking_uri
 
@@ -72,23 +72,6 @@ def train(cfg: DictConfig) -> float:
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     return float(best) if best is not None else float(results[0].metrics["test_norm_mse"])
-
-
-def build_baselines(spec: DictConfig, season: int) -> dict:
-    """Instantiate the configured baselines; a `season: null` takes the data's season."""
-    baselines = {}
-    for name, options in (spec or {}).items():
-        extra = {"season": season} if "season" in options and options.season is None else {}
-        baselines[name] = instantiate(options, **extra)
-    return baselines
-
-
-def load_best(module: ForecastModule, trainer: pl.Trainer) -> None:
-    """Restore the weights of the best validation epoch (weights only, no pickle)."""
-    callback = trainer.checkpoint_callback
-    if callback is not None and callback.best_model_path:
-        checkpoint = torch.load(callback.best_model_path, weights_only=True, map_location="cpu")
-        module.load_state_dict(checkpoint["state_dict"])
 
 
 def _net_kwargs(cfg: DictConfig) -> dict:
