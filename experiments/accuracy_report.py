@@ -20,9 +20,17 @@ SETTINGS: dict[str, dict] = {
                       ("iTransformer (its paper)", 0.386, 0.405),
                       ("DLinear (iTransformer's table)", 0.386, 0.400),
                       ("repeat-last (data README; DLinear paper 1.295)", 1.294, 0.713)]},
+    "etth1_m96_gpu": {
+        "preset": "etth1_m96", "dataset": "ETTh1", "gpu": True, "goal": 0.368, "seeds": 3,
+        "protocol": "M (7 channels), L=96, H=96, SegRNN's size (d=512, dropout 0.5)",
+        "models": {"segrnn_d512": ["model.hidden_size=512", "model.dropout=0.5",
+                                   "optim.optimizer.lr=0.001",
+                                   "callbacks.early_stopping.patience=10"]},
+        "published": [("SegRNN, L=96, MSE loss (SegRNN README, drop_last fixed)", 0.368, 0.395),
+                      ("DLinear (iTransformer's table)", 0.386, 0.400)]},
     "etth1_m720": {
         "preset": "etth1_m720", "dataset": "ETTh1", "protocol": "M (7 channels), L=720, H=96",
-        "models": {"segrnn": []}, "goal": 0.351, "gpu": True,
+        "models": {"segrnn": []}, "goal": 0.351, "gpu": True, "seeds": 2,
         "published": [("SegRNN, L=720 (SegRNN paper)", 0.341, None),
                       ("OLS Linear, L=336 (data README)", 0.370, 0.392)]},
     "etth1_s336": {
@@ -53,8 +61,8 @@ SETTINGS: dict[str, dict] = {
                       ("Naive2", 18.383, 2.395, 1.000)]},
     "airline": {
         "preset": "airline", "dataset": "airline (classic)",
-        "protocol": "monthly, L=24, H=12, last 36 months test", "models": {"lstm": []},
-        "published": []},
+        "protocol": "monthly, L=24, H=12, last 36 months test", "models": {"segrnn": []},
+        "seeds": 3, "published": []},
 }
 
 
@@ -137,10 +145,10 @@ def _section(name: str, rows: pd.DataFrame) -> str:
     command = f"PYTHONPATH=. python experiments/benchmark.py --only {name}"
     if setting.get("gpu"):
         command = "bash experiments/gpu/accuracy.sh DATA_DIR   # on a GPU; see experiments/gpu/"
-    out = [f"## {name}: {first.dataset}, {first.protocol}", "",
-           f"`{command}`  ", f"{first.machine}; torch {first.torch}, Lightning {first.lightning}; "
-           f"{first.date}; 1-min load average {first.load_1min} at the start"
-           + (" (shared machine: timings under load)" if _loaded(first) else "") + ".", "",
+    where = (f"{first.machine}, {first.get('threads', '?')} torch thread(s); torch {first.torch}, "
+             f"Lightning {first.lightning}; {first.date}; 1-min load average {first.load_1min} "
+             "at the start" + (" (shared machine: timings under load)" if _loaded(first) else ""))
+    out = [f"## {name}: {first.dataset}, {first.protocol}", "", f"`{command}`  ", where + ".", "",
            "| model | family | " + " | ".join(metrics) + " | fit_s | epochs |",
            "|---|---|" + "---|" * (len(metrics) + 2)]
     key = "owa" if m4 else "mse"
@@ -152,6 +160,9 @@ def _section(name: str, rows: pd.DataFrame) -> str:
         known = dict(zip(["smape", "mase", "owa"] if m4 else ["mse", "mae"], numbers, strict=True))
         values = " | ".join(_number(known.get(m, "")) for m in metrics)
         out.append(f"| *{source}* | published | {values} | | |")
+    if "note" in rows:
+        notes = [f"- {r.model}: {r.note}" for r in rows.itertuples() if isinstance(r.note, str)]
+        out += [""] + notes
     neural, base = _best(rows, "neural"), _best(rows, "baseline")
     verdict = _verdict(neural, base, setting.get("goal"))
     out += ["", f"Best recurrent: {neural.model}; it {verdict}.", ""]

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
+import torch
 from accuracy_report import SETTINGS, machine, write_report  # experiments/, beside this file
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -93,16 +94,36 @@ def run_setting(name: str, data_dir: Path, extra: list[str], quick: bool) -> lis
     rows, dm = [], None
     with tempfile.TemporaryDirectory() as out:
         for model, overrides in setting["models"].items():
-            cfg = compose_preset(setting["preset"], [*overrides, *quick_overrides, *extra],
-                                 data_dir, Path(out) / model)
-            result, dm, info = fit_recurrent(cfg, model)
-            rows.append(_row(name, result, dm, info, setting))
-            print(_summary(rows[-1]), flush=True)
+            runs = []
+            for seed in range(1 if quick else setting.get("seeds", 1)):
+                cfg = compose_preset(setting["preset"], [*overrides, *quick_overrides, *extra,
+                                                         f"seed={seed}"],
+                                     data_dir, Path(out) / f"{model}_{seed}")
+                result, dm, info = fit_recurrent(cfg, model)
+                runs.append((result, info))
+                print(_summary(_row(name, result, dm, info, setting)), flush=True)
+            rows += _seed_rows(name, model, runs, dm, setting)
             baselines = cfg.baselines
     for result in run_baselines(build_baselines(baselines, dm.season), dm):
         rows.append(_row(name, result, dm, {}, setting))
         print(_summary(rows[-1]), flush=True)
     return rows
+
+
+def _seed_rows(name: str, model: str, runs: list, dm, setting: dict) -> list[dict]:
+    """Seed 0's row; with several seeds also the mean forecast of all of them (an ensemble),
+    and each row notes the spread of the single-seed MSEs."""
+    first, info = runs[0]
+    if len(runs) == 1:
+        return [_row(name, first, dm, info, setting)]
+    mses = np.array([r.metrics["test_norm_mse"] for r, _ in runs])
+    note = f"single seeds 0-{len(runs) - 1}: MSE {mses.mean():.4f} +- {mses.std():.4f}"
+    ensemble = score(Result(f"{model}_x{len(runs)}", NEURAL,
+                            np.mean([r.forecast for r, _ in runs], axis=0),
+                            sum(r.fit_seconds for r, _ in runs)), dm)
+    return [_row(name, first, dm, {**info, "note": f"seed 0; {note}"}, setting),
+            _row(name, ensemble, dm, {**info, "note": f"mean forecast of {len(runs)} seeds; "
+                                                      f"{note}"}, setting)]
 
 
 def _row(name: str, result: Result, dm, info: dict, setting: dict) -> dict:
@@ -146,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--accelerator", default="cpu", help="cpu | gpu (Lightning accelerator)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 epoch of 2 batches")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is much "
+                        "faster for these small nets when other jobs share the cores)")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for every model")
     args = parser.parse_args(argv)
     if args.list:
@@ -154,13 +177,15 @@ def main(argv: list[str] | None = None) -> None:
                   f"{'GPU' if setting.get('gpu') else 'CPU'}: {', '.join(setting['models'])}")
         return
     quiet()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     names = args.only or [n for n, s in SETTINGS.items() if not s.get("gpu")]
     unknown = sorted(set(names) - set(SETTINGS))
     if unknown:
         parser.error(f"unknown setting(s) {unknown}; choose from {list(SETTINGS)}")
     device = ([f"trainer.accelerator={args.accelerator}", "data.on_device=true"]
               if args.accelerator != "cpu" else [])
-    info = machine(args.accelerator)
+    info = {**machine(args.accelerator), "threads": torch.get_num_threads()}
     for name in names:  # saved one by one: a long run keeps what it finished
         save(run_setting(name, args.data_dir.resolve(), [*device, *args.overrides], args.quick),
              args.results, info)

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
 from forecast.models import ForecastModule, ManyToOne
+from forecast.models.ema import WeightAverage
 from tests.conftest import REPO, run_train
 
 QUICK = ("+experiment=sine", "trainer=fast", "data.frame.n_steps=600", "logger=none",
@@ -32,7 +33,8 @@ def runs(tmp_path_factory):
     for name, extra in [("full", ["trainer.max_epochs=4"]), ("again", ["trainer.max_epochs=4"]),
                         ("half", ["trainer.max_epochs=2"]),
                         ("resumed", ["trainer.max_epochs=4", "resume=half/checkpoints/last.ckpt"])]:
-        result = run_train(*QUICK, *extra, f"hydra.run.dir={name}", cwd=folder)
+        result = run_train(*QUICK, *extra, f"hydra.run.dir={name}", cwd=folder,
+                           env={"OMP_NUM_THREADS": "1"})  # see conftest.py
         assert result.returncode == 0, result.stderr[-3000:]
         done[name] = result.stdout
     return folder, done
@@ -77,3 +79,42 @@ def test_losses_and_schedulers_train(optim, loss, tmp_path):
     elif optim == "adam":
         assert lr == cfg.optimizer.lr
     assert torch.isfinite(trainer.callback_metrics["val_loss"])
+
+
+def fit_with_average(folder, epochs: int, resume=None) -> ForecastModule:
+    pl.seed_everything(0, verbose=False)
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, dropout=0.0, **dm.dims))
+    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=folder, save_last=True)
+    trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=folder,
+                         callbacks=[WeightAverage(decay=0.9), checkpoint])
+    trainer.fit(module, dm, ckpt_path=resume, weights_only=True)
+    return module, trainer
+
+
+def test_weight_average_is_what_validation_sees_and_resumes_exactly(tmp_path):
+    full, trainer = fit_with_average(tmp_path / "full", epochs=4)
+    average = trainer.callbacks[0].average
+    assert all(torch.equal(v, average[k]) for k, v in full.state_dict().items())
+    saved = torch.load(tmp_path / "full" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(v, saved[k]) for k, v in full.state_dict().items())
+    fit_with_average(tmp_path / "half", epochs=2)
+    resumed, _ = fit_with_average(tmp_path / "resumed", 4, tmp_path / "half" / "last.ckpt")
+    for name, value in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_it_is_not_the_best(tmp_path):
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.output_dir={tmp_path}"])
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    frozen = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims),
+                            optimizer=lambda params: torch.optim.SGD(params, lr=0.0))
+    trainer = pl.Trainer(max_epochs=3, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=list(instantiate(cfg.callbacks).values()))
+    trainer.fit(frozen, dm)  # lr 0: epoch 0 stays the best
+    epoch = {name: torch.load(tmp_path / "checkpoints" / f"{name}.ckpt", weights_only=True)["epoch"]
+             for name in ("best", "last")}
+    assert epoch == {"best": 0, "last": 2}
