@@ -27,6 +27,7 @@ from forecast.evaluate import build_baselines
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
 from forecast.models import ForecastModule
+from forecast.models.lit import load_best
 from forecast.progress import ProgressBar
 from forecast.reports import results_table, summary
 from forecast.resume import find_checkpoint, save_runs
@@ -106,14 +107,6 @@ def check_accelerator(trainer: DictConfig) -> None:
         raise ConfigError(f"trainer.accelerator={trainer.accelerator}: torch {torch.__version__} "
                           "sees no CUDA GPU on this machine; train on the CPU with "
                           "trainer=default (or install a CUDA build of torch).")
-
-
-def load_best(module: ForecastModule, trainer: pl.Trainer) -> None:
-    """Restore the weights of the best validation epoch (weights only, no pickle)."""
-    callback = trainer.checkpoint_callback
-    if callback is not None and callback.best_model_path:
-        checkpoint = torch.load(callback.best_model_path, weights_only=True, map_location="cpu")
-        module.load_state_dict(checkpoint["state_dict"])
 
 
 def _net_kwargs(cfg: DictConfig) -> dict:

@@ -21,7 +21,9 @@ class ForecastNet(nn.Module):
         lookback: input steps L.
         horizon: forecast steps H.
         n_time_features: calendar features F per step (known in the future too).
-        revin: reversible instance normalisation of each window.
+        revin: reversible instance normalisation of each window (mean/std, learnt affine).
+        subtract_last: center each window on its last value (NLinear, SegRNN); with `revin`
+            the window is also divided by its std (PatchTST's RevIN variant).
         channel_independent: run every channel as its own univariate series with shared
             weights (as PatchTST/SegRNN); needs every input channel to be a target.
 
@@ -31,7 +33,7 @@ class ForecastNet(nn.Module):
     """
 
     def __init__(self, n_inputs: int, n_targets: int, lookback: int, horizon: int,
-                 n_time_features: int = 0, revin: bool = False,
+                 n_time_features: int = 0, revin: bool = False, subtract_last: bool = False,
                  channel_independent: bool = False):
         super().__init__()
         if not 1 <= n_targets <= n_inputs:
@@ -46,7 +48,8 @@ class ForecastNet(nn.Module):
         self.channel_independent = channel_independent
         self.core_inputs = 1 if channel_independent else n_inputs
         self.core_targets = 1 if channel_independent else n_targets
-        self.revin = RevIN(self.core_inputs) if revin else None
+        self.norm = (RevIN(self.core_inputs, affine=revin, subtract_last=subtract_last,
+                           scale=revin) if revin or subtract_last else None)
 
     def forward(self, x, x_time=None, y_time=None, y=None) -> torch.Tensor:
         """Training output, compared with `self.target(x, y)` by the loss."""
@@ -75,13 +78,13 @@ class ForecastNet(nn.Module):
             if y is not None:
                 y = y.transpose(1, 2).reshape(batch * channels, -1, 1)
         stats = None
-        if self.revin is not None:
-            x, stats = self.revin.normalize(x)
+        if self.norm is not None:
+            x, stats = self.norm.normalize(x)
             if y is not None:
-                y = self.revin.normalize_targets(y, stats)
+                y = self.norm.normalize_targets(y, stats)
         out = fn(x, x_time, y_time, y)  # [B', T', core_targets]
         if stats is not None:
-            out = self.revin.denormalize(out, stats)
+            out = self.norm.denormalize(out, stats)
         if self.channel_independent:  # [B*C, T', 1] -> [B, T', C] -> target channels
             out = out.reshape(batch, channels, -1).transpose(1, 2)
         return out

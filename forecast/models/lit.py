@@ -100,3 +100,11 @@ class ForecastModule(pl.LightningModule):
         scheduler = self.scheduler(optimizer)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+
+
+def load_best(module: ForecastModule, trainer: pl.Trainer) -> None:
+    """Restore the weights of the best validation epoch (weights only, no pickle)."""
+    callback = trainer.checkpoint_callback
+    if callback is not None and callback.best_model_path:
+        checkpoint = torch.load(callback.best_model_path, weights_only=True, map_location="cpu")
+        module.load_state_dict(checkpoint["state_dict"])

@@ -1,13 +1,15 @@
-"""Reversible instance normalisation (RevIN, Kim et al., ICLR 2022)."""
+"""Per-window normalisation: RevIN (Kim et al., ICLR 2022) and subtract-last (NLinear, SegRNN)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+Stats = tuple[torch.Tensor, torch.Tensor]  # (center [B, 1, C], scale [B, 1, C])
+
 
 class RevIN(nn.Module):
-    """Normalise each window by its own mean and std, and undo it on the forecast.
+    """Normalise each window by its own statistics, and undo it on the forecast.
 
     Removes the level shift between training and test windows (distribution shift), which is
     what makes recurrent models competitive with linear ones on long horizons.
@@ -15,6 +17,10 @@ class RevIN(nn.Module):
     Args:
         n_channels: input channels C.
         affine: learn a per-channel scale and bias applied after normalising.
+        subtract_last: center on the window's last value instead of its mean (NLinear,
+            SegRNN); the forecast is then a change from the last observation.
+        scale: also divide by the window's standard deviation. `scale=False, affine=False,
+            subtract_last=True` is SegRNN's default normalisation.
         eps: added to the variance.
 
     Shapes:
@@ -22,30 +28,36 @@ class RevIN(nn.Module):
         (the first C' channels are the targets).
     """
 
-    def __init__(self, n_channels: int, affine: bool = True, eps: float = 1e-5):
+    def __init__(self, n_channels: int, affine: bool = True, subtract_last: bool = False,
+                 scale: bool = True, eps: float = 1e-5):
         super().__init__()
-        self.eps = eps
+        self.eps, self.subtract_last, self.scale = eps, subtract_last, scale
         self.weight = nn.Parameter(torch.ones(n_channels)) if affine else None
         self.bias = nn.Parameter(torch.zeros(n_channels)) if affine else None
 
-    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        mean = x.mean(dim=1, keepdim=True).detach()  # [B, 1, C]
-        std = (x.var(dim=1, keepdim=True, unbiased=False) + self.eps).sqrt().detach()
-        x = (x - mean) / std
-        if self.weight is not None:
-            x = x * self.weight + self.bias
-        return x, (mean, std)
+    def statistics(self, x: torch.Tensor) -> Stats:
+        """Center and scale of each window and channel, [B, 1, C] each, without gradient."""
+        center = x[:, -1:] if self.subtract_last else x.mean(dim=1, keepdim=True)
+        if self.scale:
+            scale = (x.var(dim=1, keepdim=True, unbiased=False) + self.eps).sqrt()
+        else:
+            scale = torch.ones_like(center)
+        return center.detach(), scale.detach()
 
-    def normalize_targets(self, y: torch.Tensor, stats) -> torch.Tensor:
-        """Normalise target-channel values `y` [B, T, C'] with the inputs' statistics."""
-        mean, std = stats
+    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        stats = self.statistics(x)
+        return self.normalize_targets(x, stats), stats
+
+    def normalize_targets(self, y: torch.Tensor, stats: Stats) -> torch.Tensor:
+        """Normalise values `y` [B, T, C'] of the first C' channels with the inputs' statistics."""
+        center, scale = stats
         n = y.shape[-1]
-        y = (y - mean[..., :n]) / std[..., :n]
+        y = (y - center[..., :n]) / scale[..., :n]
         return y * self.weight[:n] + self.bias[:n] if self.weight is not None else y
 
-    def denormalize(self, y: torch.Tensor, stats) -> torch.Tensor:
-        mean, std = stats
+    def denormalize(self, y: torch.Tensor, stats: Stats) -> torch.Tensor:
+        center, scale = stats
         n = y.shape[-1]
         if self.weight is not None:
             y = (y - self.bias[:n]) / (self.weight[:n] + self.eps * self.eps)
-        return y * std[..., :n] + mean[..., :n]
+        return y * scale[..., :n] + center[..., :n]

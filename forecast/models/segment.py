@@ -20,9 +20,16 @@ class SegmentRNN(ForecastNet):
     state for every output segment, whose input is a position embedding (which segment) and
     a channel embedding (which series). Calendar features are not used.
 
+    SegRNN's own normalisation is `subtract_last=True` (the forecast is a change from the last
+    value); `revin=True` is its RevIN option.
+
     Args:
         segment_length: steps per segment S; must divide lookback and horizon.
-        cell, hidden_size, num_layers, dropout, nonlinearity: see `RecurrentEncoder`.
+        channel_embedding: half of each decoder query says which channel it forecasts
+            (SegRNN's `channel_id`); without it the position embedding fills the query.
+        cell, hidden_size, num_layers, dropout, nonlinearity: see `RecurrentEncoder`; dropout
+            acts before the output layer, as in SegRNN.
+        **base: sizes and normalisation of `ForecastNet` (channel independence is built in).
 
     Example:
         >>> net = SegmentRNN(n_inputs=7, n_targets=7, lookback=96, horizon=48, segment_length=24)
@@ -30,9 +37,9 @@ class SegmentRNN(ForecastNet):
         torch.Size([4, 48, 7])
     """
 
-    def __init__(self, segment_length: int = 48, cell: str = "gru", hidden_size: int = 512,
-                 num_layers: int = 1, dropout: float = 0.0, bidirectional: bool = False,
-                 nonlinearity: str = "tanh", **base):
+    def __init__(self, segment_length: int = 48, channel_embedding: bool = True, cell: str = "gru",
+                 hidden_size: int = 512, num_layers: int = 1, dropout: float = 0.0,
+                 bidirectional: bool = False, nonlinearity: str = "tanh", **base):
         base["channel_independent"] = False  # handled here, with channel embeddings
         super().__init__(**base)
         check_no_bidirectional(bidirectional, "segment")
@@ -40,16 +47,18 @@ class SegmentRNN(ForecastNet):
             if getattr(self, key) % segment_length:
                 raise ConfigError(f"model.segment_length: {segment_length} must divide "
                                   f"data.{key}={getattr(self, key)}.")
-        if hidden_size % 2:
-            raise ConfigError("model.hidden_size: must be even for a segment model (half "
-                              "position, half channel embedding).")
+        if channel_embedding and hidden_size % 2:
+            raise ConfigError("model.hidden_size: must be even for a segment model with a channel "
+                              "embedding (half position, half channel).")
         self.segment_length = segment_length
         self.n_out_segments = self.horizon // segment_length
         self.embed = nn.Sequential(nn.Linear(segment_length, hidden_size), nn.ReLU())
         self.encoder = RecurrentEncoder(hidden_size, hidden_size, num_layers, 0.0, False, cell,
                                         nonlinearity)
-        self.position = nn.Parameter(torch.randn(self.n_out_segments, hidden_size // 2))
-        self.channel = nn.Parameter(torch.randn(self.n_inputs, hidden_size // 2))
+        position_size = hidden_size // 2 if channel_embedding else hidden_size
+        self.position = nn.Parameter(torch.randn(self.n_out_segments, position_size))
+        self.channel = (nn.Parameter(torch.randn(self.n_inputs, hidden_size - position_size))
+                        if channel_embedding else None)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, segment_length)
 
@@ -58,10 +67,9 @@ class SegmentRNN(ForecastNet):
         seg, m = self.segment_length, self.n_out_segments
         segments = x.transpose(1, 2).reshape(batch * channels, lookback // seg, seg)  # [BC, N, S]
         _, state = self.encoder(self.embed(segments))  # state: [layers, BC, d]
-        queries = torch.cat([  # [C, M, d]: every (channel, output segment) pair
-            self.position.unsqueeze(0).expand(channels, -1, -1),
-            self.channel.unsqueeze(1).expand(-1, m, -1),
-        ], dim=-1)
+        queries = self.position.unsqueeze(0).expand(channels, -1, -1)  # [C, M, d or d/2]
+        if self.channel is not None:  # + which channel: [C, M, d]
+            queries = torch.cat([queries, self.channel.unsqueeze(1).expand(-1, m, -1)], dim=-1)
         queries = queries.repeat(batch, 1, 1).reshape(batch * channels * m, 1, -1)  # [BCM, 1, d]
         state = _repeat_state(state, m)
         output, _ = self.encoder(queries, state)  # one step per query, in parallel

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from forecast.errors import ConfigError
-from forecast.models import ForecastModule, ManyToMany, ManyToOne, SegmentRNN, Seq2Seq
+from forecast.models import ForecastModule, ManyToMany, ManyToOne, RevIN, SegmentRNN, Seq2Seq
 from forecast.models.encoders import CELLS
 
 B, L, H, C, F = 4, 24, 6, 3, 2
@@ -37,11 +37,42 @@ def test_shapes(cls, cell, bidirectional):
 
 
 @pytest.mark.parametrize("cls", MODES + [SegmentRNN])
-@pytest.mark.parametrize("revin, independent", [(True, False), (False, True), (True, True)])
-def test_revin_and_channel_independence_keep_shapes(cls, revin, independent):
-    net = make(cls, revin=revin, channel_independent=independent)
+@pytest.mark.parametrize("revin, last, independent", [(True, False, False), (False, False, True),
+                                                      (True, True, True), (False, True, False)])
+def test_normalisation_and_channel_independence_keep_shapes(cls, revin, last, independent):
+    net = make(cls, revin=revin, subtract_last=last, channel_independent=independent)
     x, x_time, y_time, y = inputs()
+    assert net(x, x_time, y_time, y).shape == net.target(x, y).shape
     assert net.predict(x, x_time, y_time).shape == (B, H, C)
+
+
+@pytest.mark.parametrize("cls", MODES + [SegmentRNN])
+@pytest.mark.parametrize("revin, last", [(True, False), (False, True), (True, True)])
+def test_window_normalisation_makes_forecasts_follow_the_level(cls, revin, last):
+    """Shifting a window by c shifts its forecast by c: the model sees no absolute level."""
+    net = make(cls, revin=revin, subtract_last=last, n_time_features=0).eval()
+    x = inputs()[0]
+    torch.testing.assert_close(net.predict(x + 5.0), net.predict(x) + 5.0, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("affine, last, scale", [(True, False, True), (False, True, False),
+                                                 (True, True, True)])
+def test_revin_round_trip(affine, last, scale):
+    norm = RevIN(C, affine=affine, subtract_last=last, scale=scale)
+    if affine:
+        torch.nn.init.uniform_(norm.weight, 0.5, 2.0)
+        torch.nn.init.uniform_(norm.bias, -1.0, 1.0)
+    x = inputs()[0] * 3 + 2
+    z, stats = norm.normalize(x)
+    torch.testing.assert_close(norm.denormalize(z, stats), x, atol=1e-4, rtol=1e-4)
+    if last and not affine:
+        assert torch.all(z[:, -1] == 0)
+
+
+def test_segment_model_without_channel_embedding():
+    net = make(SegmentRNN, channel_embedding=False, hidden_size=7)
+    assert net.channel is None and net.position.shape == (H // 6, 7)
+    assert net.predict(inputs()[0]).shape == (B, H, C)
 
 
 def test_relu_rnn_and_many_to_one_with_fewer_targets():

@@ -1,0 +1,178 @@
+"""The settings of `benchmark.py`, the published numbers beside them, and the Markdown report."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+
+import pandas as pd
+
+# One setting = one conf/experiment preset; "models" maps a row name to extra Hydra overrides
+# (the first is the preset itself). "published": (source, MSE, MAE) on the same protocol, or
+# (source, sMAPE, MASE, OWA) for M4. "gpu": too long for 2 CPU cores; run by
+# experiments/gpu/accuracy.sh. "goal": the MSE the issue asks the best recurrent model to beat.
+SETTINGS: dict[str, dict] = {
+    "etth1_m96": {
+        "preset": "etth1_m96", "dataset": "ETTh1", "protocol": "M (7 channels), L=96, H=96",
+        "models": {"segrnn": []}, "goal": 0.368,
+        "published": [("SegRNN, L=96, MSE loss (SegRNN README, drop_last fixed)", 0.368, 0.395),
+                      ("iTransformer (its paper)", 0.386, 0.405),
+                      ("DLinear (iTransformer's table)", 0.386, 0.400),
+                      ("repeat-last (data README; DLinear paper 1.295)", 1.294, 0.713)]},
+    "etth1_m96_gpu": {
+        "preset": "etth1_m96", "dataset": "ETTh1", "gpu": True, "goal": 0.368, "seeds": 3,
+        "protocol": "M (7 channels), L=96, H=96, SegRNN's size (d=512, dropout 0.5)",
+        "models": {"segrnn_d512": ["model.hidden_size=512", "model.dropout=0.5",
+                                   "optim.optimizer.lr=0.001",
+                                   "callbacks.early_stopping.patience=10"]},
+        "published": [("SegRNN, L=96, MSE loss (SegRNN README, drop_last fixed)", 0.368, 0.395),
+                      ("DLinear (iTransformer's table)", 0.386, 0.400)]},
+    "etth1_m720": {
+        "preset": "etth1_m720", "dataset": "ETTh1", "protocol": "M (7 channels), L=720, H=96",
+        "models": {"segrnn": []}, "goal": 0.351, "gpu": True, "seeds": 2,
+        "published": [("SegRNN, L=720 (SegRNN paper)", 0.341, None),
+                      ("OLS Linear, L=336 (data README)", 0.370, 0.392)]},
+    "etth1_s336": {
+        "preset": "etth1_s336", "dataset": "ETTh1", "protocol": "S (OT only), L=336, H=96",
+        "models": {"segrnn": []}, "goal": 0.053,
+        "published": [("NLinear (DLinear paper)", 0.053, None)]},
+    "etth2_m96": {
+        "preset": "etth2_m96", "dataset": "ETTh2", "protocol": "M (7 channels), L=96, H=96",
+        "models": {"segrnn": []},
+        "published": [("SegRNN, L=96 (SegRNN README)", 0.278, 0.335),
+                      ("iTransformer (its paper)", 0.297, 0.349),
+                      ("DLinear (iTransformer's table)", 0.333, 0.387)]},
+    "exchange96": {
+        "preset": "exchange96", "dataset": "exchange_rate", "protocol": "M (8 series), L=96, H=96",
+        "models": {"segrnn": []}, "goal": 0.0811, "seeds": 3,
+        "published": [("repeat-last (data README)", 0.081, 0.196)]},
+    "ili24": {
+        "preset": "ili24", "dataset": "national_illness", "protocol": "M (7 series), L=104, H=24",
+        "models": {"segrnn": []}, "published": []},
+    "m4_hourly": {
+        "preset": "m4_hourly", "dataset": "M4 Hourly", "m4": True,
+        "protocol": "414 series, L=336, H=48, sMAPE/MASE/OWA in original units",
+        "models": {"segrnn": []},
+        "published": [("Doornik et al. (best Hourly OWA)", 8.913, 0.801, 0.410),
+                      ("Smyl ES-RNN (M4 winner)", 9.328, 0.893, 0.440),
+                      ("seasonal naive", 13.912, 1.193, 0.627),
+                      ("M4 benchmark RNN", 14.698, 3.048, 1.036),
+                      ("Naive2", 18.383, 2.395, 1.000)]},
+    "airline": {
+        "preset": "airline", "dataset": "airline (classic)",
+        "protocol": "monthly, L=24, H=12, last 36 months test", "models": {"segrnn": []},
+        "seeds": 3, "published": []},
+}
+
+
+def machine(accelerator: str) -> dict[str, str]:
+    """Where the numbers come from (a column of every row)."""
+    import pytorch_lightning as pl
+    import torch
+
+    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    device = (torch.cuda.get_device_name(0) if accelerator == "gpu" and torch.cuda.is_available()
+              else f"{cpu}, {os.cpu_count()} cores")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {"machine": device, "load_1min": round(load, 1), "torch": torch.__version__,
+            "lightning": pl.__version__, "date": datetime.date.today().isoformat()}
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        with open(path) as handle:
+            return handle.readlines()
+    except OSError:
+        return []
+
+
+def write_report(table: pd.DataFrame) -> str:
+    """accuracy.md from all rows of accuracy.csv."""
+    parts = [HEADER, _summary(table)]
+    for name, rows in table.groupby("setting", sort=False):
+        parts.append(_section(name, rows))
+    return "\n".join(parts)
+
+
+HEADER = """# Accuracy: recurrent forecasters vs. the scikit-learn baselines
+
+Written by `experiments/benchmark.py`; do not edit by hand. Standard protocol: chronological
+split (ETT borders 8640/11520/14400; TSLib 70/10/20 elsewhere), StandardScaler fitted on the
+training rows only, **MSE/MAE on the normalised scale averaged over every test window** (stride
+1, no window dropped), horizon step and channel. The recurrent model keeps the weights of its
+best validation epoch; the baselines (`conf/baselines/default.yaml`) are fitted on the same
+training windows and scored on the same test windows by the same code. Published figures come
+from the dataset READMEs in `shared/data` and the papers named; several were measured with the
+`drop_last` bug (last test batch dropped), so differences of ~0.005 are within protocol noise.
+`fit_s` is wall time of the whole fit on the machine named in the setting's row.
+"""
+
+
+def _summary(table: pd.DataFrame) -> str:
+    lines = ["## Summary", "",
+             "| setting | protocol | best recurrent | MSE | best baseline | MSE | goal | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, rows in table.groupby("setting", sort=False):
+        neural, base = _best(rows, "neural"), _best(rows, "baseline")
+        goal = SETTINGS.get(name, {}).get("goal")
+        lines.append(f"| {name} | {rows.protocol.iloc[0]} | {neural.model} | {neural.mse:.4f} | "
+                     f"{base.model} | {base.mse:.4f} | {'' if goal is None else f'< {goal}'} | "
+                     f"{_verdict(neural, base, goal)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _best(rows: pd.DataFrame, family: str) -> pd.Series:
+    key = "owa" if "owa" in rows and rows.owa.notna().all() else "mse"
+    return rows[rows.family == family].sort_values(key).iloc[0]
+
+
+def _verdict(neural: pd.Series, base: pd.Series, goal: float | None) -> str:
+    key = "owa" if pd.notna(neural.get("owa", float("nan"))) else "mse"
+    beats = neural[key] < base[key]
+    text = ("beats the best baseline" if beats else
+            f"**does not beat** the best baseline ({base.model}, {key} {base[key]:.4f})")
+    if goal is not None:
+        text += "; meets the goal" if neural.mse < goal else f"; **misses the goal** {goal}"
+    return text
+
+
+def _section(name: str, rows: pd.DataFrame) -> str:
+    setting, first = SETTINGS.get(name, {}), rows.iloc[0]
+    m4 = "owa" in rows and rows.owa.notna().all()
+    metrics = ["smape", "mase", "owa", "mse", "mae"] if m4 else ["mse", "mae"]
+    command = f"PYTHONPATH=. python experiments/benchmark.py --only {name}"
+    if setting.get("gpu"):
+        command = "bash experiments/gpu/accuracy.sh DATA_DIR   # on a GPU; see experiments/gpu/"
+    where = (f"{first.machine}, {first.get('threads', '?')} torch thread(s); torch {first.torch}, "
+             f"Lightning {first.lightning}; {first.date}; 1-min load average {first.load_1min} "
+             "at the start" + (" (shared machine: timings under load)" if _loaded(first) else ""))
+    out = [f"## {name}: {first.dataset}, {first.protocol}", "", f"`{command}`  ", where + ".", "",
+           "| model | family | " + " | ".join(metrics) + " | fit_s | epochs |",
+           "|---|---|" + "---|" * (len(metrics) + 2)]
+    key = "owa" if m4 else "mse"
+    for row in rows.sort_values(key).itertuples():
+        values = " | ".join(f"{getattr(row, m):.4f}" for m in metrics)
+        epochs = "" if pd.isna(getattr(row, "epochs", float("nan"))) else int(row.epochs)
+        out.append(f"| {row.model} | {row.family} | {values} | {row.fit_s:.1f} | {epochs} |")
+    for source, *numbers in setting.get("published", []):
+        known = dict(zip(["smape", "mase", "owa"] if m4 else ["mse", "mae"], numbers, strict=True))
+        values = " | ".join(_number(known.get(m, "")) for m in metrics)
+        out.append(f"| *{source}* | published | {values} | | |")
+    if "note" in rows:
+        notes = [f"- {r.model}: {r.note}" for r in rows.itertuples() if isinstance(r.note, str)]
+        out += [""] + notes
+    neural, base = _best(rows, "neural"), _best(rows, "baseline")
+    verdict = _verdict(neural, base, setting.get("goal"))
+    out += ["", f"Best recurrent: {neural.model}; it {verdict}.", ""]
+    return "\n".join(out)
+
+
+def _number(value) -> str:
+    return "—" if value is None else value if isinstance(value, str) else f"{value:.3f}"
+
+
+def _loaded(row: pd.Series) -> bool:
+    cores = os.cpu_count() or 1
+    return "cores" in str(row.machine) and float(row.load_1min) > 0.5 * cores

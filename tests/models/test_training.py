@@ -1,0 +1,120 @@
+"""Training options through the real CLI: determinism with `seed`, resume from `last.ckpt`,
+losses and LR schedulers."""
+
+import re
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from forecast.data import WindowDataModule
+from forecast.data.synthetic import sine_frame
+from forecast.models import ForecastModule, ManyToOne
+from forecast.models.ema import WeightAverage
+from tests.conftest import REPO, run_train
+
+QUICK = ("+experiment=sine", "trainer=fast", "data.frame.n_steps=600", "logger=none",
+         "baselines=none")
+
+
+def neural_row(stdout: str) -> str:
+    """The model's row of the printed table, without the fit time."""
+    row = re.search(r"^\| lstm \| neural \|.*$", stdout, re.M).group(0)
+    cells = row.split("|")
+    return "|".join(cells[:9] + cells[10:])  # cell 9 is fit_s
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs")
+    done = {}
+    for name, extra in [("full", ["trainer.max_epochs=4"]), ("again", ["trainer.max_epochs=4"]),
+                        ("half", ["trainer.max_epochs=2"]),
+                        ("resumed", ["trainer.max_epochs=4", "resume=half/checkpoints/last.ckpt"])]:
+        result = run_train(*QUICK, *extra, f"hydra.run.dir={name}", cwd=folder,
+                           env={"OMP_NUM_THREADS": "1"})  # see conftest.py
+        assert result.returncode == 0, result.stderr[-3000:]
+        done[name] = result.stdout
+    return folder, done
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_metrics(runs):
+    _, out = runs
+    assert neural_row(out["full"]) == neural_row(out["again"])
+    assert neural_row(out["full"]) != neural_row(out["half"])  # the metrics do depend on training
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_last_checkpoint(runs):
+    folder, out = runs
+    assert (folder / "half" / "checkpoints" / "last.ckpt").exists()
+    # Two epochs, then two more after resuming == four epochs in one go, to the last digit.
+    assert neural_row(out["resumed"]) == neural_row(out["full"])
+    saved = torch.load(folder / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["epoch"] == 3
+
+
+def compose_optim(name: str, *overrides: str):
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return compose("train", overrides=[f"optim={name}", *overrides]).optim
+
+
+@pytest.mark.parametrize("optim, loss", [("adam", "mse"), ("adam_plateau", "huber"),
+                                         ("adam_decay", "mae"), ("adam_cosine", "huber")])
+def test_losses_and_schedulers_train(optim, loss, tmp_path):
+    cfg = compose_optim(optim, f"optim.loss={loss}", "trainer.max_epochs=2")
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims), cfg.loss,
+                            instantiate(cfg.optimizer), instantiate(cfg.scheduler))
+    trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=tmp_path)
+    trainer.fit(module, dm)
+    lr = trainer.optimizers[0].param_groups[0]["lr"]
+    if optim in ("adam_decay", "adam_cosine"):
+        assert lr < cfg.optimizer.lr  # the schedule stepped once per epoch
+    elif optim == "adam":
+        assert lr == cfg.optimizer.lr
+    assert torch.isfinite(trainer.callback_metrics["val_loss"])
+
+
+def fit_with_average(folder, epochs: int, resume=None) -> ForecastModule:
+    pl.seed_everything(0, verbose=False)
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, dropout=0.0, **dm.dims))
+    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=folder, save_last=True)
+    trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=folder,
+                         callbacks=[WeightAverage(decay=0.9), checkpoint])
+    trainer.fit(module, dm, ckpt_path=resume, weights_only=True)
+    return module, trainer
+
+
+def test_weight_average_is_what_validation_sees_and_resumes_exactly(tmp_path):
+    full, trainer = fit_with_average(tmp_path / "full", epochs=4)
+    average = trainer.callbacks[0].average
+    assert all(torch.equal(v, average[k]) for k, v in full.state_dict().items())
+    saved = torch.load(tmp_path / "full" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(v, saved[k]) for k, v in full.state_dict().items())
+    fit_with_average(tmp_path / "half", epochs=2)
+    resumed, _ = fit_with_average(tmp_path / "resumed", 4, tmp_path / "half" / "last.ckpt")
+    for name, value in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_it_is_not_the_best(tmp_path):
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.output_dir={tmp_path}"])
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    frozen = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims),
+                            optimizer=lambda params: torch.optim.SGD(params, lr=0.0))
+    trainer = pl.Trainer(max_epochs=3, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=list(instantiate(cfg.callbacks).values()))
+    trainer.fit(frozen, dm)  # lr 0: epoch 0 stays the best
+    epoch = {name: torch.load(tmp_path / "checkpoints" / f"{name}.ckpt", weights_only=True)["epoch"]
+             for name in ("best", "last")}
+    assert epoch == {"best": 0, "last": 2}

@@ -1,0 +1,100 @@
+"""Every experiment preset composes, loads its data under its protocol and builds its model."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from forecast.data.datasets import classic_frame, m4_frame
+from forecast.data.frame import build_panel
+from forecast.errors import DataError
+from forecast.evaluate import build_baselines
+from forecast.models import ForecastModule
+from tests.conftest import REPO, SHARED_DATA
+
+PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+
+
+def compose_preset(name: str, tmp_path: Path, *overrides: str):
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return compose("train", overrides=[f"+experiment={name}", f"paths.data_dir={SHARED_DATA}",
+                                           f"paths.output_dir={tmp_path}", *overrides])
+
+
+# name -> (training rows of the first series, test windows, channels): the standard protocols
+PROTOCOL = {
+    "etth1_m96": (8640, 2785, 7), "etth1_m720": (8640, 2785, 7), "etth1_s336": (8640, 2785, 1),
+    "etth2_m96": (8640, 2785, 7), "exchange96": (5311, 1422, 8), "ili24": (676, 170, 7),
+    "m4_hourly": (652, 414, 1), "airline": (84, 25, 1), "sine": (2800, 800, 1),
+}
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_follows_its_protocol_and_builds_its_model(name, tmp_path):
+    cfg = compose_preset(name, tmp_path)
+    assert cfg.experiment_name == name
+    dm = instantiate(cfg.data)
+    dm.setup()
+    train_rows, test_windows, channels = PROTOCOL[name]
+    assert dm.borders_[0, 0] == train_rows
+    assert len(dm.starts_["test"]) == test_windows and len(dm.starts_["val"]) > 0
+    assert dm.dims["n_inputs"] == channels
+    net = instantiate(cfg.model, **dm.dims)
+    module = ForecastModule(net, cfg.optim.loss, instantiate(cfg.optim.optimizer),
+                            instantiate(cfg.optim.scheduler))
+    module.configure_optimizers()
+    instantiate(cfg.callbacks)
+    assert set(build_baselines(cfg.baselines, dm.season)) >= {"repeat_last", "ridge"}
+    batch = dm.dataset("test").gather(torch.tensor([0, test_windows - 1]))
+    with torch.no_grad():
+        forecast = module(batch)
+    assert forecast.shape == batch["y"].shape and torch.isfinite(forecast).all()
+
+
+def test_every_preset_has_its_protocol_checked():
+    assert set(PRESETS) == set(PROTOCOL)
+
+
+@pytest.mark.slow
+def test_benchmark_runs_one_setting_and_writes_the_table(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "experiments/benchmark.py", "--only", "airline", "--quick",
+         "--results", str(tmp_path), "--data-dir", str(SHARED_DATA)],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "accuracy.md").read_text()
+    for name in ("lstm", "repeat_last", "seasonal_naive", "mean", "ridge", "gbm", "knn"):
+        assert f"| {name} |" in report, name
+    assert "## airline" in report and "best baseline" in report
+
+
+def test_m4_loader_appends_the_test_file_and_drops_the_padding(tmp_path):
+    (tmp_path / "train.csv").write_text('"V1","V2","V3","V4"\n"H1",1,2,3\n"H2",5,6,\n')
+    (tmp_path / "test.csv").write_text('"V1","V2"\n"H1",4\n"H2",7\n')
+    frame = m4_frame(tmp_path / "train.csv", tmp_path / "test.csv")
+    assert frame.unique_id.tolist() == ["H1"] * 4 + ["H2"] * 3
+    assert frame.ds.tolist() == [0, 1, 2, 3, 0, 1, 2]
+    assert frame.y.tolist() == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_m4_loader_rejects_a_hole_inside_a_series(tmp_path):
+    (tmp_path / "train.csv").write_text('"V1","V2","V3","V4"\n"H1",1,,3\n')
+    with pytest.raises(DataError, match="'H1'"):
+        m4_frame(tmp_path / "train.csv")
+
+
+@pytest.mark.parametrize("name, rows, freq", [("airline", 144, "MS"), ("lynx", 114, "YS-JAN"),
+                                              ("sunspots", 309, "YS-JAN"), ("nile", 100, "YS-JAN"),
+                                              ("co2", 2284, "W-SAT"), ("elnino", 732, "MS")])
+def test_classic_loaders_give_a_regular_dated_series(name, rows, freq):
+    panel = build_panel(classic_frame(SHARED_DATA / "classic" / f"{name}.csv"), fill="interpolate")
+    assert panel.values.shape == (rows, 1) and panel.freq == freq
+
+
+def test_unknown_classic_file_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="not a known classic series"):
+        classic_frame(tmp_path / "shampoo.csv")
