@@ -107,7 +107,7 @@ def test_read_only_output_folder_is_a_clear_error(tmp_path):
 
 def test_full_disk_while_checkpointing_is_a_clear_error(tmp_path):
     with tiny_filesystem(tmp_path / "full", "size=96k") as folder:
-        result = run_train(*RUN, "logger=none", "model.hidden_size=64",
+        result = run_train(*RUN[:-1], "logger=none", "model.hidden_size=64",
                            f"hydra.run.dir={folder}/run", cwd=tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
