@@ -234,13 +234,18 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.shapes or DEFAULT_SHAPES[args.device]:
         results.append(measure(SHAPES[name], args.device, args.repeats, args.variants))
         print(report(results[-1:], args.device), flush=True)
-    text = "\n".join([header, "", report(results, args.device)])
+        text = "\n".join([header, "", report(results, args.device)])
+        write(args.out, text)  # after every shape: a time limit keeps what was measured
     if args.device == "cuda":
         text += "\n\n" + sync_audit(SHAPES[(args.shapes or DEFAULT_SHAPES["cuda"])[0]])
+        write(args.out, text)
     print("\n" + text, flush=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+
+
+def write(path: Path | None, text: str) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -111,8 +111,6 @@ def predict_scaled(module: torch.nn.Module, dm: WindowDataModule, part: str = "t
     outputs = [torch.zeros(0, dm.spec.horizon, dm.dims["n_targets"])]
     for start in range(0, len(index), dm.eval_batch_size):
         chunk = index[start:start + dm.eval_batch_size]
-        if dataset.on_torch:  # series on the GPU: the window numbers go there too
-            chunk = torch.as_tensor(chunk, device=dataset.device)
         batch = {k: v.to(device) for k, v in dataset.gather(chunk).items()}
         outputs.append(module(batch).float().cpu())
     module.train(was_training)

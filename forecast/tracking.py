@@ -130,16 +130,22 @@ class Tracker:
         """Lightning's MLFlowLogger writing the training curves into run `run_id`.
 
         Asynchronously: a synchronous write costs a round trip to the server or a commit of the
-        sqlite store (10-60 ms) on the training thread; the queue is drained when Lightning
-        terminates the run at the end of `fit`.
+        sqlite store (10-60 ms) on the training thread. The queue is drained whenever a
+        checkpoint is saved, so a run resumed after a crash holds every epoch its checkpoint
+        holds, and when Lightning terminates the run at the end of `fit`.
         """
         from pytorch_lightning.loggers import MLFlowLogger
+
+        class CheckpointFlushingLogger(MLFlowLogger):
+            def after_save_checkpoint(self, checkpoint_callback) -> None:
+                super().after_save_checkpoint(checkpoint_callback)
+                mlflow.flush_async_logging()
 
         # With a buffer the queue drains at once when the run ends; without, MLflow's worker
         # polls with a 1 s timeout and `fit` waits ~0.75 s for it.
         os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "1")
-        return MLFlowLogger(tracking_uri=self.uri, run_id=run_id, log_model=False,
-                            synchronous=False)
+        return CheckpointFlushingLogger(tracking_uri=self.uri, run_id=run_id, log_model=False,
+                                        synchronous=False)
 
     def log_params(self, run_id: str, params: dict) -> None:
         params = safe_params(params)

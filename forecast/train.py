@@ -69,7 +69,7 @@ def train(cfg: DictConfig) -> float:
         if checkpoint is not None:  # keep best/last tracking where the checkpoint lives
             for callback in callbacks:
                 if isinstance(callback, ModelCheckpoint):
-                    callback.dirpath = str(checkpoint.parent)
+                    callback.dirpath = os.path.realpath(checkpoint.parent)  # as Lightning keeps it
         if cfg.trainer.get("enable_progress_bar", True):
             callbacks.append(ProgressBar())  # Lightning's default redraws after every step
         trainer = build(cfg.trainer, callbacks=callbacks,

@@ -86,3 +86,17 @@ def mlflow_server(tmp_path_factory):
         server.wait(timeout=20)
     except subprocess.TimeoutExpired:
         server.kill()
+
+
+def printed_results(stdout: str) -> dict[str, dict[str, str]]:
+    """The results table `forecast.train` prints, as {model: {column: cell}}."""
+    lines = stdout.splitlines()
+    header = next(k for k, line in enumerate(lines) if line.split()[:2] == ["model", "family"])
+    columns = lines[header].split()
+    rows = {}
+    for line in lines[header + 1:]:
+        cells = line.lstrip("* ").split()
+        if len(cells) != len(columns):
+            break
+        rows[cells[0]] = dict(zip(columns, cells, strict=True))
+    return rows

@@ -67,7 +67,7 @@ def test_benchmark_runs_one_setting_and_writes_the_table(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     report = (tmp_path / "accuracy.md").read_text()
-    for name in ("lstm", "repeat_last", "seasonal_naive", "mean", "ridge", "gbm", "knn"):
+    for name in ("segrnn", "repeat_last", "seasonal_naive", "mean", "ridge", "gbm", "knn"):
         assert f"| {name} |" in report, name
     assert "## airline" in report and "best baseline" in report
 

@@ -2,7 +2,7 @@
 # The accuracy settings too long for 2 CPU cores, on one GPU (about 5 minutes on an H100).
 #
 #   bash experiments/gpu/prepare.sh               # here, once: fills experiments/gpu/{data,site}
-#   bash experiments/gpu/accuracy.sh [DATA_DIR]    # on the GPU machine; DATA_DIR defaults to
+#   bash experiments/gpu/accuracy.sh [DATA_DIR [SETTING...]]  # on the GPU machine; DATA_DIR defaults to
 #                                                  # experiments/gpu/data (ett/, m4_hourly/ ...)
 #
 # Each setting is `experiments/benchmark.py --only NAME --accelerator gpu` (the same runner,
@@ -22,8 +22,9 @@ run() {  # run SETTING SECONDS
     || failed+=("$1")
   echo "== $1: $((SECONDS - start)) s"
 }
-run etth1_m96_gpu 120
-run etth1_m720 150
-run etth1_s336_gpu 60
+settings=("${@:2}")
+[ ${#settings[@]} -gt 0 ] || settings=(etth1_m720 etth1_m96_gpu etth1_s336_gpu)
+declare -A limit=([etth1_m720]=150 [etth1_m96_gpu]=120 [etth1_s336_gpu]=60)
+for setting in "${settings[@]}"; do run "$setting" "${limit[$setting]:-150}"; done
 if [ -n "${OUT:-}" ]; then cp experiments/results/accuracy.csv experiments/results/accuracy.md "$OUT/"; fi
 if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; exit 1; fi

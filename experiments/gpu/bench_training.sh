@@ -13,8 +13,8 @@ out="${OUT:-experiments/results}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 status=0
-PYTHONPATH=. timeout 225 python3 experiments/bench_training.py --device cuda --repeats 2 \
-  --shapes etth ecl ettm --variants raw ours bare tensor_dataset \
+PYTHONPATH=. timeout ${LIMIT:-190} python3 experiments/bench_training.py --device cuda --repeats 2 \
+  --shapes ${SHAPES:-etth ecl ettm} --variants raw ours bare tensor_dataset \
   --out "$out/bench_training_gpu.md" 2> "$out/bench_training_gpu.log" || status=$?
 # progress bars go to the log; show what went wrong, if anything
 grep -v "it/s" "$out/bench_training_gpu.log" | grep -B 2 -A 25 -E "failed|Traceback|Error" \

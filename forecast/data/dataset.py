@@ -41,7 +41,6 @@ class WindowDataset(Dataset):
         self.values, self.index, self.spec = values, index, spec
         self.n_targets, self.calendar = n_targets, calendar
         if self.on_torch:
-            self.index = index.to(values.device)
             self._offsets = torch.arange(spec.length, device=values.device)
         else:  # zero-copy [T', L+H, C] views, built once
             self._views = [None if a is None else window_view(a, spec) for a in (values, calendar)]
@@ -61,10 +60,7 @@ class WindowDataset(Dataset):
     def __getitem__(self, number: int) -> dict[str, torch.Tensor]:
         if not -len(self) <= number < len(self):
             raise IndexError(f"window {number} out of range for {len(self)} windows")
-        number = np.array([number % len(self)])
-        if self.on_torch:
-            number = torch.as_tensor(number, device=self.device)
-        return {k: v[0] for k, v in self.gather(number).items()}
+        return {k: v[0] for k, v in self.gather(np.array([number % len(self)])).items()}
 
     def to(self, device: torch.device | str) -> WindowDataset:
         """The same windows with the series as tensors on `device` (the GPU-resident option)."""
@@ -72,10 +68,23 @@ class WindowDataset(Dataset):
         return WindowDataset(torch.as_tensor(self.values).to(device), self.index, self.spec,
                              self.n_targets, calendar)
 
-    def gather(self, number: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
-        """The batch of windows number `number` [B] (numpy, or a tensor on `device`)."""
-        starts = self.index.starts(number)  # [B]
+    def gather(self, number: np.ndarray) -> dict[str, torch.Tensor]:
+        """The batch of windows number `number` [B]."""
+        return self.gather_rows(self.index.starts(np.asarray(number)))
+
+    def send(self, starts: np.ndarray) -> torch.Tensor:
+        """Start rows [B] as a tensor on the series' device, copied without waiting for the
+        GPU (pinned memory): the index maths stays on the host, where it needs no sync."""
+        starts = torch.from_numpy(np.ascontiguousarray(starts))
+        if self.device.type == "cuda":
+            return starts.pin_memory().to(self.device, non_blocking=True)
+        return starts.to(self.device)
+
+    def gather_rows(self, starts: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batch of windows starting at rows `starts` [B] (numpy, or a tensor on `device`)."""
         if self.on_torch:
+            if isinstance(starts, np.ndarray):
+                starts = self.send(starts)
             rows = starts[:, None] + self._offsets  # [B, L+H]
             windows = self.values[rows]  # [B, L+H, C]
             marks = None if self.calendar is None else self.calendar[rows]  # [B, L+H, F]
@@ -129,21 +138,19 @@ class WindowLoader:
         served = min(len(self) * self.batch_size, self._per_rank())
         chunk = max(self.batch_size, _CHUNK // self.batch_size * self.batch_size)
         for lo in range(0, served, chunk):
-            number = self._numbers(lo, min(lo + chunk, served), order)
-            for start in range(0, len(number), self.batch_size):
-                yield self.dataset.gather(number[start:start + self.batch_size])
+            starts = self.dataset.index.starts(self._numbers(lo, min(lo + chunk, served), order))
+            if self.dataset.on_torch:  # one host-to-device copy per chunk, no sync
+                starts = self.dataset.send(starts)
+            for start in range(0, len(starts), self.batch_size):
+                yield self.dataset.gather_rows(starts[start:start + self.batch_size])
         if self.shuffle:
             self.epoch += 1
 
-    def _numbers(self, lo: int, hi: int, order: Permutation | None):
-        """Window numbers [hi - lo] at positions [lo, hi) of this rank's share of the order:
-        numpy for a numpy dataset, else a tensor on the dataset's device."""
-        device = self.dataset.device
-        # Integer maths is ~10x faster in numpy than in torch on CPU; on a GPU it stays there.
-        on_cpu = device.type == "cpu"
-        local = np.arange(lo, hi) if on_cpu else torch.arange(lo, hi, device=device)
+    def _numbers(self, lo: int, hi: int, order: Permutation | None) -> np.ndarray:
+        """Window numbers [hi - lo] at positions [lo, hi) of this rank's share of the order.
+        Computed with numpy on the host also for GPU-resident series: integer maths there
+        costs no device sync (cycle walking and searchsorted would sync on every batch)."""
         # Position p of this rank is position rank + p * world_size of the shared order;
         # positions past n wrap around (the padding of the last, shorter, rank).
-        number = (self.rank + local * self.world_size) % len(self.dataset)
-        number = number if order is None else order(number)
-        return torch.from_numpy(number) if on_cpu and self.dataset.on_torch else number
+        number = (self.rank + np.arange(lo, hi) * self.world_size) % len(self.dataset)
+        return number if order is None else order(number)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from forecast.errors import ConfigError, DataError
 
@@ -75,20 +74,11 @@ class WindowIndex:
         starts = self.starts()
         return starts if dtype is None else starts.astype(dtype)
 
-    def starts(self, number=None):
-        """Start rows of window numbers `number` [B] (default all), in the backend of the index
-        (numpy, or torch on the device `to` put it on)."""
-        if isinstance(self.first, torch.Tensor):
-            s = torch.searchsorted(self.offsets[1:], number, right=True)
-        else:
-            number = np.arange(len(self)) if number is None else number
-            s = np.searchsorted(self.offsets[1:], number, side="right")
+    def starts(self, number: np.ndarray | None = None) -> np.ndarray:
+        """Start rows of window numbers `number` [B] (default all)."""
+        number = np.arange(len(self)) if number is None else number
+        s = np.searchsorted(self.offsets[1:], number, side="right")
         return self.first[s] + (number - self.offsets[s]) * self.stride
-
-    def to(self, device: torch.device | str) -> WindowIndex:
-        """The same index as int64 tensors on `device` (for batches gathered there)."""
-        first, offsets = (torch.as_tensor(a, device=device) for a in (self.first, self.offsets))
-        return WindowIndex(first, offsets, np.asarray(self.series), self.stride)
 
     def window_series(self) -> np.ndarray:
         """[N] panel series of every window."""

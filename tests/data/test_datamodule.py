@@ -144,7 +144,7 @@ def test_setup_scales_one_array_in_place_and_leaves_the_frame_alone(sine_wide):
     assert dm.panel_.values is None and dm.values_.dtype == np.float32
     x, _ = dm.windows("train")  # one series: windows are a view of the scaled array
     assert np.shares_memory(x, dm.values_)
-    batch = next(iter(dm.dataset("train").to("cpu").gather(torch.tensor([0])).values()))
+    batch = next(iter(dm.dataset("train").to("cpu").gather(np.array([0])).values()))
     assert batch.shape == (1, 24, 2)
 
 

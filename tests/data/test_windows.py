@@ -43,15 +43,6 @@ def test_windows_never_cross_series():
     assert index.as_slice() is None
 
 
-def test_index_is_the_same_in_numpy_and_torch():
-    index = window_index(np.array([0, 40, 41, 100]), np.array([[5, 40], [0, 1], [10, 59]]),
-                         WindowSpec(3, 2), stride=3)
-    assert list(index.series) == [0, 2]  # the one-row series has no window
-    numbers = np.arange(len(index))
-    np.testing.assert_array_equal(index.to("cpu").starts(torch.from_numpy(numbers)).numpy(),
-                                  index.starts(numbers))
-
-
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True])
 def test_window_spec_rejects_non_positive_sizes(bad):
     with pytest.raises(ConfigError, match="data.lookback"):
@@ -117,5 +108,5 @@ def test_torch_dataset_gathers_the_same_batches_as_numpy():
 def test_torch_dataset_gathers_on_the_device_of_the_series():
     # "meta" tensors have no data: the gather provably runs where the series live.
     on_meta = small_dataset().to("meta")
-    batch = on_meta.gather(torch.tensor([0, 5, 7], device="meta"))
+    batch = on_meta.gather(np.array([0, 5, 7]))  # window numbers stay on the host
     assert batch["x"].device.type == "meta" and batch["x"].shape == (3, 4, 1)

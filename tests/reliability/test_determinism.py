@@ -4,7 +4,7 @@ import pandas as pd
 
 import forecast
 from forecast.data.synthetic import sine_frame
-from tests.conftest import FAST, run_train
+from tests.conftest import FAST, printed_results, run_train
 
 
 def test_cli_twice_with_one_seed_gives_identical_tables(tmp_path):
@@ -15,10 +15,10 @@ def test_cli_twice_with_one_seed_gives_identical_tables(tmp_path):
         result = run_train("+experiment=sine", *FAST, "logger=none", "baselines=none",
                            "model.dropout=0.2", "model.num_layers=2", cwd=folder)
         assert result.returncode == 0, result.stderr[-2000:]
-        rows = [line.split() for line in result.stdout.splitlines()
-                if line.lstrip("* ").startswith("lstm ")]
-        tables.append([row[:row.index("neural") + 6] for row in rows])  # the metrics, not fit_s
-    assert tables[0] and len(tables[0][0]) >= 7 and tables[0] == tables[1]
+        row = printed_results(result.stdout)["lstm"]
+        row.pop("fit_s")
+        tables.append(row)
+    assert {"mse", "mae", "norm_mse"} <= set(tables[0]) and tables[0] == tables[1]
 
 
 def test_forecaster_with_one_seed_predicts_identically():

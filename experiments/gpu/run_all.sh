@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every GPU check of the project in one call (the device tool lends a few minutes), from the
+# repository root, after `bash experiments/gpu/prepare.sh` here:
+#   1. GPU-resident windows: batches gathered on the GPU (experiments/gpu_windows_check.py)
+#   2. training throughput vs a raw torch loop (experiments/gpu/bench_training.sh, 2 shapes)
+#   3. the ETTh1 L=720 accuracy setting (experiments/gpu/accuracy.sh etth1_m720)
+# Each step has its own time limit; a failing step is reported and the next still runs.
+# Results land in $OUT (or experiments/results/).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out="${OUT:-experiments/results}"
+export PYTHONPATH="$PWD:$PWD/experiments/gpu/site" PYTHONUNBUFFERED=1 OUT="$out"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch, lightning, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
+failed=()
+step() {  # step NAME SECONDS COMMAND...
+  local name=$1 seconds=$2 start=$SECONDS; shift 2
+  echo "== $name"
+  timeout "$seconds" "$@" || failed+=("$name")
+  echo "== $name: $((SECONDS - start)) s"
+}
+step windows 60 bash -c "python3 experiments/gpu_windows_check.py 2>&1 | grep -v 'it/s' \
+  | tee '$out/gpu_windows_check.txt' | tail -8"
+step training 200 env SHAPES="etth ecl" bash experiments/gpu/bench_training.sh
+step accuracy 170 bash experiments/gpu/accuracy.sh experiments/gpu/data etth1_m720
+if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; exit 1; fi
