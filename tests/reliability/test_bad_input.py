@@ -1,14 +1,17 @@
-"""Every kind of bad input: one readable line, a non-zero exit, no traceback, nothing half-written."""
+"""Every kind of bad input: one readable line, a non-zero exit, no traceback, nothing
+half-written."""
 
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import forecast
+from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
-from forecast.errors import ConfigError, DataError
+from forecast.errors import ConfigError, DataError, ForecastError, explain
 from tests.conftest import run_train
 
 
@@ -53,9 +56,14 @@ def write(case_dir, content) -> None:
         path.write_text(content)
 
 
+# One case of each way an error reaches the CLI (reading, validating the data, Hydra, our config
+# checks); every case, these included, is also checked in-process below.
+CLI_CASES = ["missing_file", "unreadable_csv", "nan", "horizon_zero", "wrong_key", "wrong_type"]
+
+
 @pytest.fixture(scope="module")
 def cli_results(tmp_path_factory):
-    """Run every case through the real CLI, a few processes at a time."""
+    """Run the CLI cases through the real CLI, a few processes at a time."""
     def run(name):
         content, overrides, _ = CASES[name]
         folder = tmp_path_factory.mktemp(name)
@@ -63,11 +71,11 @@ def cli_results(tmp_path_factory):
         args = ["data=csv", "data.path=data.csv", "data.lookback=24", "data.horizon=6", *overrides]
         return name, folder, run_train(*args, cwd=folder, timeout=240)
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return {name: (folder, result) for name, folder, result in pool.map(run, CASES)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return {name: (folder, result) for name, folder, result in pool.map(run, CLI_CASES)}
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", CLI_CASES)
 def test_cli_reports_bad_input_in_one_line(cli_results, name):
     folder, result = cli_results[name]
     _, _, words = CASES[name]
@@ -89,7 +97,8 @@ def test_full_traceback_on_request(tmp_path):
 def test_forecaster_fit_rejects_the_same_frames(name):
     content, _, words = CASES[name]
     with pytest.raises(DataError) as error:
-        forecast.Forecaster(lookback=24, horizon=6, max_epochs=1).fit(content.reset_index(drop=True))
+        model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=1)
+        model.fit(content.reset_index(drop=True))
     for word in words:
         assert word in str(error.value)
 
@@ -107,3 +116,24 @@ def test_predict_with_a_history_missing_columns():
         model.predict(frame().drop(columns="y1"))
     with pytest.raises(DataError, match="duplicate"):
         model.predict(pd.concat([frame().iloc[:100], frame().iloc[99:200]]))
+
+
+DATA_CASES = [name for name, (_, overrides, _) in CASES.items()
+              if all(o.startswith("data.") for o in overrides)]
+
+
+@pytest.mark.parametrize("name", DATA_CASES)
+def test_datamodule_reports_bad_input_in_one_line(tmp_path, name):
+    """The same messages the CLI prints, from `setup()` of the datamodule it builds."""
+    content, overrides, words = CASES[name]
+    write(tmp_path, content)
+    options = {"path": str(tmp_path / "data.csv"), "lookback": 24, "horizon": 6}
+    for override in overrides:
+        key, value = override.removeprefix("data.").split("=")
+        options[key] = str(tmp_path / value) if key == "path" else yaml.safe_load(value)
+    with pytest.raises(ForecastError) as error:
+        WindowDataModule(**options).setup()
+    message = explain(error.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, (word, message)
