@@ -84,7 +84,8 @@ def _signature(target) -> tuple[set[str], dict, bool]:
             hints = {**_hints(function), **hints}
         except Exception:  # unresolvable annotations: check names only
             pass
-        names |= {n for n, p in parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        variadic = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        names |= {n for n, p in parameters.items() if p.kind not in variadic}
         names.discard("self")
         if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
             return names, hints, open_kwargs

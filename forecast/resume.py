@@ -16,7 +16,8 @@ def find_checkpoint(resume: str | None, outputs: Path) -> Path | None:
     if resume in (None, ""):
         return None
     if resume == "auto":
-        candidates = sorted(outputs.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        candidates = sorted(outputs.glob("*/checkpoints/last.ckpt"),
+                            key=lambda path: path.stat().st_mtime)
         return candidates[-1] if candidates else None
     path = Path(resume).expanduser()
     if not path.is_file():

@@ -134,12 +134,7 @@ class Tracker:
         checkpoint is saved, so a run resumed after a crash holds every epoch its checkpoint
         holds, and when Lightning terminates the run at the end of `fit`.
         """
-        from pytorch_lightning.loggers import MLFlowLogger
-
-        class CheckpointFlushingLogger(MLFlowLogger):
-            def after_save_checkpoint(self, checkpoint_callback) -> None:
-                super().after_save_checkpoint(checkpoint_callback)
-                mlflow.flush_async_logging()
+        from forecast.mlflow_logger import CheckpointFlushingLogger
 
         # With a buffer the queue drains at once when the run ends; without, MLflow's worker
         # polls with a 1 s timeout and `fit` waits ~0.75 s for it.

@@ -40,7 +40,8 @@ def run_train(*overrides: str, cwd: Path, env: dict | None = None,
               timeout: int = 300) -> subprocess.CompletedProcess:
     """`python -m forecast.train OVERRIDES` as a user runs it, in `cwd`."""
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    environment.pop("MLFLOW_TRACKING_URI", None) if "MLFLOW_TRACKING_URI" not in (env or {}) else None
+    if "MLFLOW_TRACKING_URI" not in (env or {}):  # runs go where the test says, not the shell
+        environment.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.run([sys.executable, "-m", "forecast.train", *overrides], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=timeout)
 
@@ -78,7 +79,7 @@ def mlflow_server(tmp_path_factory):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise RuntimeError((folder / "server.log").read_text()[-2000:])
+                raise RuntimeError((folder / "server.log").read_text()[-2000:]) from None
             time.sleep(0.5)
     yield uri
     server.terminate()

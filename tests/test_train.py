@@ -41,7 +41,8 @@ def test_runs_metrics_and_artifacts_in_the_default_local_store(sine_run):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "forecast.png"} <= artifacts
     parent = client.get_run(run.data.tags["mlflow.parentRunId"])
-    assert {"results.md", "results.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"results.md", "results.csv"} <= parent_artifacts
     for r in baseline:
         assert {"test_mse", "test_mae"} <= set(r.data.metrics)
     mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
