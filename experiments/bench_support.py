@@ -71,7 +71,9 @@ def instantiate(node):
 def default_callbacks(folder: Path, epochs: int) -> list:
     """conf/callbacks/default.yaml, with patience >= epochs so every variant runs them all."""
     conf = yaml.safe_load((CONF / "callbacks" / "default.yaml").read_text())
-    conf["checkpoint"]["dirpath"] = str(folder / "checkpoints")
+    for node in conf.values():  # best and last checkpoints, in this run's folder
+        if "dirpath" in node:
+            node["dirpath"] = str(folder / "checkpoints")
     conf["early_stopping"]["patience"] = epochs
     return [instantiate(node) for node in conf.values()]
 
