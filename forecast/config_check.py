@@ -23,9 +23,21 @@ _NONE = type(None)
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first node whose values do not fit its `_target_`."""
+    """Raise ConfigError for the first node whose values do not fit its `_target_`, or for a
+    GPU trainer where torch sees no GPU."""
     for path, node in _target_nodes(cfg, ""):
         _check_node(path, node)
+    if "trainer" in cfg:
+        _check_accelerator(cfg.trainer)
+
+
+def _check_accelerator(trainer: DictConfig) -> None:
+    import torch
+
+    if str(trainer.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={trainer.accelerator}: torch {torch.__version__} "
+                          "sees no CUDA GPU on this machine; train on the CPU with "
+                          "trainer=default (or install a CUDA build of torch).")
 
 
 def _target_nodes(node, path: str) -> Iterator[tuple[str, DictConfig]]:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -22,7 +21,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from forecast.backtest import backtest
 from forecast.config_check import check_config
-from forecast.errors import ConfigError, ForecastError, explain, unwrap
+from forecast.errors import ForecastError, explain, unwrap
 from forecast.evaluate import build_baselines
 from forecast.forecaster import Forecaster
 from forecast.logs import quiet
@@ -53,7 +52,6 @@ def main(cfg: DictConfig) -> float:
 
 
 def train(cfg: DictConfig) -> float:
-    check_accelerator(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = build(cfg.data)
     dm.setup()  # bad data fails here, before any run is opened
@@ -99,14 +97,6 @@ def build(node, **kwargs):
         return instantiate(node, **kwargs)
     except InstantiationException as error:
         raise unwrap(error) from None
-
-
-def check_accelerator(trainer: DictConfig) -> None:
-    """A GPU trainer where torch sees no GPU fails here, not deep inside Lightning."""
-    if str(trainer.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"trainer.accelerator={trainer.accelerator}: torch {torch.__version__} "
-                          "sees no CUDA GPU on this machine; train on the CPU with "
-                          "trainer=default (or install a CUDA build of torch).")
 
 
 def _net_kwargs(cfg: DictConfig) -> dict:
