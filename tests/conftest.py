@@ -49,44 +49,16 @@ def run_train(*overrides: str, cwd: Path, env: dict | None = None,
 FAST = ("trainer=fast", "trainer.max_epochs=2", "data.frame.n_steps=600")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
-    """A real `mlflow server` on 127.0.0.1 (sqlite backend, local artifact root); its URI."""
-    import time
-    import urllib.request
+    """A real `mlflow server` on 127.0.0.1 (sqlite backend, proxied artifacts), per session."""
+    from tests.servers import start_mlflow_server, stop
 
-    folder = tmp_path_factory.mktemp("mlflow_server")
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
-         "--port", str(port), "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
-         "--artifacts-destination", str(folder / "artifacts"), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=open(folder / "server.log", "w"))
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{uri}/health", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError((folder / "server.log").read_text()[-2000:]) from None
-            time.sleep(0.5)
-    yield uri
-    server.terminate()
+    server = start_mlflow_server(tmp_path_factory.mktemp("mlflow_server"))
     try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+        yield server
+    finally:
+        stop(server.process)
 
 
 def printed_results(stdout: str) -> dict[str, dict[str, str]]:

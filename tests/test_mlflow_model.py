@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from mlflow.tracking import MlflowClient
 import forecast
 from forecast.data.synthetic import sine_frame
 from forecast.mlflow_model import log_forecaster
+from tests import servers
 from tests.conftest import FAST, REPO, run_train
 
 pytestmark = pytest.mark.slow
@@ -87,49 +85,15 @@ forecast.load("models:/{REGISTERED}/1").predict(history).to_parquet("registered.
                                       check_freq=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(server: subprocess.Popen, url: str, log: Path, limit: float = 300) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"mlflow models serve exited ({server.returncode}):\n"
-                        f"{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(1)
-    pytest.fail(f"mlflow models serve did not answer {url} in {limit} s:\n"
-                f"{log.read_text()[-3000:]}")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    """Stop the server and the uvicorn worker it started (its own process group)."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-
-
 def test_served_model_answers_a_scoring_request(cli_run, history, tmp_path):
-    port, log = _free_port(), tmp_path / "serve.log"
+    port = servers.free_port()
     env = {**os.environ, **ENV, "MLFLOW_TRACKING_URI": cli_run["store"],
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", cli_run["uri"],
                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
-    with open(log, "w") as out:
-        server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+    server = servers.start(command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log",
+                           cwd=tmp_path, env=env, limit=300)
     try:
-        _wait_until_up(server, f"http://127.0.0.1:{port}/ping", log)
         # the request a client builds from a DataFrame: timestamps become ISO strings
         split = json.loads(history.to_json(orient="split", date_format="iso", index=False))
         assert isinstance(split["data"][0][0], str)
@@ -139,7 +103,7 @@ def test_served_model_answers_a_scoring_request(cli_run, history, tmp_path):
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.loads(response.read())
     finally:
-        _stop(server)
+        servers.stop(server)
     served = pd.DataFrame(answer["predictions"])
     expected = cli_run["forecaster"].predict(history)
     assert list(pd.to_datetime(served.date)) == list(expected.index)  # timestamps not mangled

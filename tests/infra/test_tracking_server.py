@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from tests.conftest import FAST, run_train
-from tests.infra.conftest import free_port
+from tests.servers import free_port
 
 
 def runs_of(server, experiment_name: str) -> list[dict]:

@@ -40,5 +40,5 @@ def test_parallel_runs_into_the_embedded_store(tmp_path):
 
 
 def test_parallel_runs_into_a_tracking_server(tmp_path, mlflow_server):
-    parallel_runs(tmp_path, mlflow_server)
-    check_store(mlflow_server)
+    parallel_runs(tmp_path, mlflow_server.url)
+    check_store(mlflow_server.url)
