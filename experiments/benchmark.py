@@ -49,7 +49,7 @@ def compose_preset(preset: str, overrides: list[str], data_dir: Path, out_dir: P
             f"paths.output_dir={out_dir}", *overrides])
 
 
-def fit_recurrent(cfg: DictConfig, name: str) -> tuple[Result, object, dict]:
+def fit_recurrent(cfg: DictConfig, name: str) -> tuple[Result, object, dict, ForecastModule]:
     """Train the config's network as forecast.train does; score the best epoch on test."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = instantiate(cfg.data)
@@ -68,7 +68,7 @@ def fit_recurrent(cfg: DictConfig, name: str) -> tuple[Result, object, dict]:
     info = {"epochs": trainer.current_epoch,
             "params": sum(p.numel() for p in net.parameters()),
             "device": str(trainer.strategy.root_device)}
-    return result, dm, info
+    return result, dm, info, module
 
 
 def m4_metrics(result: Result, dm) -> dict[str, float]:
@@ -99,7 +99,7 @@ def run_setting(name: str, data_dir: Path, extra: list[str], quick: bool) -> lis
                 cfg = compose_preset(setting["preset"], [*overrides, *quick_overrides, *extra,
                                                          f"seed={seed}"],
                                      data_dir, Path(out) / f"{model}_{seed}")
-                result, dm, info = fit_recurrent(cfg, model)
+                result, dm, info, _ = fit_recurrent(cfg, model)
                 runs.append((result, info))
                 print(_summary(_row(name, result, dm, info, setting)), flush=True)
             rows += _seed_rows(name, model, runs, dm, setting)

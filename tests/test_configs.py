@@ -72,6 +72,23 @@ def test_benchmark_runs_one_setting_and_writes_the_table(tmp_path):
     assert "## airline" in report and "best baseline" in report
 
 
+@pytest.mark.slow
+def test_variants_are_ranked_on_validation_beside_the_baselines(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "experiments/variants.py", "airline", "", "model.hidden_size=8",
+         "--quick", "--results", str(tmp_path), "--data-dir", str(SHARED_DATA)],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "variants_airline.md").read_text()
+    rows = {cells[1].strip(): float(cells[2]) for line in report.splitlines()
+            if (cells := line.split("|")) and len(cells) > 3 and cells[2].strip()[:1].isdigit()}
+    assert {"(the preset)", "model.hidden_size=8", "baseline: ridge",
+            "baseline: repeat_last"} <= set(rows)
+    assert list(rows.values()) == sorted(rows.values())  # ranked by validation MSE
+    picked = min(("(the preset)", "model.hidden_size=8"), key=rows.get)
+    assert f"Picked on validation: **{picked}**" in report
+
+
 def test_m4_loader_appends_the_test_file_and_drops_the_padding(tmp_path):
     (tmp_path / "train.csv").write_text('"V1","V2","V3","V4"\n"H1",1,2,3\n"H2",5,6,\n')
     (tmp_path / "test.csv").write_text('"V1","V2"\n"H1",4\n"H2",7\n')

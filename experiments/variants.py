@@ -1,0 +1,108 @@
+"""Variants of a preset ranked on validation, and whether the validation ranking holds on test.
+
+    PYTHONPATH=. python experiments/variants.py exchange96 "" "optim.loss=mae" "data.lookback=48"
+
+Each variant is the preset plus one string of space-separated Hydra overrides ("" is the preset
+itself). Every variant is trained as `benchmark.py` trains it (seed 0, best-epoch weights) and
+scored on every validation and test window (MSE on the normalised scale), beside every default
+baseline on the same windows. Picking a variant by its test score would be tuning on the test
+set; this table shows what picking by validation gives. Writes
+`experiments/results/variants_<preset>.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import torch
+from accuracy_report import machine  # experiments/, beside this file
+from benchmark import RESULTS, compose_preset, fit_recurrent
+
+from forecast.evaluate import NEURAL, Result, build_baselines, predict_scaled, run_baselines, score
+from forecast.logs import quiet
+
+PARTS = ("val", "test")
+
+
+QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"]  # a smoke run
+
+
+def run_variant(preset: str, overrides: str, data_dir: Path,
+                quick: bool = False) -> tuple[dict, object, object]:
+    """Val and test MSE of one variant; also its data module and config (for the baselines)."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = compose_preset(preset, [*overrides.split(), "seed=0", *(QUICK if quick else [])],
+                             data_dir, Path(out))
+        result, dm, info, module = fit_recurrent(cfg, overrides or "(the preset)")
+    val = score(Result(result.name, NEURAL, predict_scaled(module, dm, "val"),
+                       result.fit_seconds), dm, "val")
+    row = {"variant": result.name, "val": val.metrics["val_norm_mse"],
+           "test": result.metrics["test_norm_mse"], "epochs": info["epochs"],
+           "fit_s": result.fit_seconds}
+    return row, dm, cfg
+
+
+def baseline_rows(cfg, dm) -> list[dict]:
+    scores = {}
+    for part in PARTS:
+        for result in run_baselines(build_baselines(cfg.baselines, dm.season), dm, part):
+            scores.setdefault(result.name, {})[part] = result.metrics[f"{part}_norm_mse"]
+    return [{"variant": f"baseline: {name}", **s} for name, s in scores.items()]
+
+
+def report(preset: str, rows: list[dict], baselines: list[dict], command: str) -> str:
+    where = machine("cpu")
+    best_val = min(rows, key=lambda r: r["val"])
+    best_baseline = min(baselines, key=lambda r: r["val"])
+    lines = [f"# Variants of `{preset}`, ranked on validation", "",
+             f"`{command}`  ", f"{where['machine']}, 1 torch thread; torch {where['torch']}, "
+             f"Lightning {where['lightning']}; {where['date']}", "",
+             "MSE on the normalised scale over every window of the part; seed 0; best-epoch "
+             "weights. Sorted by validation MSE.", "",
+             "| variant | val MSE | test MSE | epochs | fit_s |", "|---|---|---|---|---|"]
+    for r in sorted(rows + baselines, key=lambda r: r["val"]):
+        fit = f"{r['fit_s']:.0f}" if "fit_s" in r else ""
+        lines.append(f"| {r['variant']} | {r['val']:.5f} | {r['test']:.5f} | "
+                     f"{r.get('epochs', '')} | {fit} |")
+    on_test = min(baselines, key=lambda r: r["test"])
+    lines += ["", f"Picked on validation: **{best_val['variant']}** (val {best_val['val']:.5f}, "
+                  f"test {best_val['test']:.5f}). Best baseline on validation: "
+                  f"{_name(best_baseline)} (val {best_baseline['val']:.5f}, test "
+                  f"{best_baseline['test']:.5f}); on test: {_name(on_test)} "
+                  f"({on_test['test']:.5f}).", ""]
+    return "\n".join(lines)
+
+
+def _name(row: dict) -> str:
+    return row["variant"].removeprefix("baseline: ")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("preset")
+    parser.add_argument("variants", nargs="+", help='override strings; "" is the preset')
+    parser.add_argument("--data-dir", type=Path,
+                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 epoch of 2 batches")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # 1 thread: two runs fit side by side on 2 cores
+    quiet()
+    rows = []
+    for overrides in args.variants:
+        row, dm, cfg = run_variant(args.preset, overrides, args.data_dir, args.quick)
+        rows.append(row)
+        print(f"{row['variant']}: val {row['val']:.5f} test {row['test']:.5f}", flush=True)
+    baselines = baseline_rows(cfg, dm)
+    quoted = " ".join(f'"{v}"' for v in args.variants)
+    text = report(args.preset, rows, baselines,
+                  f"PYTHONPATH=. python experiments/variants.py {args.preset} {quoted}")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"variants_{args.preset}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
