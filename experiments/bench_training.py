@@ -15,12 +15,12 @@ trainer config, and validates once per epoch keeping the best weights:
 - raw: a hand-written loop over windows materialised as tensors already on the device, in the
   same shuffled order as ours, so both see the same batches (their best val losses agree).
 - tensor_dataset: the raw loop fed by `DataLoader(TensorDataset(X, Y), shuffle=True)` from host
-  memory, the usual way to write it. Run in the last round only (it is slow on a GPU).
+  memory, the usual way to write it. On a GPU it runs in the last round only (it is slow there).
 
 Throughput = training windows x epochs / wall time of the whole fit: Trainer construction,
 sanity check, validation, checkpoints and logging included. Rounds alternate the variants, so
 a change of load on a shared machine hits all of them; the median round is reported.
-Needs torch, pytorch-lightning, numpy and pandas only (mlflow optional).
+Needs torch, pytorch-lightning, hydra-core, numpy and pandas (mlflow optional).
 """
 
 from __future__ import annotations
@@ -48,13 +48,14 @@ import torch
 from experiments.bench_support import (
     Shape,
     as_tensors,
+    composed,
     logger_factory,
     make_datamodule,
     make_net,
+    ours_config,
     run_ours,
     run_raw,
     run_tensor_dataset,
-    trainer_settings,
 )
 
 SHAPES = {
@@ -75,7 +76,7 @@ TRAINER = {"cpu": "default", "cuda": "gpu"}
 def variants_of(shape, dm, initial, device, names) -> dict:
     """name: (prepare outside the timing -> args, run(*args) -> best val loss)."""
     trainer_name = TRAINER[device]
-    bf16 = str(trainer_settings(trainer_name).get("precision", "")).startswith("bf16")
+    bf16 = str(composed(trainer_name).trainer.precision).startswith("bf16")
     autocast = (partial(torch.autocast, device_type=device, dtype=torch.bfloat16) if bf16
                 else contextlib.nullcontext)
     new_logger = logger_factory(Path(tempfile.mkdtemp(prefix="bench_mlflow_")))
@@ -90,11 +91,13 @@ def variants_of(shape, dm, initial, device, names) -> dict:
 
     every = {
         "raw": (lambda: loop_args(device),
-                lambda net, train, val: run_raw(shape, net, device, autocast, train, val)),
-        "ours": (lambda: (copy.deepcopy(initial), new_logger()),
-                 lambda net, logger: run_ours(shape, dm, net, trainer_name, logger)),
-        "bare": (lambda: (copy.deepcopy(initial), None),
-                 lambda net, _: run_ours(shape, dm, net, trainer_name, None, bare=True)),
+                lambda net, train, val: run_raw(shape, net, device, autocast, train, val,
+                                                    dm.seed)),
+        "ours": (lambda: (copy.deepcopy(initial), ours_config(trainer_name, shape.epochs),
+                          new_logger()),
+                 lambda net, cfg, logger: run_ours(dm, net, cfg, logger)),
+        "bare": (lambda: (copy.deepcopy(initial), ours_config(trainer_name, shape.epochs)),
+                 lambda net, cfg: run_ours(dm, net, cfg, None, bare=True)),
         "tensor_dataset": (lambda: loop_args("cpu"),
                            lambda net, train, val: run_tensor_dataset(shape, net, device,
                                                                       autocast, train, val)),
@@ -111,7 +114,8 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str]) -> dict:
     losses, errors = {}, {}
     for round_ in range(repeats + 1):  # round 0 warms up (lazy imports, cuDNN plans)
         for name, (prepare, run) in variants.items():
-            if name in errors or (name == "tensor_dataset" and round_ < repeats):
+            if name in errors or (name == "tensor_dataset" and device == "cuda"
+                                  and round_ < repeats):
                 continue
             try:
                 args = prepare()
@@ -148,7 +152,7 @@ def sync_audit(shape: Shape) -> str:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            run_ours(Shape(**{**shape.__dict__, "epochs": 1}), dm, net, "gpu", logger)
+            run_ours(dm, net, ours_config("gpu", 1), logger)
         finally:
             torch.cuda.set_sync_debug_mode(0)
     syncs = [w for w in caught if "synchroniz" in str(w.message)]

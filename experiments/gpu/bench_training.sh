@@ -5,7 +5,8 @@
 # progress bar) and bare (Lightning alone) vs a raw nn.LSTM loop on tensors already on the GPU
 # vs TensorDataset + DataLoader, at 7 channels / hidden 128 / batch 256 (ETTh1 and ETTm1
 # sizes) and 321 channels / hidden 512 / batch 1024 (ECL size); then where our loop syncs.
-# Needs python3 with torch, pytorch-lightning, numpy, pandas (hydra, mlflow, sklearn optional).
+# Needs python3 with torch, pytorch-lightning, numpy, pandas; Hydra comes from experiments/gpu/site
+# (bash experiments/gpu/prepare.sh); mlflow is optional (a CSV logger without it).
 # About 3 minutes on one H100; the table lands in $OUT (or experiments/results/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,7 +14,7 @@ out="${OUT:-experiments/results}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 status=0
-PYTHONPATH=. timeout ${LIMIT:-190} python3 experiments/bench_training.py --device cuda --repeats 2 \
+PYTHONPATH="$PWD:$PWD/experiments/gpu/site" timeout ${LIMIT:-190} python3 experiments/bench_training.py --device cuda --repeats 2 \
   --shapes ${SHAPES:-etth ecl ettm} --variants raw ours bare tensor_dataset \
   --out "$out/bench_training_gpu.md" 2> "$out/bench_training_gpu.log" || status=$?
 # progress bars go to the log; show what went wrong, if anything
