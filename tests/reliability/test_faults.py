@@ -29,7 +29,14 @@ def neural_run(folder: Path):
 def start(folder: Path, *overrides: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.Popen([sys.executable, "-m", "forecast.train", *RUN, *overrides], cwd=folder,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
+
+
+def default_sigint() -> None:
+    """Ctrl-C as at a terminal: a shell starts background jobs with SIGINT ignored, which every
+    child inherits (Python then never raises KeyboardInterrupt), e.g. `nohup pytest &`."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_checkpoint(folder: Path, process: subprocess.Popen, timeout: float = 180) -> Path:
