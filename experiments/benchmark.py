@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 RESULTS = REPO / "experiments" / "results"
 M4_NAIVE2 = {"smape": 18.383, "mase": 2.395}  # M4 Hourly Naive2, for OWA
+QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"]  # --quick: a smoke run
 
 
 def compose_preset(preset: str, overrides: list[str], data_dir: Path, out_dir: Path) -> DictConfig:
@@ -90,7 +91,7 @@ def m4_metrics(result: Result, dm) -> dict[str, float]:
 def run_setting(name: str, data_dir: Path, extra: list[str], quick: bool) -> list[dict]:
     """Every recurrent model of a setting, then every default baseline, as table rows."""
     setting = SETTINGS[name]
-    quick_overrides = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"] if quick else []
+    quick_overrides = QUICK if quick else []
     rows, dm = [], None
     with tempfile.TemporaryDirectory() as out:
         for model, overrides in setting["models"].items():

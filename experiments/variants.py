@@ -18,15 +18,12 @@ from pathlib import Path
 
 import torch
 from accuracy_report import machine  # experiments/, beside this file
-from benchmark import RESULTS, compose_preset, fit_recurrent
+from benchmark import QUICK, RESULTS, compose_preset, fit_recurrent
 
 from forecast.evaluate import NEURAL, Result, build_baselines, predict_scaled, run_baselines, score
 from forecast.logs import quiet
 
 PARTS = ("val", "test")
-
-
-QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"]  # a smoke run
 
 
 def run_variant(preset: str, overrides: str, data_dir: Path,

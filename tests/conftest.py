@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from forecast.data.synthetic import sine_frame
+from tests.servers import start_mlflow_server, stop
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FORECAST_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -52,8 +53,6 @@ FAST = ("trainer=fast", "trainer.max_epochs=2", "data.frame.n_steps=600")
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on 127.0.0.1 (sqlite backend, proxied artifacts), per session."""
-    from tests.servers import start_mlflow_server, stop
-
     server = start_mlflow_server(tmp_path_factory.mktemp("mlflow_server"))
     try:
         yield server
