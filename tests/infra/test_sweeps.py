@@ -57,10 +57,11 @@ def test_optuna_tunes_lookback_hidden_size_and_lr_on_validation_loss(tmp_path):
 @pytest.mark.slow
 def test_parallel_jobs_share_one_new_store_without_losing_a_run(tmp_path):
     # Two worker processes start together on a store that does not exist yet: both create its
-    # tables, experiment and runs at the same moment.
-    _, runs, _ = sweep(tmp_path, "model=lstm,gru", "seed=0,1", "hydra/launcher=parallel")
+    # tables, experiment and runs at the same moment; the third job reuses a worker process.
+    _, runs, _ = sweep(tmp_path, "model=rnn,lstm,gru", "hydra/launcher=parallel")
     nets = neural(runs)
-    assert sorted(r.data.tags["sweep_job"] for r in nets) == ["0", "1", "2", "3"]
-    assert len([r for r in runs if r.data.tags.get("role") == "parent"]) == 4
+    assert sorted(r.data.tags["sweep_job"] for r in nets) == ["0", "1", "2"]
+    assert sorted(r.data.tags["model"] for r in nets) == ["gru", "lstm", "rnn"]
+    assert len([r for r in runs if r.data.tags.get("role") == "parent"]) == 3
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert all("val_loss" in r.data.metrics and "test_mse" in r.data.metrics for r in nets)

@@ -1,24 +1,10 @@
-"""The same seed gives the same metrics, run after run (CPU)."""
+"""The same seed gives the same forecast, run after run (CPU); the CLI twice with one seed, and
+resumed, is checked in tests/models/test_training.py."""
 
 import pandas as pd
 
 import forecast
 from forecast.data.synthetic import sine_frame
-from tests.conftest import FAST, printed_results, run_train
-
-
-def test_cli_twice_with_one_seed_gives_identical_tables(tmp_path):
-    tables = []
-    for attempt in ("first", "second"):
-        folder = tmp_path / attempt
-        folder.mkdir()
-        result = run_train("+experiment=sine", *FAST, "logger=none", "baselines=none",
-                           "model.dropout=0.2", "model.num_layers=2", cwd=folder)
-        assert result.returncode == 0, result.stderr[-2000:]
-        row = printed_results(result.stdout)["lstm"]
-        row.pop("fit_s")
-        tables.append(row)
-    assert {"mse", "mae", "norm_mse"} <= set(tables[0]) and tables[0] == tables[1]
 
 
 def test_forecaster_with_one_seed_predicts_identically():
