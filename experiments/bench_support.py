@@ -156,20 +156,18 @@ def ours_config(trainer_name: str, epochs: int) -> DictConfig:
                     f"callbacks.early_stopping.patience={epochs}")
 
 
-def run_ours(dm, net, cfg: DictConfig, logger, bare: bool = False) -> float:
-    """`forecast.train`'s fit of `cfg` (with `bare`: no logger, checkpoints or progress bar);
-    removes the config's folder at the end."""
+def run_ours(dm, net, cfg: DictConfig, logger, checkpoints: bool = True,
+             progress: bool = True) -> float:
+    """`forecast.train`'s fit of `cfg`, optionally without its checkpoints or progress bar (and
+    with `logger=None`, without a logger); removes the config's folder at the end."""
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            callbacks = list(instantiate(cfg.callbacks).values())
-            if bare:
-                callbacks = [c for c in callbacks if isinstance(c, pl.callbacks.EarlyStopping)]
-                extra = {"enable_progress_bar": False, "enable_checkpointing": False,
-                         "logger": False}
-            else:
+            callbacks = [c for c in instantiate(cfg.callbacks).values()
+                         if checkpoints or not isinstance(c, pl.callbacks.ModelCheckpoint)]
+            if progress:
                 callbacks.append(ProgressBar())  # as forecast.train adds it
-                extra = {"logger": logger}
-            trainer = instantiate(cfg.trainer, callbacks=callbacks, **extra)
+            trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False,
+                                  enable_checkpointing=checkpoints, enable_progress_bar=progress)
             module = ForecastModule(net, "mse", partial(torch.optim.Adam, lr=1e-3))
             trainer.fit(module, dm)
     finally:

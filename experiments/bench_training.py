@@ -11,6 +11,7 @@ trainer config, and validates once per epoch keeping the best weights:
   trainer settings from conf/trainer/{default,gpu}.yaml, conf/callbacks/default.yaml (best and
   last checkpoints, early stopping), the progress bar, and the MLflow logger of a `Tracker` on
   a local sqlite store (a CSV logger where mlflow is missing). On a GPU the windows stay there.
+- no_checkpoints (with --variants): ours without the checkpoint callbacks (logger kept).
 - bare (with --variants): ours without logger, checkpoints and progress bar: Lightning's loop.
 - raw: a hand-written loop over windows materialised as tensors already on the device, in the
   same shuffled order as ours, so both see the same batches (their best val losses agree).
@@ -96,8 +97,13 @@ def variants_of(shape, dm, initial, device, names) -> dict:
         "ours": (lambda: (copy.deepcopy(initial), ours_config(trainer_name, shape.epochs),
                           new_logger()),
                  lambda net, cfg, logger: run_ours(dm, net, cfg, logger)),
+        "no_checkpoints": (lambda: (copy.deepcopy(initial),
+                                    ours_config(trainer_name, shape.epochs), new_logger()),
+                           lambda net, cfg, logger: run_ours(dm, net, cfg, logger,
+                                                             checkpoints=False)),
         "bare": (lambda: (copy.deepcopy(initial), ours_config(trainer_name, shape.epochs)),
-                 lambda net, cfg: run_ours(dm, net, cfg, None, bare=True)),
+                 lambda net, cfg: run_ours(dm, net, cfg, None, checkpoints=False,
+                                           progress=False)),
         "tensor_dataset": (lambda: loop_args("cpu"),
                            lambda net, train, val: run_tensor_dataset(shape, net, device,
                                                                       autocast, train, val)),
@@ -190,7 +196,7 @@ def machine(device: str) -> str:
 def report(results: list[dict], device: str) -> str:
     """Throughput (windows/s of wall time) and ratios to raw; on a CPU also the ratios of
     process CPU time, which a busy shared machine distorts much less than wall time."""
-    names = [n for n in ("ours", "bare", "tensor_dataset")
+    names = [n for n in ("ours", "no_checkpoints", "bare", "tensor_dataset")
              if any(n in r["throughput"] for r in results)]
     header = ["shape", "train windows x epochs", "raw win/s", *[f"{n} win/s" for n in names],
               *[f"{n} / raw" for n in names]]
@@ -222,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES))
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds per variant")
     parser.add_argument("--variants", nargs="+", default=["raw", "ours", "tensor_dataset"],
-                        choices=["raw", "ours", "bare", "tensor_dataset"])
+                        choices=["raw", "ours", "no_checkpoints", "bare", "tensor_dataset"])
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)

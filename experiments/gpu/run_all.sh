@@ -21,6 +21,6 @@ step() {  # step NAME SECONDS COMMAND...
 }
 step windows 60 bash -c "python3 experiments/gpu_windows_check.py 2>&1 | grep -v 'it/s' \
   | tee '$out/gpu_windows_check.txt' | tail -8"
-step training 200 env SHAPES="etth ecl" bash experiments/gpu/bench_training.sh
+step training 240 env SHAPES="etth ecl" LIMIT=230 bash experiments/gpu/bench_training.sh
 step accuracy 170 bash experiments/gpu/accuracy.sh experiments/gpu/data etth1_m720
 if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; exit 1; fi
