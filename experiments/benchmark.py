@@ -42,6 +42,12 @@ M4_NAIVE2 = {"smape": 18.383, "mase": 2.395}  # M4 Hourly Naive2, for OWA
 QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"]  # --quick: a smoke run
 
 
+def on_accelerator(accelerator: str) -> list[str]:
+    """Overrides that train on `accelerator` ("cpu" or "gpu"), the windows kept on the GPU."""
+    return ([] if accelerator == "cpu"
+            else [f"trainer.accelerator={accelerator}", "data.on_device=true"])
+
+
 def compose_preset(preset: str, overrides: list[str], data_dir: Path, out_dir: Path) -> DictConfig:
     """The config `python -m forecast.train +experiment=PRESET OVERRIDES` would run."""
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
@@ -184,8 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(names) - set(SETTINGS))
     if unknown:
         parser.error(f"unknown setting(s) {unknown}; choose from {list(SETTINGS)}")
-    device = ([f"trainer.accelerator={args.accelerator}", "data.on_device=true"]
-              if args.accelerator != "cpu" else [])
+    device = on_accelerator(args.accelerator)
     info = {**machine(args.accelerator), "threads": torch.get_num_threads()}
     for name in names:  # saved one by one: a long run keeps what it finished
         save(run_setting(name, args.data_dir.resolve(), [*device, *args.overrides], args.quick),

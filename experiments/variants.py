@@ -1,6 +1,7 @@
 """Variants of a preset ranked on validation, and whether the validation ranking holds on test.
 
     PYTHONPATH=. python experiments/variants.py exchange96 "" "optim.loss=mae" "data.lookback=48"
+    PYTHONPATH=. python experiments/variants.py etth1_m720 --accelerator gpu "" "model.dropout=0.5"
 
 Each variant is the preset plus one string of space-separated Hydra overrides ("" is the preset
 itself). Every variant is trained as `benchmark.py` trains it (seed 0, best-epoch weights) and
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import torch
 from accuracy_report import machine  # experiments/, beside this file
-from benchmark import QUICK, RESULTS, compose_preset, fit_recurrent
+from benchmark import QUICK, RESULTS, compose_preset, fit_recurrent, on_accelerator
 
 from forecast.evaluate import NEURAL, Result, build_baselines, predict_scaled, run_baselines, score
 from forecast.logs import quiet
@@ -27,11 +28,11 @@ PARTS = ("val", "test")
 
 
 def run_variant(preset: str, overrides: str, data_dir: Path,
-                quick: bool = False) -> tuple[dict, object, object]:
-    """Val and test MSE of one variant; also its data module and config (for the baselines)."""
+                extra: list[str] = ()) -> tuple[dict, object, object]:
+    """Val and test MSE of one variant (plus `extra` overrides, e.g. the accelerator's); also
+    its data module and config (for the baselines)."""
     with tempfile.TemporaryDirectory() as out:
-        cfg = compose_preset(preset, [*overrides.split(), "seed=0", *(QUICK if quick else [])],
-                             data_dir, Path(out))
+        cfg = compose_preset(preset, [*overrides.split(), "seed=0", *extra], data_dir, Path(out))
         result, dm, info, module = fit_recurrent(cfg, overrides or "(the preset)")
     val = score(Result(result.name, NEURAL, predict_scaled(module, dm, "val"),
                        result.fit_seconds), dm, "val")
@@ -49,12 +50,14 @@ def baseline_rows(cfg, dm) -> list[dict]:
     return [{"variant": f"baseline: {name}", **s} for name, s in scores.items()]
 
 
-def report(preset: str, rows: list[dict], baselines: list[dict], command: str) -> str:
-    where = machine("cpu")
+def report(preset: str, rows: list[dict], baselines: list[dict], command: str,
+           accelerator: str = "cpu") -> str:
+    where = machine(accelerator)
+    threads = "" if accelerator != "cpu" else ", 1 torch thread"
     best_val = min(rows, key=lambda r: r["val"])
     best_baseline = min(baselines, key=lambda r: r["val"])
     lines = [f"# Variants of `{preset}`, ranked on validation", "",
-             f"`{command}`  ", f"{where['machine']}, 1 torch thread; torch {where['torch']}, "
+             f"`{command}`  ", f"{where['machine']}{threads}; torch {where['torch']}, "
              f"Lightning {where['lightning']}; {where['date']}", "",
              "MSE on the normalised scale over every window of the part; seed 0; best-epoch "
              "weights. Sorted by validation MSE.", "",
@@ -84,18 +87,21 @@ def main() -> None:
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 epoch of 2 batches")
+    parser.add_argument("--accelerator", default="cpu", help="cpu | gpu (Lightning accelerator)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # 1 thread: two runs fit side by side on 2 cores
     quiet()
+    extra = [*on_accelerator(args.accelerator), *(QUICK if args.quick else [])]
     rows = []
     for overrides in args.variants:
-        row, dm, cfg = run_variant(args.preset, overrides, args.data_dir, args.quick)
+        row, dm, cfg = run_variant(args.preset, overrides, args.data_dir, extra)
         rows.append(row)
         print(f"{row['variant']}: val {row['val']:.5f} test {row['test']:.5f}", flush=True)
     baselines = baseline_rows(cfg, dm)
     quoted = " ".join(f'"{v}"' for v in args.variants)
-    text = report(args.preset, rows, baselines,
-                  f"PYTHONPATH=. python experiments/variants.py {args.preset} {quoted}")
+    device = "" if args.accelerator == "cpu" else f" --accelerator {args.accelerator}"
+    text = report(args.preset, rows, baselines, "PYTHONPATH=. python experiments/variants.py "
+                  f"{args.preset}{device} {quoted}", args.accelerator)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"variants_{args.preset}.md").write_text(text)
     print(text)
