@@ -11,4 +11,7 @@ def quiet() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # Every run has its own output folder; what is in it already is ours (the MLflow run ids
+    # written before fit, or the checkpoints a resumed run continues from).
+    warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
