@@ -66,6 +66,7 @@ def run(cfg: DictConfig) -> float:
             forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg),
                                                 lookback=dm.spec.lookback, horizon=dm.spec.horizon)
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
+            print(tracker.browse_hint())
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     return float(best) if best is not None else float(results[0].metrics["test_norm_mse"])
 

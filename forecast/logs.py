@@ -1,11 +1,13 @@
 """Quiet third-party chatter that says nothing to a forecasting user."""
 
 import logging
+import os
 import warnings
 
 
 def quiet() -> None:
-    """Hide Lightning's hardware banner and tips, and known deprecation noise of dependencies."""
+    """Hide Lightning's hardware banner and tips, known deprecation noise of dependencies, and
+    MLflow's artifact download bar and per-run links."""
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
                  "pytorch_lightning.accelerators.cuda"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -15,3 +17,8 @@ def quiet() -> None:
     # written before fit, or the checkpoints a resumed run continues from).
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
+    # MLflow reloads a model it has just logged to check the input example, behind a bar; and
+    # with a tracking server it prints two links per run (16 lines for the sine preset):
+    # forecast.train prints one, to the parent run.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")

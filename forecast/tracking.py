@@ -114,6 +114,14 @@ class Tracker:
         self.open_runs.append(run.info.run_id)
         return run.info.run_id
 
+    def browse_hint(self) -> str:
+        """Where the runs of this invocation are, and how to open them in the MLflow UI."""
+        if self.uri.startswith(("http://", "https://")):
+            return (f"MLflow: {redact(self.uri)}/#/experiments/{self.experiment_id}/runs/"
+                    f"{self.parent_id}")
+        return (f"MLflow: parent run {self.parent_id} in {self.uri}; browse it with\n"
+                f"  mlflow ui --backend-store-uri {self.uri}")
+
     def reopen(self, run_id: str) -> str:
         """Track an existing run (a resumed one is set RUNNING again)."""
         if self.client.get_run(run_id).info.status != "RUNNING":

@@ -25,6 +25,17 @@ def test_prints_the_comparison_table(sine_run):
         assert name in result.stdout
     # the MLflow run ids written beside the checkpoints before fit are not a reason to warn
     assert "exists and is not empty" not in result.stdout + result.stderr
+    assert "Downloading artifacts" not in result.stderr
+
+
+def test_ends_with_where_the_runs_are(sine_run):
+    folder, result = sine_run
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    parent = client.search_runs([client.get_experiment_by_name("sine").experiment_id],
+                                "tags.role = 'parent'")[0]
+    hint = result.stdout.strip().splitlines()[-2:]
+    assert hint[0].startswith(f"MLflow: parent run {parent.info.run_id} in sqlite:///")
+    assert hint[1].strip() == f"mlflow ui --backend-store-uri sqlite:///{folder / 'mlflow.db'}"
 
 
 def test_runs_metrics_and_artifacts_in_the_default_local_store(sine_run):

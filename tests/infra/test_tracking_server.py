@@ -24,7 +24,7 @@ def metrics(run: dict) -> dict:
 
 @pytest.mark.slow
 def test_runs_metrics_and_artifacts_over_rest(served_sine_run):
-    server, _ = served_sine_run
+    server, printed = served_sine_run
     runs = runs_of(server, "sine")
     neural = [r for r in runs if tags(r).get("family") == "neural"]
     baselines = [r for r in runs if tags(r).get("family") == "baseline"]
@@ -49,6 +49,11 @@ def test_runs_metrics_and_artifacts_over_rest(served_sine_run):
     assert png.ok and png.content.startswith(b"\x89PNG")
     # the artifacts went through the server into its artifact store, not into the client's cwd
     assert list((server.folder / "artifacts").rglob("forecast.png"))
+    # the run ends with one link, to its parent run in the server's UI (not two per run)
+    experiment = parents[0]["info"]["experiment_id"]
+    link = f"{server.url}/#/experiments/{experiment}/runs/{parents[0]['info']['run_id']}"
+    assert printed.stdout.strip().splitlines()[-1] == f"MLflow: {link}"
+    assert "View run" not in printed.stdout
 
 
 @pytest.mark.slow
