@@ -7,9 +7,9 @@ import warnings
 
 def quiet() -> None:
     """Hide Lightning's hardware banner and tips, known deprecation noise of dependencies, and
-    MLflow's artifact download bar and per-run links."""
+    MLflow's model-validation notes, artifact download bar and per-run links."""
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
-                 "pytorch_lightning.accelerators.cuda"):
+                 "pytorch_lightning.accelerators.cuda", "mlflow.pyfunc"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")

@@ -26,6 +26,7 @@ def test_prints_the_comparison_table(sine_run):
     # the MLflow run ids written beside the checkpoints before fit are not a reason to warn
     assert "exists and is not empty" not in result.stdout + result.stderr
     assert "Downloading artifacts" not in result.stderr
+    assert "Validating input example" not in result.stderr
 
 
 def test_ends_with_where_the_runs_are(sine_run):
