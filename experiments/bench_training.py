@@ -90,20 +90,18 @@ def variants_of(shape, dm, initial, device, names) -> dict:
         val = (*tensors("val", device), dm.eval_batch_size)
         return copy.deepcopy(initial).to(device), tensors("train", where), val
 
+    def ours_args(with_logger: bool = True) -> tuple:
+        cfg = ours_config(trainer_name, shape.epochs)
+        return (copy.deepcopy(initial), cfg, new_logger() if with_logger else None)
+
     every = {
         "raw": (lambda: loop_args(device),
                 lambda net, train, val: run_raw(shape, net, device, autocast, train, val,
                                                     dm.seed)),
-        "ours": (lambda: (copy.deepcopy(initial), ours_config(trainer_name, shape.epochs),
-                          new_logger()),
-                 lambda net, cfg, logger: run_ours(dm, net, cfg, logger)),
-        "no_checkpoints": (lambda: (copy.deepcopy(initial),
-                                    ours_config(trainer_name, shape.epochs), new_logger()),
-                           lambda net, cfg, logger: run_ours(dm, net, cfg, logger,
-                                                             checkpoints=False)),
-        "bare": (lambda: (copy.deepcopy(initial), ours_config(trainer_name, shape.epochs)),
-                 lambda net, cfg: run_ours(dm, net, cfg, None, checkpoints=False,
-                                           progress=False)),
+        "ours": (ours_args, partial(run_ours, dm)),
+        "no_checkpoints": (ours_args, partial(run_ours, dm, checkpoints=False)),
+        "bare": (partial(ours_args, with_logger=False),
+                 partial(run_ours, dm, checkpoints=False, progress=False)),
         "tensor_dataset": (lambda: loop_args("cpu"),
                            lambda net, train, val: run_tensor_dataset(shape, net, device,
                                                                       autocast, train, val)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -28,7 +29,7 @@ PARTS = ("val", "test")
 
 
 def run_variant(preset: str, overrides: str, data_dir: Path,
-                extra: list[str] = ()) -> tuple[dict, object, object]:
+                extra: Sequence[str] = ()) -> tuple[dict, object, object]:
     """Val and test MSE of one variant (plus `extra` overrides, e.g. the accelerator's); also
     its data module and config (for the baselines)."""
     with tempfile.TemporaryDirectory() as out:

@@ -2,9 +2,10 @@
 # Training throughput on one CUDA GPU (issue #7), from the repository root:
 #   bash experiments/gpu/bench_training.sh
 # ours (trainer=gpu: bf16, windows on the GPU, background checkpoints, MLflow or CSV logger,
-# progress bar), ours without checkpoints, and bare (Lightning alone) vs a raw nn.LSTM loop on tensors already on the GPU
-# vs TensorDataset + DataLoader, at 7 channels / hidden 128 / batch 256 (ETTh1 and ETTm1
-# sizes) and 321 channels / hidden 512 / batch 1024 (ECL size); then where our loop syncs.
+# progress bar), ours without checkpoints, and bare (Lightning alone) vs a raw nn.LSTM loop on
+# tensors already on the GPU vs TensorDataset + DataLoader, at 7 channels / hidden 128 /
+# batch 256 (ETTh1 and ETTm1 sizes) and 321 channels / hidden 512 / batch 1024 (ECL size);
+# then where our loop syncs.
 # Needs python3 with torch, pytorch-lightning, numpy, pandas; Hydra comes from experiments/gpu/site
 # (bash experiments/gpu/prepare.sh); mlflow is optional (a CSV logger without it).
 # About 4 minutes on one H100; the table lands in $OUT (or experiments/results/).
