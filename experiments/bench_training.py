@@ -19,8 +19,10 @@ trainer config, and validates once per epoch keeping the best weights:
   memory, the usual way to write it. On a GPU it runs in the last round only (it is slow there).
 
 Throughput = training windows x epochs / wall time of the whole fit: Trainer construction,
-sanity check, validation, checkpoints and logging included. Rounds alternate the variants, so
-a change of load on a shared machine hits all of them; the median round is reported.
+sanity check, validation, checkpoints and logging included. Each round runs every variant once,
+in a new random order; win/s is the best round of each variant, and a ratio to raw is the
+median over rounds of the ratio within the round. On a shared machine the same fit swings by
+up to 2x over tens of seconds: fits of one round see about the same load.
 Needs torch, pytorch-lightning, hydra-core, numpy and pandas (mlflow optional).
 """
 
@@ -33,6 +35,7 @@ import datetime
 import functools
 import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -113,11 +116,14 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str]) -> dict:
     dm = make_datamodule(shape, device)
     initial = make_net(shape, dm)
     variants = variants_of(shape, dm, initial, device, names)
-    seconds = {name: [] for name in variants}
-    cpu_seconds = {name: [] for name in variants}
+    rounds = []  # per timed round: name -> (wall s, process CPU s)
     losses, errors = {}, {}
     for round_ in range(repeats + 1):  # round 0 warms up (lazy imports, cuDNN plans)
-        for name, (prepare, run) in variants.items():
+        order = list(variants)
+        random.Random(round_).shuffle(order)  # no variant always runs right after another
+        timed = {}
+        for name in order:
+            prepare, run = variants[name]
             if name in errors or (name == "tensor_dataset" and device == "cuda"
                                   and round_ < repeats):
                 continue
@@ -131,15 +137,26 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str]) -> dict:
                 errors[name] = traceback.format_exc()
                 print(f"{name} failed:\n{errors[name]}", file=sys.stderr, flush=True)
                 continue
-            if round_ or repeats == 0:
-                seconds[name].append(time.perf_counter() - start)
-                cpu_seconds[name].append(time.process_time() - cpu_start)
+            timed[name] = (time.perf_counter() - start, time.process_time() - cpu_start)
+        if round_ or repeats == 0:
+            rounds.append(timed)
     samples = len(dm.starts_["train"]) * shape.epochs
     return {"shape": shape, "windows": len(dm.starts_["train"]), "best_val_loss": losses,
-            "throughput": {k: samples / statistics.median(v) for k, v in seconds.items() if v},
-            "cpu_throughput": {k: samples / statistics.median(v)
-                               for k, v in cpu_seconds.items() if v},
+            "throughput": {name: samples / min(r[name][0] for r in rounds if name in r)
+                           for name in variants if any(name in r for r in rounds)},
+            "ratio": paired_ratios(rounds, 0), "cpu_ratio": paired_ratios(rounds, 1),
             "errors": errors}
+
+
+def paired_ratios(rounds: list[dict], which: int) -> dict[str, float]:
+    """Throughput / raw's, the median over rounds of the ratio within each round: the machine's
+    load drifts over tens of seconds, so the fits of one round see about the same load."""
+    ratios = {}
+    for name in {n for r in rounds for n in r} - {"raw"}:
+        paired = [r["raw"][which] / r[name][which] for r in rounds if "raw" in r and name in r]
+        if paired:
+            ratios[name] = statistics.median(paired)
+    return ratios
 
 
 def synchronize(device: str) -> None:
@@ -192,8 +209,8 @@ def machine(device: str) -> str:
 
 
 def report(results: list[dict], device: str) -> str:
-    """Throughput (windows/s of wall time) and ratios to raw; on a CPU also the ratios of
-    process CPU time, which a busy shared machine distorts much less than wall time."""
+    """Throughput (windows/s of wall time, best round) and ratios to raw; on a CPU also the
+    ratios of process CPU time."""
     names = [n for n in ("ours", "no_checkpoints", "bare", "tensor_dataset")
              if any(n in r["throughput"] for r in results)]
     header = ["shape", "train windows x epochs", "raw win/s", *[f"{n} win/s" for n in names],
@@ -203,20 +220,20 @@ def report(results: list[dict], device: str) -> str:
     header.append("best val loss raw / ours")
     lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
     for r in results:
-        wall, cpu, loss = r["throughput"], r["cpu_throughput"], r["best_val_loss"]
+        wall, loss = r["throughput"], r["best_val_loss"]
         cells = [f"{r['shape'].label()} ({device})", f"{r['windows']} x {r['shape'].epochs}",
                  f"{wall.get('raw', nan):,.0f}", *[f"{wall.get(n, nan):,.0f}" for n in names]]
-        cells += [ratio(wall, n) for n in names]
+        cells += [ratio(r["ratio"], n) for n in names]
         if device == "cpu":
-            cells += [ratio(cpu, n) for n in names]
+            cells += [ratio(r["cpu_ratio"], n) for n in names]
         cells.append(f"{loss.get('raw', nan):.4g} / {loss.get('ours', nan):.4g}")
         lines.append(f"| {' | '.join(cells)} |")
         lines += [f"\n{name} FAILED:\n```\n{text}```" for name, text in r["errors"].items()]
     return "\n".join(lines)
 
 
-def ratio(throughput: dict, name: str) -> str:
-    value = f"{throughput.get(name, nan) / throughput.get('raw', nan):.3f}"
+def ratio(ratios: dict, name: str) -> str:
+    value = f"{ratios.get(name, nan):.3f}"
     return f"**{value}**" if name == "ours" else value
 
 
@@ -224,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES))
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per variant")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per variant")
     parser.add_argument("--variants", nargs="+", default=["raw", "ours", "tensor_dataset"],
                         choices=["raw", "ours", "no_checkpoints", "bare", "tensor_dataset"])
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
@@ -236,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|"
                                               "smaller than the logging interval).*")
-    header = machine(args.device)
+    header = f"{machine(args.device)}; best of {args.repeats} rounds"
     print(header, flush=True)
     results = []
     for name in args.shapes or DEFAULT_SHAPES[args.device]:

@@ -79,3 +79,16 @@ def test_benchmark_trains_the_same_batches_in_ours_and_the_raw_loop():
     ours = run_ours(dm, copy.deepcopy(initial), ours_config("default", shape.epochs),
                     logger=False)
     assert math.isclose(raw, ours, rel_tol=1e-5), (raw, ours)
+
+
+def test_benchmark_ratios_pair_the_fits_of_one_round():
+    """A slow round (the machine's load drifts) slows every fit in it; the ratio to raw is taken
+    within each round, then the median over rounds."""
+    from experiments.bench_training import paired_ratios
+
+    rounds = [{"raw": (1.0, 1.0), "ours": (1.25, 1.1)},
+              {"raw": (2.0, 1.0), "ours": (2.5, 1.1)},  # a round under load
+              {"raw": (1.0, 1.0), "ours": (2.0, 1.1)},  # ours hit by a spike
+              {"raw": (1.0, 1.0)}]                       # ours failed: not paired
+    assert paired_ratios(rounds, 0) == {"ours": 0.8}
+    assert math.isclose(paired_ratios(rounds, 1)["ours"], 1 / 1.1)
