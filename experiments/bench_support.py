@@ -1,15 +1,18 @@
 """The pieces of `bench_training.py`: conf/ composed by Hydra as `forecast.train` composes it, the
-data and network, the raw torch loops and our pipeline's fit."""
+data and network, the raw torch loops, our pipeline's fit and Darts' (in its own Python)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
+import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytorch_lightning as pl
@@ -174,3 +177,31 @@ def run_ours(dm, net, cfg: DictConfig, logger, checkpoints: bool = True,
         shutil.rmtree(cfg.paths.output_dir, ignore_errors=True)
     stopping = next(c for c in callbacks if isinstance(c, pl.callbacks.EarlyStopping))
     return float(stopping.best_score)
+
+
+# -- Darts, in its own Python ------------------------------------------------------------------
+class SelfTimed(NamedTuple):
+    """What a variant timed in another process returns: its loss and the fit's own timings."""
+    loss: float
+    seconds: float
+    cpu_seconds: float
+
+
+def darts_data(dm: WindowDataModule, shape: Shape) -> tuple[Path, str]:
+    """The scaled series and split borders as an .npz file, and the shape as JSON, for
+    `darts_worker.py` (Darts pins pandas < 3, so it runs in a Python of its own)."""
+    path = Path(tempfile.mkdtemp(prefix="bench_darts_")) / "data.npz"
+    np.savez(path, values=dm.values_, borders=dm.borders_[0, :2])
+    return path, json.dumps(asdict(shape))
+
+
+def run_darts(python: str, path: Path, shape_json: str) -> SelfTimed:
+    """One timed Darts fit by `python experiments/darts_worker.py` (timed inside the worker,
+    after its warm-up: process start and imports excluded)."""
+    worker = Path(__file__).with_name("darts_worker.py")
+    done = subprocess.run([python, str(worker), str(path), shape_json], capture_output=True,
+                          text=True)
+    if done.returncode:
+        raise RuntimeError(f"darts_worker.py failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return SelfTimed(result["val_loss"], result["seconds"], result["cpu_seconds"])

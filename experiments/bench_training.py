@@ -1,4 +1,4 @@
-"""Training throughput: our pipeline vs a raw torch loop vs a TensorDataset + DataLoader loop.
+"""Training throughput: our pipeline vs a raw torch loop, a TensorDataset + DataLoader loop, Darts.
 
     PYTHONPATH=. python experiments/bench_training.py                 # CPU, a few minutes
     PYTHONPATH=. python experiments/bench_training.py --device cuda   # the GPU shapes of #7
@@ -17,6 +17,9 @@ trainer config, and validates once per epoch keeping the best weights:
   same shuffled order as ours, so both see the same batches (their best val losses agree).
 - tensor_dataset: the raw loop fed by `DataLoader(TensorDataset(X, Y), shuffle=True)` from host
   memory, the usual way to write it. On a GPU it runs in the last round only (it is slow there).
+- darts (with --variants and --darts-python): Darts' `BlockRNNModel` (the same LSTM -> last
+  state -> linear network) on the same scaled series, with its default trainer (progress bar;
+  no logger or checkpoints), in a Python of its own; see experiments/darts_worker.py.
 
 Throughput = training windows x epochs / wall time of the whole fit: Trainer construction,
 sanity check, validation, checkpoints and logging included. Each round runs every variant once,
@@ -37,6 +40,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,13 +54,16 @@ import pytorch_lightning as pl
 import torch
 
 from experiments.bench_support import (
+    SelfTimed,
     Shape,
     as_tensors,
     composed,
+    darts_data,
     logger_factory,
     make_datamodule,
     make_net,
     ours_config,
+    run_darts,
     run_ours,
     run_raw,
     run_tensor_dataset,
@@ -77,8 +84,9 @@ TRAINER = {"cpu": "default", "cuda": "gpu"}
 
 
 # -- measuring ---------------------------------------------------------------------------------
-def variants_of(shape, dm, initial, device, names) -> dict:
-    """name: (prepare outside the timing -> args, run(*args) -> best val loss)."""
+def variants_of(shape, dm, initial, device, names, darts_python=None) -> dict:
+    """name: (prepare outside the timing -> args, run(*args) -> best val loss, or a
+    `SelfTimed` when the run is timed elsewhere)."""
     trainer_name = TRAINER[device]
     bf16 = str(composed(trainer_name).trainer.precision).startswith("bf16")
     autocast = (partial(torch.autocast, device_type=device, dtype=torch.bfloat16) if bf16
@@ -108,14 +116,17 @@ def variants_of(shape, dm, initial, device, names) -> dict:
         "tensor_dataset": (lambda: loop_args("cpu"),
                            lambda net, train, val: run_tensor_dataset(shape, net, device,
                                                                       autocast, train, val)),
+        "darts": (functools.cache(lambda: darts_data(dm, shape)),
+                  partial(run_darts, darts_python)),
     }
     return {name: every[name] for name in names}
 
 
-def measure(shape: Shape, device: str, repeats: int, names: list[str]) -> dict:
+def measure(shape: Shape, device: str, repeats: int, names: list[str],
+            darts_python: str | None = None) -> dict:
     dm = make_datamodule(shape, device)
     initial = make_net(shape, dm)
-    variants = variants_of(shape, dm, initial, device, names)
+    variants = variants_of(shape, dm, initial, device, names, darts_python)
     rounds = []  # per timed round: name -> (wall s, process CPU s)
     losses, errors = {}, {}
     for round_ in range(repeats + 1):  # round 0 warms up (lazy imports, cuDNN plans)
@@ -131,13 +142,16 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str]) -> dict:
                 args = prepare()
                 synchronize(device)
                 start, cpu_start = time.perf_counter(), time.process_time()
-                losses[name] = run(*args)
+                outcome = run(*args)
                 synchronize(device)
             except Exception:  # report it and go on with the other variants
                 errors[name] = traceback.format_exc()
                 print(f"{name} failed:\n{errors[name]}", file=sys.stderr, flush=True)
                 continue
             timed[name] = (time.perf_counter() - start, time.process_time() - cpu_start)
+            if isinstance(outcome, SelfTimed):  # timed in its own process (Darts)
+                outcome, timed[name] = outcome.loss, outcome[1:]
+            losses[name] = outcome
         if round_ or repeats == 0:
             rounds.append(timed)
     samples = len(dm.starts_["train"]) * shape.epochs
@@ -211,13 +225,16 @@ def machine(device: str) -> str:
 def report(results: list[dict], device: str) -> str:
     """Throughput (windows/s of wall time, best round) and ratios to raw; on a CPU also the
     ratios of process CPU time."""
-    names = [n for n in ("ours", "no_checkpoints", "bare", "tensor_dataset")
+    names = [n for n in ("ours", "no_checkpoints", "bare", "tensor_dataset", "darts")
              if any(n in r["throughput"] for r in results)]
     header = ["shape", "train windows x epochs", "raw win/s", *[f"{n} win/s" for n in names],
               *[f"{n} / raw" for n in names]]
     if device == "cpu":
         header += [f"{n} / raw (CPU time)" for n in names]
     header.append("best val loss raw / ours")
+    darts = any("darts" in r["best_val_loss"] for r in results)
+    if darts:
+        header.append("darts val loss (last epoch)")
     lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
     for r in results:
         wall, loss = r["throughput"], r["best_val_loss"]
@@ -227,6 +244,8 @@ def report(results: list[dict], device: str) -> str:
         if device == "cpu":
             cells += [ratio(r["cpu_ratio"], n) for n in names]
         cells.append(f"{loss.get('raw', nan):.4g} / {loss.get('ours', nan):.4g}")
+        if darts:
+            cells.append(f"{loss.get('darts', nan):.4g}")
         lines.append(f"| {' | '.join(cells)} |")
         lines += [f"\n{name} FAILED:\n```\n{text}```" for name, text in r["errors"].items()]
     return "\n".join(lines)
@@ -243,21 +262,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES))
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per variant")
     parser.add_argument("--variants", nargs="+", default=["raw", "ours", "tensor_dataset"],
-                        choices=["raw", "ours", "no_checkpoints", "bare", "tensor_dataset"])
+                        choices=["raw", "ours", "no_checkpoints", "bare", "tensor_dataset",
+                                 "darts"])
+    parser.add_argument("--darts-python", help="a Python with Darts installed, for the darts "
+                        "variant (see experiments/darts_worker.py)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda: torch sees no CUDA GPU on this machine.")
+    if "darts" in args.variants and (args.device != "cpu" or not args.darts_python):
+        sys.exit("error: the darts variant runs on the CPU and needs --darts-python PYTHON, a "
+                 "Python with Darts: python3 -m venv .darts && .darts/bin/pip install "
+                 "torch==2.13.0 'u8darts[torch]==0.36.0'")
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|"
                                               "smaller than the logging interval).*")
     header = f"{machine(args.device)}; best of {args.repeats} rounds"
+    if "darts" in args.variants:
+        header += f"; darts {darts_version(args.darts_python)}"
+    command = " ".join(sys.argv[1:] if argv is None else argv)
+    header = f"`PYTHONPATH=. python experiments/bench_training.py {command}`\n\n{header}"
     print(header, flush=True)
     results = []
     for name in args.shapes or DEFAULT_SHAPES[args.device]:
-        results.append(measure(SHAPES[name], args.device, args.repeats, args.variants))
+        results.append(measure(SHAPES[name], args.device, args.repeats, args.variants,
+                               args.darts_python))
         print(report(results[-1:], args.device), flush=True)
         text = "\n".join([header, "", report(results, args.device)])
         write(args.out, text)  # after every shape: a time limit keeps what was measured
@@ -265,6 +296,14 @@ def main(argv: list[str] | None = None) -> None:
         text += "\n\n" + sync_audit(SHAPES[(args.shapes or DEFAULT_SHAPES["cuda"])[0]])
         write(args.out, text)
     print("\n" + text, flush=True)
+
+
+def darts_version(python: str) -> str:
+    done = subprocess.run([python, "-c", "import darts; print(darts.__version__)"],
+                          capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"error: --darts-python {python}: cannot import darts:\n{done.stderr[-500:]}")
+    return done.stdout.strip()
 
 
 def write(path: Path | None, text: str) -> None:

@@ -5,7 +5,9 @@ compares like with like."""
 import contextlib
 import copy
 import math
+import sys
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -14,9 +16,11 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from experiments.bench_support import (
     Shape,
     as_tensors,
+    darts_data,
     make_datamodule,
     make_net,
     ours_config,
+    run_darts,
     run_ours,
     run_raw,
 )
@@ -92,3 +96,15 @@ def test_benchmark_ratios_pair_the_fits_of_one_round():
               {"raw": (1.0, 1.0)}]                       # ours failed: not paired
     assert paired_ratios(rounds, 0) == {"ours": 0.8}
     assert math.isclose(paired_ratios(rounds, 1)["ours"], 1 / 1.1)
+
+
+def test_benchmark_hands_darts_the_same_scaled_series_and_reports_its_failure():
+    shape = Shape(channels=2, lookback=24, horizon=6, hidden_size=8, num_layers=1,
+                  batch_size=32, rows=600, epochs=1)
+    dm = make_datamodule(shape, "cpu")
+    path, shape_json = darts_data(dm, shape)
+    data = np.load(path)
+    assert np.array_equal(data["values"], dm.values_)
+    assert list(data["borders"]) == [420, 480]  # train and val ends of the 70/10/20 split
+    with pytest.raises(RuntimeError, match="darts_worker.py failed(.|\n)*darts"):
+        run_darts(sys.executable, path, shape_json)  # this Python has no Darts
