@@ -279,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|"
                                               "smaller than the logging interval).*")
-    header = f"{machine(args.device)}; best of {args.repeats} rounds"
+    header = (f"{machine(args.device)}; {args.repeats} rounds (win/s: the best round; a ratio: "
+              "the median of the ratios within a round)")
     if "darts" in args.variants:
         header += f"; darts {darts_version(args.darts_python)}"
     command = " ".join(sys.argv[1:] if argv is None else argv)
