@@ -138,9 +138,9 @@ class Tracker:
         """Lightning's MLFlowLogger writing the training curves into run `run_id`.
 
         Asynchronously: a synchronous write costs a round trip to the server or a commit of the
-        sqlite store (10-60 ms) on the training thread. The queue is drained whenever a
-        checkpoint is saved, so a run resumed after a crash holds every epoch its checkpoint
-        holds, and when Lightning terminates the run at the end of `fit`.
+        sqlite store (10-60 ms) on the training thread. The queue is drained whenever `last.ckpt`
+        is saved, so a run resumed after a crash holds every epoch its checkpoint holds, and
+        when Lightning terminates the run at the end of `fit`.
         """
         from forecast.mlflow_logger import CheckpointFlushingLogger
 

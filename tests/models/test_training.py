@@ -7,6 +7,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from forecast.checkpoints import ResumeCheckpoint
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
 from forecast.models import ForecastModule, ManyToOne
@@ -120,3 +121,37 @@ def test_last_checkpoint_is_the_last_epoch_even_when_it_is_not_the_best(tmp_path
     epoch = {name: torch.load(tmp_path / "checkpoints" / f"{name}.ckpt", weights_only=True)["epoch"]
              for name in ("best", "last")}
     assert epoch == {"best": 0, "last": 2}
+
+
+def last_checkpoint_writes(folder, min_interval_s: float, patience: int) -> list[int]:
+    """The epochs after which `ResumeCheckpoint` wrote last.ckpt, in a fit of at most 4 epochs
+    of a frozen model (lr 0: validation never improves after epoch 0)."""
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    frozen = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims),
+                            optimizer=lambda params: torch.optim.SGD(params, lr=0.0))
+    last = ResumeCheckpoint(min_interval_s=min_interval_s, dirpath=folder, filename="last",
+                            monitor=None, save_top_k=1)
+    stop = pl.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
+    trainer = pl.Trainer(max_epochs=4, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=folder,
+                         callbacks=[stop, last])
+    written, save = [], trainer.save_checkpoint
+
+    def recording_save(path, *args, **kwargs):
+        written.append(trainer.current_epoch)
+        save(path, *args, **kwargs)
+
+    trainer.save_checkpoint = recording_save
+    trainer.fit(frozen, dm)
+    assert torch.load(folder / "last.ckpt", weights_only=True)["epoch"] == written[-1]
+    return written
+
+
+@pytest.mark.parametrize("min_interval_s, patience, written", [
+    (0, 10, [0, 1, 2, 3]),  # every epoch
+    (3600, 10, [3]),        # only the last epoch (max_epochs)
+    (3600, 1, [1]),         # only the epoch early stopping ends with
+])
+def test_resume_checkpoint_is_written_at_most_every_interval_and_after_the_last_epoch(
+        tmp_path, min_interval_s, patience, written):
+    assert last_checkpoint_writes(tmp_path, min_interval_s, patience) == written

@@ -13,10 +13,12 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import run_train
 
-# Long enough epochs (~1 s) that a kill lands mid-epoch; no baselines, no early stop.
+# Long enough epochs (~1 s) that a kill lands mid-epoch; no baselines, no early stop; last.ckpt
+# after every epoch.
 RUN = ("+experiment=sine", "baselines=none", "trainer.max_epochs=4", "data.batch_size=16",
        "data.frame.n_steps=2000", "callbacks.early_stopping.patience=100",
-       "trainer.enable_progress_bar=false", "logger.log_model=false")
+       "callbacks.last_checkpoint.min_interval_s=0", "trainer.enable_progress_bar=false",
+       "logger.log_model=false")
 
 
 def neural_run(folder: Path):
