@@ -205,3 +205,14 @@ def run_darts(python: str, path: Path, shape_json: str) -> SelfTimed:
         raise RuntimeError(f"darts_worker.py failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return SelfTimed(result["val_loss"], result["seconds"], result["cpu_seconds"])
+
+
+def darts_version(python: str) -> str:
+    """Darts' version in `python`; exits with one line if it has no Darts."""
+    done = subprocess.run([python, "-c", "import darts; print(darts.__version__)"],
+                          capture_output=True, text=True)
+    if done.returncode:
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        sys.exit(f"error: --darts-python {python}: cannot import darts ({reason}); see "
+                 "experiments/darts_worker.py")
+    return done.stdout.strip()

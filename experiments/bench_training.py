@@ -40,7 +40,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +58,7 @@ from experiments.bench_support import (
     as_tensors,
     composed,
     darts_data,
+    darts_version,
     logger_factory,
     make_datamodule,
     make_net,
@@ -150,7 +150,7 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
                 continue
             timed[name] = (time.perf_counter() - start, time.process_time() - cpu_start)
             if isinstance(outcome, SelfTimed):  # timed in its own process (Darts)
-                outcome, timed[name] = outcome.loss, outcome[1:]
+                outcome, timed[name] = outcome.loss, (outcome.seconds, outcome.cpu_seconds)
             losses[name] = outcome
         if round_ or repeats == 0:
             rounds.append(timed)
@@ -297,14 +297,6 @@ def main(argv: list[str] | None = None) -> None:
         text += "\n\n" + sync_audit(SHAPES[(args.shapes or DEFAULT_SHAPES["cuda"])[0]])
         write(args.out, text)
     print("\n" + text, flush=True)
-
-
-def darts_version(python: str) -> str:
-    done = subprocess.run([python, "-c", "import darts; print(darts.__version__)"],
-                          capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"error: --darts-python {python}: cannot import darts:\n{done.stderr[-500:]}")
-    return done.stdout.strip()
 
 
 def write(path: Path | None, text: str) -> None:

@@ -1,4 +1,4 @@
-"""One Darts fit, timed, for `bench_darts.py`: run by a Python that has Darts (not forecast).
+"""One Darts fit, timed, for `bench_training.py`: run by a Python that has Darts (not forecast).
 
     DARTS_PYTHON experiments/darts_worker.py DATA.npz '{"lookback": 50, ...}'
 
