@@ -2,12 +2,14 @@
 
     PYTHONPATH=. python experiments/variants.py exchange96 "" "optim.loss=mae" "data.lookback=48"
     PYTHONPATH=. python experiments/variants.py etth1_m720 --accelerator gpu "" "model.dropout=0.5"
+    PYTHONPATH=. python experiments/variants.py etth1_m720 --jobs 2 "" "optim=adam_decay"  # 2 cores
 
 Each variant is the preset plus one string of space-separated Hydra overrides ("" is the preset
 itself). Every variant is trained as `benchmark.py` trains it (seed 0, best-epoch weights) and
 scored on every validation and test window (MSE on the normalised scale), beside every default
 baseline on the same windows. Picking a variant by its test score would be tuning on the test
-set; this table shows what picking by validation gives. Writes
+set; this table shows what picking by validation gives. With `--jobs N`, N variants train side
+by side, each in a process of one torch thread. Writes
 `experiments/results/variants_<preset>.md`.
 """
 
@@ -16,11 +18,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
 from accuracy_report import machine  # experiments/, beside this file
 from benchmark import QUICK, RESULTS, compose_preset, fit_recurrent, on_accelerator
+from hydra.utils import instantiate
 
 from forecast.evaluate import NEURAL, Result, build_baselines, predict_scaled, run_baselines, score
 from forecast.logs import quiet
@@ -28,10 +34,10 @@ from forecast.logs import quiet
 PARTS = ("val", "test")
 
 
-def run_variant(preset: str, overrides: str, data_dir: Path,
-                extra: Sequence[str] = ()) -> tuple[dict, object, object]:
-    """Val and test MSE of one variant (plus `extra` overrides, e.g. the accelerator's); also
-    its data module and config (for the baselines)."""
+def run_variant(preset: str, overrides: str, data_dir: Path, extra: Sequence[str] = ()) -> dict:
+    """Val and test MSE of one variant (plus `extra` overrides, e.g. the accelerator's)."""
+    torch.set_num_threads(1)  # 1 thread a variant: with --jobs 2, one per core on 2 cores
+    quiet()
     with tempfile.TemporaryDirectory() as out:
         cfg = compose_preset(preset, [*overrides.split(), "seed=0", *extra], data_dir, Path(out))
         result, dm, info, module = fit_recurrent(cfg, overrides or "(the preset)")
@@ -40,10 +46,15 @@ def run_variant(preset: str, overrides: str, data_dir: Path,
     row = {"variant": result.name, "val": val.metrics["val_norm_mse"],
            "test": result.metrics["test_norm_mse"], "epochs": info["epochs"],
            "fit_s": result.fit_seconds}
-    return row, dm, cfg
+    print(f"{row['variant']}: val {row['val']:.5f} test {row['test']:.5f}", flush=True)
+    return row
 
 
-def baseline_rows(cfg, dm) -> list[dict]:
+def baseline_rows(preset: str, data_dir: Path) -> list[dict]:
+    """Val and test MSE of every default baseline on the preset's windows."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = compose_preset(preset, ["seed=0"], data_dir, Path(out))
+    dm = instantiate(cfg.data)
     scores = {}
     for part in PARTS:
         for result in run_baselines(build_baselines(cfg.baselines, dm.season), dm, part):
@@ -89,20 +100,23 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 epoch of 2 batches")
     parser.add_argument("--accelerator", default="cpu", help="cpu | gpu (Lightning accelerator)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="variants trained side by side, in processes of 1 torch thread each")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # 1 thread: two runs fit side by side on 2 cores
-    quiet()
     extra = [*on_accelerator(args.accelerator), *(QUICK if args.quick else [])]
-    rows = []
-    for overrides in args.variants:
-        row, dm, cfg = run_variant(args.preset, overrides, args.data_dir, extra)
-        rows.append(row)
-        print(f"{row['variant']}: val {row['val']:.5f} test {row['test']:.5f}", flush=True)
-    baselines = baseline_rows(cfg, dm)
+    run = partial(run_variant, args.preset, data_dir=args.data_dir, extra=extra)
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            rows = list(pool.map(run, args.variants))
+    else:
+        rows = [run(overrides) for overrides in args.variants]
+    quiet()
+    baselines = baseline_rows(args.preset, args.data_dir)
     quoted = " ".join(f'"{v}"' for v in args.variants)
     device = "" if args.accelerator == "cpu" else f" --accelerator {args.accelerator}"
+    jobs = f" --jobs {args.jobs}" if args.jobs > 1 else ""
     text = report(args.preset, rows, baselines, "PYTHONPATH=. python experiments/variants.py "
-                  f"{args.preset}{device} {quoted}", args.accelerator)
+                  f"{args.preset}{device}{jobs} {quoted}", args.accelerator)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"variants_{args.preset}.md").write_text(text)
     print(text)
