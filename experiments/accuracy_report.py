@@ -64,6 +64,9 @@ SETTINGS: dict[str, dict] = {
         "preset": "airline", "dataset": "airline (classic)",
         "protocol": "monthly, L=24, H=12, last 36 months test", "models": {"segrnn": []},
         "seeds": 3, "published": []},
+    "co2": {
+        "preset": "co2", "dataset": "Mauna Loa CO2 (classic)",
+        "protocol": "weekly, L=104, H=52, 70/10/20", "models": {"segrnn": []}, "published": []},
 }
 
 

@@ -29,7 +29,8 @@ def compose_preset(name: str, tmp_path: Path, *overrides: str):
 PROTOCOL = {
     "etth1_m96": (8640, 2785, 7), "etth1_m720": (8640, 2785, 7), "etth1_s336": (8640, 2785, 1),
     "etth2_m96": (8640, 2785, 7), "exchange96": (5311, 1422, 8), "ili24": (676, 170, 7),
-    "m4_hourly": (652, 414, 1), "airline": (84, 25, 1), "sine": (2800, 800, 1),
+    "m4_hourly": (652, 414, 1), "airline": (84, 25, 1), "co2": (1598, 405, 1),
+    "sine": (2800, 800, 1),
 }
 
 
