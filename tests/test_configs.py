@@ -77,10 +77,12 @@ def test_benchmark_runs_one_setting_and_writes_the_table(tmp_path):
 def test_variants_are_ranked_on_validation_beside_the_baselines(tmp_path):
     result = subprocess.run(
         [sys.executable, "experiments/variants.py", "airline", "", "model.hidden_size=8",
-         "--quick", "--jobs", "2", "--results", str(tmp_path), "--data-dir", str(SHARED_DATA)],
+         "--quick", "--jobs", "2", "--metric", "smape", "--results", str(tmp_path),
+         "--data-dir", str(SHARED_DATA)],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     report = (tmp_path / "variants_airline.md").read_text()
+    assert "| variant | val smape | test smape |" in report
     rows = {cells[1].strip(): float(cells[2]) for line in report.splitlines()
             if (cells := line.split("|")) and len(cells) > 3 and cells[2].strip()[:1].isdigit()}
     assert {"(the preset)", "model.hidden_size=8", "baseline: ridge",
