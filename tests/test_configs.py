@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -71,6 +72,22 @@ def test_benchmark_runs_one_setting_and_writes_the_table(tmp_path):
     for name in ("segrnn", "repeat_last", "seasonal_naive", "mean", "ridge", "gbm", "knn"):
         assert f"| {name} |" in report, name
     assert "## airline" in report and "best baseline" in report
+
+
+@pytest.mark.slow
+def test_benchmark_scores_m4_in_original_units_with_owa(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "experiments/benchmark.py", "--only", "m4_hourly", "--quick",
+         "--results", str(tmp_path), "--data-dir", str(SHARED_DATA)],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "accuracy.csv").set_index("model")
+    naive = table.loc["seasonal_naive"]  # the M4 organisers' figure: sMAPE 13.912, MASE 1.193
+    assert naive.smape == pytest.approx(13.912, abs=1e-3)
+    assert naive.mase == pytest.approx(1.193, abs=1e-3)
+    for model in ("segrnn", "knn", "ridge"):  # OWA: against Naive2 (sMAPE 18.383, MASE 2.395)
+        row = table.loc[model]
+        assert row.owa == pytest.approx(0.5 * (row.smape / 18.383 + row.mase / 2.395), rel=1e-6)
 
 
 @pytest.mark.slow
