@@ -61,13 +61,17 @@ def test_every_preset_has_its_protocol_checked():
     assert set(PRESETS) == set(PROTOCOL)
 
 
+def run_experiment_script(script: str, *args: str, results: Path) -> None:
+    """Run experiments/SCRIPT on the shared data, results into `results`; it must succeed."""
+    result = subprocess.run(
+        [sys.executable, f"experiments/{script}", *args, "--results", str(results),
+         "--data-dir", str(SHARED_DATA)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 @pytest.mark.slow
 def test_benchmark_runs_one_setting_and_writes_the_table(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "experiments/benchmark.py", "--only", "airline", "--quick",
-         "--results", str(tmp_path), "--data-dir", str(SHARED_DATA)],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_experiment_script("benchmark.py", "--only", "airline", "--quick", results=tmp_path)
     report = (tmp_path / "accuracy.md").read_text()
     for name in ("segrnn", "repeat_last", "seasonal_naive", "mean", "ridge", "gbm", "knn"):
         assert f"| {name} |" in report, name
@@ -76,11 +80,7 @@ def test_benchmark_runs_one_setting_and_writes_the_table(tmp_path):
 
 @pytest.mark.slow
 def test_benchmark_scores_m4_in_original_units_with_owa(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "experiments/benchmark.py", "--only", "m4_hourly", "--quick",
-         "--results", str(tmp_path), "--data-dir", str(SHARED_DATA)],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_experiment_script("benchmark.py", "--only", "m4_hourly", "--quick", results=tmp_path)
     table = pd.read_csv(tmp_path / "accuracy.csv").set_index("model")
     naive = table.loc["seasonal_naive"]  # the M4 organisers' figure: sMAPE 13.912, MASE 1.193
     assert naive.smape == pytest.approx(13.912, abs=1e-3)
@@ -92,12 +92,8 @@ def test_benchmark_scores_m4_in_original_units_with_owa(tmp_path):
 
 @pytest.mark.slow
 def test_variants_are_ranked_on_validation_beside_the_baselines(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "experiments/variants.py", "airline", "", "model.hidden_size=8",
-         "--quick", "--jobs", "2", "--metric", "smape", "--results", str(tmp_path),
-         "--data-dir", str(SHARED_DATA)],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_experiment_script("variants.py", "airline", "", "model.hidden_size=8", "--quick",
+                          "--jobs", "2", "--metric", "smape", results=tmp_path)
     report = (tmp_path / "variants_airline.md").read_text()
     assert "| variant | val smape | test smape |" in report
     rows = {cells[1].strip(): float(cells[2]) for line in report.splitlines()
