@@ -71,7 +71,7 @@ from experiments.bench_support import (
 
 SHAPES = {
     # CPU: the sine preset (conf/experiment/sine.yaml) and a small multivariate job.
-    "sine": Shape(1, 50, 1, 32, 1, 64, 4000, 30),  # max_epochs of the preset
+    "sine": Shape(1, 50, 1, 32, 1, 64, 4000, 30),  # the sine preset, 30 of its 60 epochs
     "ett_cpu": Shape(7, 96, 24, 64, 2, 64, 4000, 2),
     # GPU, the shapes of issue #7: ETTh1 (14,400 rows) and ETTm1 (69,680 rows) sizes with
     # 7 channels, ECL size (26,304 rows) with 321 channels.
