@@ -84,9 +84,9 @@ def m4_metrics(result: Result, dm) -> dict[str, float]:
     _, y_scaled = dm.windows("test")
     y = dm.inverse_transform(y_scaled, "test")[..., 0]  # [N, H]
     yhat = dm.inverse_transform(result.forecast, "test")[..., 0]
-    starts, ends, m = dm.panel_.bounds[:-1], dm.borders_[:, 1], dm.season  # the train file =
-    history = [dm.unscaled(np.arange(b, b + end))[:, 0]                  # up to the test part
-               for b, end in zip(starts, ends, strict=True)]
+    # Each series' history is the competition's train file: every row before the test part.
+    starts, ends, m = dm.panel_.bounds[:-1], dm.borders_[:, 1], dm.season
+    history = [dm.unscaled(np.arange(b, b + n))[:, 0] for b, n in zip(starts, ends, strict=True)]
     scale = np.array([np.mean(np.abs(h[m:] - h[:-m])) for h in history])[dm.window_series("test")]
     smape = np.mean(200 * np.abs(y - yhat) / (np.abs(y) + np.abs(yhat)), axis=1).mean()
     mase = (np.mean(np.abs(y - yhat), axis=1) / scale).mean()
