@@ -16,44 +16,46 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from forecast.backtest import backtest
-from forecast.errors import unwrap
+from forecast.errors import ConfigError, unwrap
 from forecast.evaluate import build_baselines
 from forecast.forecaster import Forecaster
 from forecast.models import ForecastModule
 from forecast.models.lit import load_best
 from forecast.progress import ProgressBar
 from forecast.reports import results_table, summary
-from forecast.resume import find_checkpoint, save_runs
+from forecast.resume import find_checkpoint, mark_finished, save_runs
 from forecast.tracking import log_invocation, open_runs
+
+# What constructors raise for a value they reject (torch, Lightning).
+REJECTED_VALUE = (ValueError, TypeError, MisconfigurationException)
 
 
 def run(cfg: DictConfig) -> float:
     """Train, evaluate against the baselines, log; returns the best validation loss."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    dm = build(cfg.data)
-    dm.setup()  # bad data fails here, before any run is opened
-    net = build(cfg.model, **dm.dims)
-    module = ForecastModule(net, cfg.optim.loss, build(cfg.optim.optimizer),
-                            build(cfg.optim.scheduler))
+    # Everything a config value can break is built before any MLflow run is opened.
+    dm = build(cfg.data, "data")
+    dm.setup()
+    net = build(cfg.model, "model", **dm.dims)
+    module = ForecastModule(net, cfg.optim.loss, build(cfg.optim.optimizer, "optim.optimizer"),
+                            build(cfg.optim.scheduler, "optim.scheduler"))
+    module.configure_optimizers()  # lr=-1 fails here, not after the first epoch
     baselines = build_baselines(cfg.baselines, dm.season)
     checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent)
+    trainer = build_trainer(cfg, checkpoint)
     model_name = HydraConfig.get().runtime.choices.get("model", "model")
     tracker, neural_run = open_runs(cfg, model_name, checkpoint)
     with tracker or nullcontext():
-        callbacks = list(build(cfg.callbacks).values()) if cfg.callbacks else []
-        if checkpoint is not None:  # keep best/last tracking where the checkpoint lives
-            for callback in callbacks:
-                if isinstance(callback, ModelCheckpoint):
-                    callback.dirpath = os.path.realpath(checkpoint.parent)  # as Lightning keeps it
-        if cfg.trainer.get("enable_progress_bar", True):
-            callbacks.append(ProgressBar())  # Lightning's default redraws after every step
-        trainer = build(cfg.trainer, callbacks=callbacks,
-                        logger=tracker.lightning_logger(neural_run) if tracker else False)
-        if tracker and trainer.checkpoint_callback:
-            save_runs(trainer.checkpoint_callback.dirpath,
-                      {"parent": tracker.parent_id, "neural": neural_run})
+        checkpoints = trainer.checkpoint_callback.dirpath if trainer.checkpoint_callback else None
+        if checkpoints:
+            mark_finished(checkpoints, done=False)
+        if tracker:
+            trainer.logger = tracker.lightning_logger(neural_run)
+            if checkpoints:
+                save_runs(checkpoints, {"parent": tracker.parent_id, "neural": neural_run})
         start = time.perf_counter()
         trainer.fit(module, dm, ckpt_path=checkpoint, weights_only=True)
         fit_seconds = time.perf_counter() - start
@@ -67,16 +69,38 @@ def run(cfg: DictConfig) -> float:
                                                 lookback=dm.spec.lookback, horizon=dm.spec.horizon)
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
             print(tracker.browse_hint())
+    if checkpoints:
+        mark_finished(checkpoints)  # resume=auto passes over this run from now on
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     return float(best) if best is not None else float(results[0].metrics["test_norm_mse"])
 
 
-def build(node, **kwargs):
-    """`hydra.utils.instantiate`, letting our own errors through unwrapped."""
+def build_trainer(cfg: DictConfig, checkpoint: Path | None) -> pl.Trainer:
+    """The Trainer of `cfg`, with its callbacks and the progress bar, without a logger yet;
+    resuming from `checkpoint`, the checkpoints go on being written beside it."""
+    callbacks = list(build(cfg.callbacks, "callbacks").values()) if cfg.callbacks else []
+    if checkpoint is not None:
+        print(f"resuming from {checkpoint}")
+        for callback in callbacks:
+            if isinstance(callback, ModelCheckpoint):
+                callback.dirpath = os.path.realpath(checkpoint.parent)  # as Lightning keeps it
+    if cfg.trainer.get("enable_progress_bar", True):
+        callbacks.append(ProgressBar())  # Lightning's default redraws after every step
+    return build(cfg.trainer, "trainer", callbacks=callbacks, logger=False)
+
+
+def build(node, key: str, **kwargs):
+    """`hydra.utils.instantiate`, letting our own errors through unwrapped; a value the
+    constructor rejects becomes one message naming the config key."""
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as error:
-        raise unwrap(error) from None
+        cause = unwrap(error)
+        if cause is error and isinstance(error.__cause__, REJECTED_VALUE):
+            reason = str(error.__cause__).rstrip(".")
+            raise ConfigError(f"{key}: {reason}; fix the value in the override or in "
+                              f"conf/{key.split('.')[0]}/.") from None
+        raise cause from None
 
 
 def _net_kwargs(cfg: DictConfig) -> dict:

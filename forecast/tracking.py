@@ -227,7 +227,8 @@ def open_tracker(cfg, uri: str, model_name: str, parent_id: str | None = None) -
 
 def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, str | None]:
     """The Tracker and neural run of this invocation (None, None with `logger=none`); resuming
-    from `checkpoint` continues the runs that wrote it. Fails fast on an unreachable store."""
+    from `checkpoint` continues the runs that wrote it if they were interrupted, and opens new
+    runs tagged `resumed_from` if they finished. Fails fast on an unreachable store."""
     from forecast.evaluate import NEURAL
     from forecast.resume import load_runs
 
@@ -236,10 +237,30 @@ def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, st
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     check_tracking_uri(uri)
     previous = load_runs(checkpoint)
-    tracker = open_tracker(cfg, uri, model_name, previous and previous["parent"])
-    if previous:
+    if previous and _unfinished(uri, previous["neural"], checkpoint):
+        tracker = open_tracker(cfg, uri, model_name, previous["parent"])
         return tracker, tracker.reopen(previous["neural"])
-    return tracker, tracker.child(model_name, NEURAL)
+    tracker = open_tracker(cfg, uri, model_name)
+    neural_run = tracker.child(model_name, NEURAL)
+    if previous:  # a finished run trained further: new runs, pointing at the ones continued
+        tracker.client.set_tag(tracker.parent_id, "resumed_from", previous["parent"])
+        tracker.client.set_tag(neural_run, "resumed_from", previous["neural"])
+    return tracker, neural_run
+
+
+def _unfinished(uri: str, run_id: str, checkpoint) -> bool:
+    """Whether the neural run that wrote `checkpoint` was interrupted before its results were
+    logged, so resuming continues it. A finished run keeps its record (MLflow params cannot
+    change, and `trainer.max_epochs` usually does); a run of another store cannot go on."""
+    from forecast.resume import finished
+
+    if finished(checkpoint):
+        return False
+    try:
+        run = MlflowClient(uri).get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return False
+    return run.info.status != "FINISHED" and not run.data.params
 
 
 def flatten(config: dict, prefix: str = "") -> dict:

@@ -29,6 +29,10 @@ def main(cfg: DictConfig) -> float:
         from forecast.experiment import run  # the heavy imports, once the config is sound
 
         return run(cfg)
+    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C during fit into exit(1)
+        print("interrupted: open MLflow runs are marked KILLED; resume=auto continues from the "
+              "run's last.ckpt, if one was written.", file=sys.stderr)
+        raise
     except Exception as error:
         # One readable line instead of a traceback from deep inside torch; the MLflow run (if
         # any) already holds the full traceback in error.txt.

@@ -104,12 +104,22 @@ class ForecastModule(pl.LightningModule):
 
     def configure_optimizers(self):
         make = self.optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
-        optimizer = make(self.parameters())
+        optimizer = _configured("optim.optimizer", make, self.parameters())
         if self.scheduler is None:
             return optimizer
-        scheduler = self.scheduler(optimizer)
+        scheduler = _configured("optim.scheduler", self.scheduler, optimizer)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+
+
+def _configured(key: str, make: Callable, argument):
+    """`make(argument)`; a value torch rejects (lr=-1) becomes one message naming `key`."""
+    try:
+        return make(argument)
+    except (TypeError, ValueError) as error:
+        reason = str(error).rstrip(".")
+        raise ConfigError(f"{key}: {reason}; fix the value in the override or in conf/optim/.") \
+            from None
 
 
 def load_best(module: ForecastModule, trainer: pl.Trainer) -> None:

@@ -12,6 +12,7 @@ from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
 from forecast.models import ForecastModule, ManyToOne
 from forecast.models.ema import WeightAverage
+from forecast.progress import ProgressBar
 from tests.conftest import REPO, printed_results, run_train
 
 # A constant learning rate: the preset's cosine schedule spans max_epochs, so 2 + 2 epochs would
@@ -155,3 +156,16 @@ def last_checkpoint_writes(folder, min_interval_s: float, patience: int) -> list
 def test_resume_checkpoint_is_written_at_most_every_interval_and_after_the_last_epoch(
         tmp_path, min_interval_s, patience, written):
     assert last_checkpoint_writes(tmp_path, min_interval_s, patience) == written
+
+
+def test_progress_is_one_line_per_epoch_when_the_output_is_not_a_terminal(capsys, tmp_path):
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
+    trainer = pl.Trainer(max_epochs=3, logger=False, enable_checkpointing=False,
+                         enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=[ProgressBar(line_interval=0)])
+    trainer.fit(module, dm)
+    out = capsys.readouterr().out  # pytest's capture, like a log file, is not a terminal
+    lines = out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert all("val_loss" in line for line in lines) and "\r" not in out

@@ -81,6 +81,35 @@ def test_sigkill_then_resume_gives_the_same_result(tmp_path):
     assert len(epochs) == 4  # every epoch's validation is in the one run
 
 
+def test_a_finished_run_is_trained_further_into_new_runs(tmp_path):
+    """The README's `resume=.../last.ckpt trainer.max_epochs=60`: MLflow params cannot change,
+    so the finished run keeps its record and the longer training gets runs of its own."""
+    short = ("+experiment=sine", "baselines=none", "data.frame.n_steps=600",
+             "trainer.enable_progress_bar=false", "logger.log_model=false")
+    first = run_train(*short, "trainer.max_epochs=2", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    client, (finished,) = neural_run(tmp_path)
+    checkpoint = next(tmp_path.glob("outputs/sine/*/checkpoints/last.ckpt"))
+
+    fresh = run_train(*short, "trainer.max_epochs=3", "resume=auto", cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert "no interrupted run" in fresh.stdout  # resume=auto passes over finished runs
+
+    longer = run_train(*short, "trainer.max_epochs=3", f"resume={checkpoint}", cwd=tmp_path)
+    assert longer.returncode == 0, longer.stderr[-2000:]
+    assert f"resuming from {checkpoint}" in longer.stdout
+    _, runs = neural_run(tmp_path)
+    by_id = {run.info.run_id: run for run in runs}
+    kept = by_id[finished.info.run_id]
+    assert kept.info.status == "FINISHED" and kept.data.params["trainer.max_epochs"] == "2"
+    assert kept.data.metrics["test_mse"] == finished.data.metrics["test_mse"]
+    (continued,) = [run for run in runs if run.data.tags.get("resumed_from")]
+    assert continued.data.tags["resumed_from"] == finished.info.run_id
+    assert continued.info.status == "FINISHED"
+    assert continued.data.params["trainer.max_epochs"] == "3"
+    assert len(client.get_metric_history(continued.info.run_id, "val_loss")) == 1  # epoch 3
+
+
 def test_ctrl_c_marks_the_run_killed_and_keeps_the_checkpoint(tmp_path):
     process = start(tmp_path)
     checkpoint = wait_for_checkpoint(tmp_path, process)
