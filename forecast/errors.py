@@ -1,5 +1,7 @@
 """Errors a user can act on: each message names what is wrong and how to fix it."""
 
+import re
+
 
 class ForecastError(ValueError):
     """Base class for errors caused by user input (data, configuration, environment)."""
@@ -38,3 +40,19 @@ def explain(error: BaseException) -> str:
 
 
 _DISK_ERRORS = {28, 30, 13, 27, 122, 1}  # ENOSPC, EROFS, EACCES, EFBIG, EDQUOT, EPERM
+
+
+def python_terms(message: str) -> str:
+    """A message of the shared data checks, which name config keys (`data.fill=ffill`,
+    `data.horizon`), in the terms of Python keyword arguments (`fill='ffill'`, `horizon`)."""
+    literals = {"true": "True", "false": "False", "null": "None"}
+
+    def argument(match: re.Match) -> str:
+        name, value = match[1], match[2]
+        if value in literals:
+            return f"{name}={literals[value]}"
+        return f"{name}={value}" if re.fullmatch(r"-?[\d.]+", value) else f"{name}='{value}'"
+
+    message = re.sub(r"\bdata\.split\.val\b", "val_size", message)
+    message = re.sub(r"\bdata\.(\w+)=([\w.-]*\w)", argument, message)
+    return re.sub(r"\bdata\.(\w+)", r"\1", message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from functools import partial
@@ -16,7 +17,7 @@ from sklearn.base import BaseEstimator
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features
 from forecast.data.scaling import Scaler
-from forecast.errors import ConfigError, DataError
+from forecast.errors import ConfigError, DataError, ForecastError, python_terms
 from forecast.inference import (
     History,
     Schema,
@@ -33,6 +34,17 @@ from forecast.models import NETS, ForecastModule
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
          "segment": "SegmentRNN"}
 FORMAT_VERSION = 1
+
+
+def _python_terms(method):
+    """Errors of `method` name keyword arguments (`fill='ffill'`), not config keys."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except ForecastError as error:
+            raise type(error)(python_terms(str(error))) from None
+    return wrapper
 
 
 class Forecaster(BaseEstimator):
@@ -100,6 +112,7 @@ class Forecaster(BaseEstimator):
         return tags
 
     # -- fitting ----------------------------------------------------------------------------
+    @_python_terms
     def fit(self, X: pd.DataFrame, y=None) -> Forecaster:
         """Train on the DataFrame `X` (`y` is ignored: the targets are columns of X)."""
         if self.mode not in MODES:
@@ -160,6 +173,7 @@ class Forecaster(BaseEstimator):
         return self
 
     # -- forecasting ------------------------------------------------------------------------
+    @_python_terms
     def predict(self, X: pd.DataFrame | None = None, future: pd.DataFrame | None = None,
                 ) -> pd.DataFrame:
         """Forecast the `horizon` steps after the end of `X` (default: after the training data).

@@ -88,12 +88,20 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
                         fill=schema.fill, sort=schema.sort, future_features=schema.future_features)
     values, bounds, ids, freq = panel.values, panel.bounds, list(panel.series_ids), panel.freq
     lookback, ends = schema.lookback, bounds[1:]
-    short = np.flatnonzero(np.diff(bounds) < lookback)
+    counts = np.diff(bounds)
+    short = np.flatnonzero(counts < lookback)
+    if len(short) and schema.id_col is None:
+        raise DataError(f"predict: the history has {counts[0]} rows, fewer than "
+                        f"lookback={lookback}; pass at least {lookback} rows.")
     if len(short):
-        raise DataError(f"predict: series {[ids[s] for s in short[:5]]} have fewer than "
-                        f"lookback={lookback} rows; pass at least that many rows of history "
-                        "per series.")
+        rows = {ids[s]: int(counts[s]) for s in short[:5]}
+        raise DataError(f"predict: series with fewer than lookback={lookback} rows (id: rows) "
+                        f"{rows}; pass at least {lookback} rows of history per series.")
     if not same_freq(freq, schema.freq):
+        if isinstance(freq, (int, np.integer)) and not isinstance(schema.freq, (int, np.integer)):
+            raise DataError(f"predict: the history has no time column '{schema.time_name}' (the "
+                            "model was trained on timestamps); pass it as a column or as a "
+                            "DatetimeIndex.")
         raise DataError(f"predict: the history's frequency is {freq}, but the model was trained "
                         f"on {schema.freq}; resample it to {schema.freq}.")
     rows = ends[:, None] - lookback + np.arange(lookback)  # [S, L]

@@ -82,8 +82,9 @@ def test_integer_time_axis_forecasts_the_next_steps():
 def test_predict_checks_the_history(fitted, frame, long_fitted):
     cases = [
         (frame.drop(columns="y1"), r"misses column\(s\) \['y1'\]"),
-        (frame.iloc[:20], "fewer than lookback=48"),
+        (frame.iloc[:20], "history has 20 rows, fewer than lookback=48"),
         (frame.iloc[::2], "frequency is 2h, but the model was trained on h"),
+        (frame.drop(columns="date"), "no time column 'date'"),
         (frame.assign(y0=frame.y0.astype(str)), "column 'y0' is not numeric"),
         (frame.assign(y1=np.where(frame.index == 590, np.nan, frame.y1)), "'y1' has 1 missing"),
         (frame.drop(index=[580]), "irregular time steps"),
@@ -95,6 +96,10 @@ def test_predict_checks_the_history(fitted, frame, long_fitted):
             fitted.predict(bad)
     with pytest.raises(DataError, match="needs its series id column 'unique_id'"):
         long_fitted[0].predict(frame)
+    model, long = long_fitted
+    one_short = long[(long.unique_id != long.unique_id.iloc[0]) | (long.ds >= long.ds.iloc[290])]
+    with pytest.raises(DataError, match=r"fewer than lookback=24 rows \(id: rows\) \{.*: 10\}"):
+        model.predict(one_short)
 
 
 def test_long_history_with_interleaved_series(long_fitted):

@@ -84,7 +84,7 @@ def build_panel(
         id_col = "unique_id"
     if id_col is not None and id_col not in frame.columns:
         raise DataError(_unknown("data.id_col", [id_col], frame.columns))
-    time_col = _find_time_column(frame, time_col)
+    time_col = _find_time_column(frame, time_col, id_col)
     target, features = _select_columns(frame, target, features, time_col, id_col,
                                        list(future_features))
     _check_numeric(frame, target + features)
@@ -134,8 +134,10 @@ def _check_frame(frame, fill) -> None:
         raise DataError(f"data.fill: unknown policy '{fill}'; use one of {FILL_POLICIES} or null.")
 
 
-def _find_time_column(frame: pd.DataFrame, time_col: str | None) -> str | None:
-    """Name of the time column, or None when the index holds the time."""
+def _find_time_column(frame: pd.DataFrame, time_col: str | None,
+                      id_col: str | None = None) -> str | None:
+    """Name of the time column, or None when the index holds the time: `time_col`, else a
+    DatetimeIndex, a column named like a date, or the one datetime column."""
     if time_col is not None:
         if time_col not in frame.columns:
             if frame.index.name == time_col:
@@ -147,7 +149,31 @@ def _find_time_column(frame: pd.DataFrame, time_col: str | None) -> str | None:
     for name in frame.columns:
         if str(name).lower() in TIME_COLUMNS:
             return name
+    others = [c for c in frame.columns if c != id_col]
+    stamps = [c for c in others if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    if len(stamps) == 1:
+        return stamps[0]
+    texts = [c for c in others if _holds_timestamps(frame[c])]
+    if stamps or texts:  # do not fall back to row numbers when the data has a time axis
+        name = (stamps or texts)[0]
+        raise DataError(f"data.time_col: column '{name}' holds timestamps, but no column is "
+                        f"named like a time column ({', '.join(sorted(TIME_COLUMNS))}); set "
+                        f"data.time_col={name}.")
     return None  # integer index as time
+
+
+def _holds_timestamps(column: pd.Series) -> bool:
+    """Whether a text column reads as dates (its first values parse and look like dates)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    sample = column.dropna().head(5).astype(str)
+    if sample.empty or not sample.str.contains(r"\d[-/:]\d").all():
+        return False
+    try:
+        pd.to_datetime(sample, format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
 
 
 def _select_columns(frame, target, features, time_col, id_col, future) -> tuple[list, list]:

@@ -81,6 +81,19 @@ def test_integer_time_axis():
     assert panel.freq == 1 and panel.time[0] == 1900 and panel.time[-1] == 1949
 
 
+def test_a_time_column_of_another_name_is_found_or_named():
+    """Not silently trained on row numbers."""
+    n = 50
+    frame = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=n, freq="h"),
+                          "load": np.arange(n, dtype=float), "region": ["north"] * n})
+    panel = build_panel(frame, target="load")  # the one datetime column is the time axis
+    assert panel.time_name == "when" and panel.freq == "h"
+    as_text = frame.assign(when=frame.when.astype(str))  # as read from a CSV: no dtype to go by
+    with pytest.raises(DataError, match="column 'when' holds timestamps.*data.time_col=when"):
+        build_panel(as_text, target="load")
+    assert build_panel(as_text, target="load", time_col="when").freq == "h"
+
+
 def test_month_end_series_and_their_gaps():
     time = pd.date_range("2000-01-31", periods=36, freq="ME")
     frame = pd.DataFrame({"date": time, "y": np.arange(36.0)})

@@ -1,6 +1,7 @@
 """Every kind of bad input: one readable line, a non-zero exit, no traceback, nothing
 half-written."""
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,7 +12,7 @@ import yaml
 import forecast
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
-from forecast.errors import ConfigError, DataError, ForecastError, explain
+from forecast.errors import ConfigError, DataError, ForecastError, explain, python_terms
 from tests.conftest import run_train
 
 
@@ -43,6 +44,9 @@ CASES = {
     "horizon_zero": (frame(), ["data.horizon=0"], ["data.horizon", "positive"]),
     "wrong_key": (frame(), ["model.hidden_sise=8"], ["hidden_sise", "+model.hidden_sise"]),
     "wrong_type": (frame(), ["model.hidden_size=abc"], ["model.hidden_size", "integer"]),
+    # values only Lightning's and torch's constructors check
+    "trainer_rejects": (frame(), ["trainer.max_epochs=-3"], ["trainer:", "max_epochs", "-3"]),
+    "optimizer_rejects": (frame(), ["optim.optimizer.lr=-1"], ["optim.optimizer:", "-1"]),
 }
 
 
@@ -57,8 +61,10 @@ def write(case_dir, content) -> None:
 
 
 # One case of each way an error reaches the CLI (reading, validating the data, Hydra, our config
-# checks); every case, these included, is also checked in-process below.
-CLI_CASES = ["missing_file", "nan", "wrong_key", "wrong_type"]
+# checks, the constructors of Lightning and torch); the data cases are also checked in-process
+# below.
+CLI_CASES = ["missing_file", "nan", "wrong_key", "wrong_type", "trainer_rejects",
+             "optimizer_rejects"]
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +87,11 @@ def test_cli_reports_bad_input_in_one_line(cli_results, name):
     _, _, words = CASES[name]
     assert result.returncode == (1 if name == "wrong_key" else 2)  # Hydra's exit code; ours
     assert "Traceback" not in result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    message = result.stderr if name == "wrong_key" else ours[0]  # Hydra's own message
+    assert name == "wrong_key" or len(ours) == 1, result.stderr[-2000:]
     for word in words:
-        assert word in result.stderr, (word, result.stderr[-2000:])
+        assert word in message, (word, result.stderr[-2000:])
     assert not (folder / "mlflow.db").exists()  # rejected before any run was opened
 
 
@@ -99,13 +108,17 @@ def test_forecaster_fit_rejects_the_same_frames(name):
     with pytest.raises(DataError) as error:
         model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=1)
         model.fit(content.reset_index(drop=True))
+    # the same message, with keyword arguments for config keys (fill='ffill', not data.fill=ffill)
+    assert not re.search(r"\bdata\.\w", str(error.value))
     for word in words:
-        assert word in str(error.value)
+        assert python_terms(word) in str(error.value), (word, str(error.value))
 
 
 def test_forecaster_rejects_bad_sizes_and_columns():
-    with pytest.raises(ConfigError, match="data.horizon"):
+    with pytest.raises(ConfigError, match="^horizon: must be a positive integer"):
         forecast.Forecaster(lookback=24, horizon=0).fit(frame())
+    with pytest.raises(DataError, match=r"set sort=True"):
+        forecast.Forecaster(lookback=24, horizon=6).fit(frame().iloc[::-1])
     with pytest.raises(DataError, match=r"unknown column\(s\) \['price'\]"):
         forecast.Forecaster(lookback=24, horizon=6, target="price").fit(frame())
 
