@@ -65,8 +65,7 @@ def run(cfg: DictConfig) -> float:
         table = results_table(results)
         print(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
         if tracker:
-            forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg),
-                                                lookback=dm.spec.lookback, horizon=dm.spec.horizon)
+            forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), **_training_params(cfg))
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
             print(tracker.browse_hint())
     if checkpoints:
@@ -101,6 +100,17 @@ def build(node, key: str, **kwargs):
             raise ConfigError(f"{key}: {reason}; fix the value in the override or in "
                               f"conf/{key.split('.')[0]}/.") from None
         raise cause from None
+
+
+def _training_params(cfg: DictConfig) -> dict:
+    """The run's training settings under the Forecaster's names, so that `get_params` of the
+    logged model says how it was trained (the LR schedule has no Forecaster equivalent)."""
+    return {"lookback": cfg.data.lookback, "horizon": cfg.data.horizon,
+            "batch_size": cfg.data.batch_size, "loss": cfg.optim.loss,
+            "lr": OmegaConf.select(cfg, "optim.optimizer.lr", default=1e-3),
+            "max_epochs": cfg.trainer.max_epochs,
+            "patience": OmegaConf.select(cfg, "callbacks.early_stopping.patience", default=5),
+            "gradient_clip_val": cfg.trainer.get("gradient_clip_val") or 0.0, "seed": cfg.seed}
 
 
 def _net_kwargs(cfg: DictConfig) -> dict:

@@ -16,8 +16,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 import torch
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from forecast.errors import ForecastError
 from forecast.forecaster import Forecaster
 from forecast.inference import Schema, as_index, window_times
 
@@ -30,7 +33,10 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):
         self.forecaster = Forecaster.load(context.artifacts["forecaster"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return pyfunc_predict(self.forecaster, model_input)
+        try:
+            return pyfunc_predict(self.forecaster, model_input)
+        except ForecastError as error:  # served: a 400 answer with our message, not a generic 500
+            raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
 
 
 def pyfunc_predict(forecaster: Forecaster, frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -63,6 +64,12 @@ def test_cli_logs_a_registered_pyfunc_with_signature_and_example(cli_run):
     assert [v.run_id for v in versions] == [cli_run["run_id"]]
 
 
+def test_the_logged_model_says_how_it_was_trained(cli_run):
+    """get_params of the CLI's model: the run's settings, not the Forecaster's defaults."""
+    params = cli_run["forecaster"].get_params()
+    assert (params["max_epochs"], params["lr"], params["loss"]) == (2, 0.003, "mse")  # FAST, sine
+
+
 def test_fresh_process_pyfunc_equals_forecaster_predict(cli_run, history, tmp_path):
     history.to_parquet(tmp_path / "history.parquet")
     script = f"""
@@ -102,6 +109,14 @@ def test_served_model_answers_a_scoring_request(cli_run, history, tmp_path):
             data=json.dumps({"dataframe_split": split}).encode())
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.loads(response.read())
+        short = json.loads(history.tail(3).to_json(orient="split", date_format="iso", index=False))
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", headers={"Content-Type": "application/json"},
+            data=json.dumps({"dataframe_split": short}).encode())
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 400  # the client's mistake, said in our words
+        assert "fewer than lookback" in json.loads(refused.value.read())["message"]
     finally:
         servers.stop(server)
     served = pd.DataFrame(answer["predictions"])

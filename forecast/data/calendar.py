@@ -9,9 +9,9 @@ import pandas as pd
 _FEATURES = {
     "minute": lambda t: t.minute / 59.0,
     "hour": lambda t: t.hour / 23.0,
-    "weekday": lambda t: t.dayofweek / 6.0,
+    "weekday": lambda t: t.day_of_week / 6.0,
     "day": lambda t: (t.day - 1) / 30.0,
-    "yearday": lambda t: (t.dayofyear - 1) / 365.0,
+    "yearday": lambda t: (t.day_of_year - 1) / 365.0,
     "month": lambda t: (t.month - 1) / 11.0,
 }
 
@@ -23,7 +23,7 @@ _CALENDAR_STEPS = {"W": 7 * _DAY, "M": 30 * _DAY, "Q": 91 * _DAY, "Y": 365 * _DA
 def step_seconds(freq: str) -> float:
     """Length of one step in seconds (approximate for weeks, months, quarters, years)."""
     step = pd.tseries.frequencies.to_offset(freq)
-    base = step.name.split("-")[0].upper()
+    base = step.rule_code.split("-")[0].upper()
     if base != "MIN":
         calendar_unit = base.lstrip("BS")[:1]  # BME, SME, QS, BYS ... -> M, M, Q, Y
         if base[:1] in "WMQYA" or base[:2] in ("BM", "BQ", "BY", "BA", "SM"):
@@ -71,7 +71,7 @@ def season_length(freq: str | int) -> int:
         return max(1, round(360 * _DAY / seconds))  # 12 months, 4 quarters
     if seconds >= 7 * _DAY:
         return max(1, round(364 * _DAY / seconds))
-    if pd.tseries.frequencies.to_offset(freq).name.startswith("B"):
+    if pd.tseries.frequencies.to_offset(freq).rule_code.startswith("B"):
         return 5
     if seconds >= _DAY:
         return max(1, round(7 * _DAY / seconds))

@@ -1,8 +1,10 @@
 """`trainer=ddp`: two CPU processes (gloo) train what one process trains."""
 
+import json
 import math
 
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import run_train
@@ -47,8 +49,14 @@ def test_two_processes_match_one_process(tmp_path):
     one, two = runs["single"], runs["ddp"]
     for metric in ("test_mse", "test_mae"):
         assert math.isclose(one.data.metrics[metric], two.data.metrics[metric], rel_tol=1e-4)
+    epochs = {name: [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
+              for name, run in runs.items()}
+    assert epochs["single"] == epochs["ddp"] == [0, 1]
     # Sharded: each process steps through half the windows, so both runs take the same number
-    # of optimizer steps per epoch (unsharded, ddp would take twice as many).
-    steps = {name: [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
-             for name, run in runs.items()}
-    assert steps["single"] == steps["ddp"] and len(steps["ddp"]) == 2
+    # of optimizer steps (unsharded, ddp would take twice as many).
+    names, steps = {run.info.run_id: name for name, run in runs.items()}, {}
+    for runs_file in tmp_path.glob("outputs/sine/*/checkpoints/mlflow_runs.json"):
+        name = names[json.loads(runs_file.read_text())["neural"]]
+        checkpoint = torch.load(runs_file.with_name("last.ckpt"), weights_only=True)
+        steps[name] = checkpoint["global_step"]
+    assert steps["single"] == steps["ddp"] > 0
