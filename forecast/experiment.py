@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from contextlib import nullcontext
@@ -28,6 +29,8 @@ from forecast.progress import ProgressBar
 from forecast.reports import results_table, summary
 from forecast.resume import find_checkpoint, mark_finished, save_runs
 from forecast.tracking import log_invocation, open_runs
+
+log = logging.getLogger(__name__)
 
 # What constructors raise for a value they reject (torch, Lightning).
 REJECTED_VALUE = (ValueError, TypeError, MisconfigurationException)
@@ -63,11 +66,11 @@ def run(cfg: DictConfig) -> float:
         results = backtest(dm, {model_name: module}, baselines, cfg.backtest.stride,
                            cfg.backtest.refit, fit_seconds={model_name: fit_seconds})
         table = results_table(results)
-        print(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
+        log.info(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
         if tracker:
             forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), **_training_params(cfg))
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
-            print(tracker.browse_hint())
+            log.info(tracker.browse_hint())
     if checkpoints:
         mark_finished(checkpoints)  # resume=auto passes over this run from now on
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
@@ -79,7 +82,7 @@ def build_trainer(cfg: DictConfig, checkpoint: Path | None) -> pl.Trainer:
     resuming from `checkpoint`, the checkpoints go on being written beside it."""
     callbacks = list(build(cfg.callbacks, "callbacks").values()) if cfg.callbacks else []
     if checkpoint is not None:
-        print(f"resuming from {checkpoint}")
+        log.info(f"resuming from {checkpoint}")
         for callback in callbacks:
             if isinstance(callback, ModelCheckpoint):
                 callback.dirpath = os.path.realpath(checkpoint.parent)  # as Lightning keeps it

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
 from pytorch_lightning.callbacks import TQDMProgressBar
+
+log = logging.getLogger(__name__)
 
 
 class ProgressBar(TQDMProgressBar):
@@ -16,8 +19,9 @@ class ProgressBar(TQDMProgressBar):
     GPU queue. The last batch of each epoch is always drawn.
 
     When standard output is not a terminal (a log file, CI, `nohup`), redrawn bars would fill it
-    with control characters (300 lines for the sine preset); it gets one line per epoch instead,
-    at most every `line_interval` seconds, and the last epoch's.
+    with control characters (300 lines for the sine preset); one line per epoch is logged
+    instead (logger `forecast.progress`, INFO), at most every `line_interval` seconds, and the
+    last epoch's.
 
     Args:
         interval: seconds between redraws of the bar.
@@ -58,5 +62,5 @@ class ProgressBar(TQDMProgressBar):
         shown = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                           for k, v in metrics.items())
         total = "" if trainer.max_epochs in (None, -1) else f"/{trainer.max_epochs}"
-        print(f"epoch {epoch + 1}{total}  {shown}", flush=True)
+        log.info(f"epoch {epoch + 1}{total}  {shown}")
         self._next_line = time.monotonic() + self.line_interval

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from forecast.errors import ConfigError
 
+log = logging.getLogger(__name__)
 RUNS_FILE = "mlflow_runs.json"
 FINISHED_FILE = "finished"  # beside the checkpoints of a run that ended normally
 
@@ -21,7 +23,7 @@ def find_checkpoint(resume: str | None, outputs: Path) -> Path | None:
         candidates = sorted((path for path in outputs.glob("*/checkpoints/last.ckpt")
                              if not finished(path)), key=lambda path: path.stat().st_mtime)
         if not candidates:
-            print(f"resume=auto: no interrupted run with a last.ckpt under {outputs}; "
+            log.info(f"resume=auto: no interrupted run with a last.ckpt under {outputs}; "
                   "starting a new run.")
         return candidates[-1] if candidates else None
     path = Path(resume).expanduser()

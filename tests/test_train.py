@@ -29,6 +29,16 @@ def test_prints_the_comparison_table(sine_run):
     assert "Validating input example" not in result.stderr
 
 
+def test_the_run_folder_keeps_what_was_printed_in_train_log(sine_run):
+    folder, result = sine_run
+    (log,) = folder.glob("outputs/sine/*/train.log")
+    text = log.read_text()
+    for line in ("lstm", "ridge", "MLflow: parent run"):
+        assert line in text
+    assert text.startswith("[20") and "][INFO] " in text  # stamped, unlike stdout
+    assert "[INFO]" not in result.stdout
+
+
 def test_ends_with_where_the_runs_are(sine_run):
     folder, result = sine_run
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")

@@ -1,6 +1,8 @@
 """Training options through the real CLI: determinism with `seed`, resume from `last.ckpt`,
 losses and LR schedulers."""
 
+import logging
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -158,14 +160,14 @@ def test_resume_checkpoint_is_written_at_most_every_interval_and_after_the_last_
     assert last_checkpoint_writes(tmp_path, min_interval_s, patience) == written
 
 
-def test_progress_is_one_line_per_epoch_when_the_output_is_not_a_terminal(capsys, tmp_path):
+def test_progress_is_one_line_per_epoch_when_the_output_is_not_a_terminal(caplog, tmp_path):
     dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
     module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
     trainer = pl.Trainer(max_epochs=3, logger=False, enable_checkpointing=False,
                          enable_model_summary=False, default_root_dir=tmp_path,
                          callbacks=[ProgressBar(line_interval=0)])
-    trainer.fit(module, dm)
-    out = capsys.readouterr().out  # pytest's capture, like a log file, is not a terminal
-    lines = out.splitlines()
+    caplog.set_level(logging.INFO, logger="forecast.progress")
+    trainer.fit(module, dm)  # pytest's captured stdout, like a log file, is not a terminal
+    lines = [r.getMessage() for r in caplog.records if r.name == "forecast.progress"]
     assert [line.split("  ")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
-    assert all("val_loss" in line for line in lines) and "\r" not in out
+    assert all("val_loss" in line for line in lines)
