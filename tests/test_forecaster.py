@@ -127,7 +127,8 @@ def test_bad_frames_get_one_clear_error(frame):
         (frame.iloc[:0], "empty"),
         (frame.iloc[:50], "fewer than lookback"),
         (frame.assign(y0=np.where(frame.index == 7, np.inf, frame.y0)), "'y0' has 1 missing"),
-        (frame.assign(y1="x"), "'y1' is not numeric"),
+        (frame.assign(y1=frame.y1.astype(object).where(frame.index != 3, "x")),
+         "'y1' is not numeric.*row 3"),
     ]
     for bad, message in cases:
         with pytest.raises(DataError, match=message):

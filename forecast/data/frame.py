@@ -13,6 +13,7 @@ one `DataError` naming the column, series and row (0-based position in the input
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from forecast.data.timeaxis import (
 )
 from forecast.errors import DataError
 
+log = logging.getLogger(__name__)
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
 
 
@@ -162,6 +164,16 @@ def _find_time_column(frame: pd.DataFrame, time_col: str | None,
     return None  # integer index as time
 
 
+def _is_text(column: pd.Series) -> bool:
+    """No value of the column reads as a number (a label such as a region, not a numeric column
+    with a few bad entries, which is reported by row)."""
+    if isinstance(column, pd.DataFrame):  # a doubled name: reported by _select_columns
+        return False
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    return not pd.to_numeric(column, errors="coerce").notna().any()
+
+
 def _holds_timestamps(column: pd.Series) -> bool:
     """Whether a text column reads as dates (its first values parse and look like dates)."""
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
@@ -179,6 +191,12 @@ def _holds_timestamps(column: pd.Series) -> bool:
 def _select_columns(frame, target, features, time_col, id_col, future) -> tuple[list, list]:
     reserved = {time_col, id_col, *future}
     candidates = [c for c in frame.columns if c not in reserved]
+    if target is None or features == "all":  # "every numeric column": text columns are not
+        text = [c for c in candidates if _is_text(frame[c])]
+        if text:
+            log.info(f"data: leaving out the text column(s) {text}; name the columns to use "
+                     "with data.target / data.features.")
+        candidates = [c for c in candidates if c not in text]
     if target is None:
         target = ["y"] if id_col is not None and "y" in frame.columns else candidates
         if not target:

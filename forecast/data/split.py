@@ -71,6 +71,9 @@ class Split:
         for name in ("val", "test"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"data.split.{name}: must be >= 0, got {getattr(self, name)}.")
+        if self.val < 1 and self.test < 1 and self.val + self.test >= 1:
+            raise ConfigError(f"data.split: val + test = {self.val} + {self.test} leaves no rows "
+                              "to train on; make the two fractions sum to less than 1.")
 
     def table(self, lengths: np.ndarray,
               rows_before: Callable[[object], np.ndarray] | None = None) -> np.ndarray:

@@ -56,6 +56,7 @@ def test_dates_cut_each_series_of_a_long_frame_at_the_same_time():
     (dict(preset="ett_daily"), ["data.split.preset", "ett_hour"]),
     (dict(preset="ett_hour", borders=[1, 2, 3]), ["only one of", "borders and preset"]),
     (dict(val=-0.1), ["data.split.val", ">= 0"]),
+    (dict(val=0.5, test=0.6), ["0.5 + 0.6", "no rows to train on", "less than 1"]),
 ])
 def test_impossible_split_is_a_config_error(kwargs, words):
     with pytest.raises(ConfigError) as error:
