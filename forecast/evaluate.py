@@ -6,6 +6,7 @@ forecast origins of a rolling-origin backtest, see `forecast.backtest`); None sc
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -18,7 +19,9 @@ from forecast.baselines import takes_calendar
 from forecast.data import WindowDataModule
 from forecast.data.calendar import calendar_features, calendar_names
 from forecast.data.windows import gather_windows
+from forecast.errors import ConfigError
 
+log = logging.getLogger(__name__)
 NEURAL, BASELINE = "neural", "baseline"
 
 
@@ -152,14 +155,28 @@ def predict_baseline(estimator, X: np.ndarray, y_time: np.ndarray) -> np.ndarray
     return np.asarray(forecast, dtype=np.float32)
 
 
-def build_baselines(spec, season: int) -> dict:
-    """Instantiate the configured baselines (`conf/baselines`); `season: null` takes the data's."""
+def build_baselines(spec, season: int, lookback: int | None = None) -> dict:
+    """Instantiate the configured baselines (`conf/baselines`); `season: null` takes the data's.
+
+    A baseline whose season does not fit in `lookback` cannot see one season back: with the
+    data's season it is left out (a sweep over the lookback goes on), with a configured one it
+    is a ConfigError, before anything trains.
+    """
     from hydra.utils import instantiate  # configs only; keeps this module free of Hydra
 
     baselines = {}
     for name, options in (spec or {}).items():
-        extra = {"season": season} if "season" in options and options.season is None else {}
-        baselines[name] = instantiate(options, **extra)
+        from_data = "season" in options and options.season is None
+        estimator = instantiate(options, **({"season": season} if from_data else {}))
+        if lookback is not None and (getattr(estimator, "season", None) or 0) > lookback:
+            if not from_data:
+                raise ConfigError(f"baselines.{name}.season: {estimator.season} is longer than "
+                                  f"the lookback {lookback}; raise data.lookback or lower the "
+                                  "season.")
+            log.info(f"baselines: {name} left out, the data's season {season} is longer than "
+                     f"the lookback {lookback}.")
+            continue
+        baselines[name] = estimator
     return baselines
 
 

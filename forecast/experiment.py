@@ -46,7 +46,7 @@ def run(cfg: DictConfig) -> float:
     module = ForecastModule(net, cfg.optim.loss, build(cfg.optim.optimizer, "optim.optimizer"),
                             build(cfg.optim.scheduler, "optim.scheduler"))
     module.configure_optimizers()  # lr=-1 fails here, not after the first epoch
-    baselines = build_baselines(cfg.baselines, dm.season)
+    baselines = build_baselines(cfg.baselines, dm.season, dm.spec.lookback)
     checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent)
     trainer = build_trainer(cfg, checkpoint)
     model_name = HydraConfig.get().runtime.choices.get("model", "model")
@@ -73,14 +73,25 @@ def run(cfg: DictConfig) -> float:
             log.info(tracker.browse_hint())
     if checkpoints:
         mark_finished(checkpoints)  # resume=auto passes over this run from now on
+    return _objective(trainer)
+
+
+def _objective(trainer: pl.Trainer) -> float:
+    """What sweeps minimise: the best validation loss, else the last one; NaN (a failed trial)
+    without a validation part, never a test score."""
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
-    return float(best) if best is not None else float(results[0].metrics["test_norm_mse"])
+    if best is None:
+        best = trainer.callback_metrics.get("val_loss")
+    return float("nan") if best is None else float(best)
 
 
 def build_trainer(cfg: DictConfig, checkpoint: Path | None) -> pl.Trainer:
     """The Trainer of `cfg`, with its callbacks and the progress bar, without a logger yet;
     resuming from `checkpoint`, the checkpoints go on being written beside it."""
-    callbacks = list(build(cfg.callbacks, "callbacks").values()) if cfg.callbacks else []
+    # A preset's settings (callbacks.early_stopping.patience) outlive `callbacks=none` as nodes
+    # without a `_target_`: nothing to build.
+    callbacks = [build(node, f"callbacks.{name}") for name, node in (cfg.callbacks or {}).items()
+                 if OmegaConf.is_dict(node) and "_target_" in node]
     if checkpoint is not None:
         log.info(f"resuming from {checkpoint}")
         for callback in callbacks:

@@ -38,8 +38,9 @@ def check_tracking_uri(uri: str) -> None:
         except requests.RequestException as err:
             raise ConfigError(
                 f"logger.tracking_uri: no MLflow tracking server answers at {redact(uri)} "
-                f"({type(err).__name__}). Start it (mlflow server --host 127.0.0.1 --port 5000) "
-                "or unset logger.tracking_uri / MLFLOW_TRACKING_URI to log to ./mlflow.db."
+                f"({type(err).__name__}). Start it (mlflow server --host 127.0.0.1 --port 5000), "
+                "or log to the local store ./mlflow.db with logger=mlflow and "
+                "MLFLOW_TRACKING_URI unset."
             ) from None
     elif scheme == "sqlite":
         folder = Path(uri.split("sqlite:///", 1)[-1]).parent

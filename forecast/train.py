@@ -9,6 +9,7 @@ answer in about a second; torch, Lightning and MLflow (~10 s to import) load aft
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import hydra
@@ -24,6 +25,7 @@ from forecast.logs import quiet
 def main(cfg: DictConfig) -> float:
     """Returns the best validation loss (the objective of sweeps)."""
     quiet()
+    _stop_on_sigterm()
     try:
         check_config(cfg)
         from forecast.experiment import run  # the heavy imports, once the config is sound
@@ -42,6 +44,18 @@ def main(cfg: DictConfig) -> float:
         if str(HydraConfig.get().mode) == "RunMode.MULTIRUN":
             raise  # let the launcher record the failed job and go on with the sweep
         sys.exit(2 if isinstance(unwrap(error), ForecastError) else 1)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a scheduler, `timeout`, `docker stop`) ends a run as Ctrl-C does: its MLflow
+    runs are marked KILLED, and the exit code is 143."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (a launcher's worker): keep the default
+        pass
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from sklearn.utils import estimator_checks
 from forecast import baselines
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
+from forecast.errors import ConfigError
 from forecast.evaluate import build_baselines, run_baselines
 from tests.conftest import FAST, REPO, SHARED_DATA, run_train
 
@@ -130,6 +131,17 @@ def test_build_baselines_fills_in_the_season_of_the_data(baseline_config):
     assert configured.season == 30
     fixed = OmegaConf.merge(baseline_config, {"seasonal_naive": {"season": 12}})
     assert build_baselines(fixed, 24)["seasonal_naive"].season == 12  # the config wins
+
+
+def test_a_season_longer_than_the_lookback_is_settled_before_training(baseline_config):
+    """The data's season: the seasonal naive is left out (a sweep over data.lookback goes on);
+    a configured one: a ConfigError naming the key."""
+    built = build_baselines(baseline_config, season=50, lookback=25)
+    assert "seasonal_naive" not in built and "ridge" in built
+    assert build_baselines(baseline_config, 50, lookback=50)["seasonal_naive"].season == 50
+    fixed = OmegaConf.merge(baseline_config, {"seasonal_naive": {"season": 60}})
+    with pytest.raises(ConfigError, match="baselines.seasonal_naive.season: 60 is longer"):
+        build_baselines(fixed, 24, lookback=48)
 
 
 @pytest.mark.slow

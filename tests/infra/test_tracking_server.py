@@ -64,6 +64,7 @@ def test_unreachable_server_stops_before_training_with_one_line(tmp_path):
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "logger.tracking_uri" in errors[0] and url in errors[0]
+    assert "logger=mlflow" in errors[0]  # the way back to the local store
     assert "Traceback" not in result.stderr
     # no results table: nothing was trained
     assert not any(line.split()[:2] == ["model", "family"] for line in result.stdout.splitlines())

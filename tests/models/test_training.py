@@ -2,6 +2,7 @@
 losses and LR schedulers."""
 
 import logging
+import math
 
 import pytest
 import pytorch_lightning as pl
@@ -12,6 +13,7 @@ from hydra.utils import instantiate
 from forecast.checkpoints import ResumeCheckpoint
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
+from forecast.experiment import _objective
 from forecast.models import ForecastModule, ManyToOne
 from forecast.models.ema import WeightAverage
 from forecast.progress import ProgressBar
@@ -171,3 +173,20 @@ def test_progress_is_one_line_per_epoch_when_the_output_is_not_a_terminal(caplog
     lines = [r.getMessage() for r in caplog.records if r.name == "forecast.progress"]
     assert [line.split("  ")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert all("val_loss" in line for line in lines)
+
+
+def test_callbacks_none_with_a_preset_trains_and_sweeps_on_the_last_val_loss(tmp_path):
+    """The preset's callback settings outlive `callbacks=none`; without a checkpoint callback
+    the sweep objective is the last validation loss, not a test score."""
+    result = run_train(*QUICK, "trainer.max_epochs=1", "callbacks=none", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    for limit_val_batches in (1.0, 0):
+        trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False,
+                             default_root_dir=tmp_path, limit_val_batches=limit_val_batches)
+        trainer.fit(ForecastModule(ManyToOne(hidden_size=8, **dm.dims)), dm)
+        if limit_val_batches:
+            assert _objective(trainer) == float(trainer.callback_metrics["val_loss"])
+        else:
+            assert math.isnan(_objective(trainer))  # a failed trial, never the test score

@@ -110,13 +110,14 @@ def test_a_finished_run_is_trained_further_into_new_runs(tmp_path):
     assert len(client.get_metric_history(continued.info.run_id, "val_loss")) == 1  # epoch 3
 
 
-def test_ctrl_c_marks_the_run_killed_and_keeps_the_checkpoint(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a scheduler
+def test_ctrl_c_or_sigterm_marks_the_run_killed_and_keeps_the_checkpoint(tmp_path, stop):
     process = start(tmp_path)
     checkpoint = wait_for_checkpoint(tmp_path, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode != 0
-    assert "Traceback" not in stderr
+    assert process.returncode == (143 if stop == signal.SIGTERM else 1)
+    assert "Traceback" not in stderr and "interrupted" in stderr
     _, runs = neural_run(tmp_path)
     assert runs[0].info.status == "KILLED"
     assert checkpoint.exists()
