@@ -156,9 +156,11 @@ def _section(name: str, rows: pd.DataFrame) -> str:
     setting, first = SETTINGS.get(name, {}), rows.iloc[0]
     m4 = "owa" in rows and rows.owa.notna().all()
     metrics = ["smape", "mase", "owa", "mse", "mae"] if m4 else ["mse", "mae"]
-    command = f"PYTHONPATH=. python experiments/benchmark.py --only {name}"
-    if setting.get("gpu"):
-        command = "bash experiments/gpu/accuracy.sh DATA_DIR   # on a GPU; see experiments/gpu/"
+    command = first.get("command")
+    if not isinstance(command, str):  # rows written before benchmark.py recorded its command
+        command = (f"PYTHONPATH=. python experiments/benchmark.py --only {name}"
+                   if not setting.get("gpu") else
+                   "bash experiments/gpu/accuracy.sh DATA_DIR   # on a GPU; see experiments/gpu/")
     where = (f"{first.machine}, {first.get('threads', '?')} torch thread(s); torch {first.torch}, "
              f"Lightning {first.lightning}; {first.date}; 1-min load average {first.load_1min} "
              "at the start" + (" (shared machine: timings under load)" if _loaded(first) else ""))

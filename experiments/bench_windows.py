@@ -1,7 +1,7 @@
 """Benchmark: our windowing pipeline vs TensorDataset + DataLoader over materialised windows.
 
     python experiments/bench_windows.py            # 10 series x 1M rows, L=336, H=96, batch 256
-    python experiments/bench_windows.py --rows 100000   # a quick run
+    python experiments/bench_windows.py --rows 100000 --out /tmp/windows.md  # a quick run
 
 Ours: `WindowDataModule.setup()` on a long DataFrame (validate, split, scale, index), then one
 epoch of training batches and one pass over the test windows. The comparator materialises
@@ -14,8 +14,8 @@ Memory: tracemalloc follows every numpy allocation (our values, batches and temp
 torch tensors made with `from_numpy` share numpy memory), and the process RSS (VmRSS, and the
 VmHWM high-water mark, reset through /proc/self/clear_refs) also sees torch's own allocations.
 "Above raw" is the peak minus the memory before setup minus the raw float32 data [T, C]: the
-data itself must be held once, anything more is overhead. Results go to
-experiments/results/bench_windows.md.
+data itself must be held once, anything more is overhead. The report goes to `--out PATH`;
+without it, to experiments/results/bench_windows.md at the default sizes and nowhere otherwise.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from forecast.data import WindowDataModule
 
 RESULTS = Path(__file__).parent / "results" / "bench_windows.md"
+SIZES = ("series", "rows", "lookback", "horizon", "batch", "slice_rows")  # the documented run's
 MB = 1e6
 
 
@@ -144,7 +145,11 @@ def main() -> None:
                         help="rows of the slice the materialising comparator runs on")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (1: no thread contention on a busy machine)")
+    parser.add_argument("--out", type=Path, help="markdown report (default: "
+                        "experiments/results/bench_windows.md at the default sizes, else none)")
     args = parser.parse_args()
+    default_size = all(getattr(args, k) == parser.get_default(k) for k in SIZES)
+    out = args.out or (RESULTS if default_size else None)
     torch.set_num_threads(args.threads)
     info = machine()
     ours(long_frame(2, 2_000), argparse.Namespace(**{**vars(args), "lookback": 24,
@@ -157,9 +162,10 @@ def main() -> None:
     info["load_end"] = os.getloadavg()[0]
     report = render(args, info, full, same, theirs, short)
     print(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
-    print(f"written to {RESULTS}")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(report)
+        print(f"written to {out}")
 
 
 def table_rows(args, full, theirs) -> list[tuple[str, str, str]]:

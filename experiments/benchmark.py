@@ -1,6 +1,7 @@
 """Accuracy benchmark: the recurrent presets against every default baseline, standard protocol.
 
     PYTHONPATH=. python experiments/benchmark.py --only etth1_m96      # one setting
+    PYTHONPATH=. python experiments/benchmark.py --only airline --quick --results /tmp/smoke
     PYTHONPATH=. python experiments/benchmark.py --list                # the settings
     PYTHONPATH=. python experiments/benchmark.py --only etth1_m720 --accelerator gpu \
         --data-dir experiments/gpu/data                                # a long run on a GPU
@@ -11,12 +12,14 @@ them (same config, same `WindowDataModule`, `ForecastModule`, Trainer, callbacks
 weights) and scored by `forecast.evaluate.score` on every test window: MSE/MAE on the scaler's
 normalised axis (the scaler is fitted on the training rows only), plus sMAPE/MASE/OWA in
 original units for M4. Results go to `experiments/results/accuracy.csv` (a rerun replaces the
-rows of its setting) and `accuracy.md` (rebuilt from the CSV, with the published numbers).
+rows of its setting) and `accuracy.md` (rebuilt from the CSV, with the published numbers), or
+to `--results DIR`; a `--quick` smoke run writes only where `--results` says.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -165,13 +168,22 @@ def save(rows: list[dict], results: Path, machine_info: dict) -> None:
     (results / "accuracy.md").write_text(write_report(new))
 
 
+def rerun(name: str, args: argparse.Namespace) -> str:
+    """The command that reruns setting `name` as this run ran it (recorded in its rows)."""
+    options = [] if args.accelerator == "cpu" else ["--accelerator", args.accelerator]
+    options += ["--quick"] if args.quick else []
+    return ("PYTHONPATH=. python experiments/benchmark.py "
+            + shlex.join(["--only", name, *options, *args.overrides]))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", default=None, help="settings to run (default: all "
                         "CPU settings; see --list)")
     parser.add_argument("--list", action="store_true", help="print the settings and exit")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, help="folder of accuracy.csv/.md (default: "
+                        "experiments/results, except for --quick, which then writes nothing)")
     parser.add_argument("--accelerator", default="cpu", help="cpu | gpu (Lightning accelerator)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 epoch of 2 batches")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is much "
@@ -192,10 +204,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown setting(s) {unknown}; choose from {list(SETTINGS)}")
     device = on_accelerator(args.accelerator)
     info = {**machine(args.accelerator), "threads": torch.get_num_threads()}
+    results = args.results or (None if args.quick else RESULTS)
     for name in names:  # saved one by one: a long run keeps what it finished
-        save(run_setting(name, args.data_dir.resolve(), [*device, *args.overrides], args.quick),
-             args.results, info)
-    print(f"wrote {args.results / 'accuracy.md'}")
+        rows = run_setting(name, args.data_dir.resolve(), [*device, *args.overrides], args.quick)
+        if results:
+            save(rows, results, {**info, "command": rerun(name, args)})
+    print(f"wrote {results / 'accuracy.md'}" if results else
+          "wrote nothing: a --quick run saves only with --results DIR")
 
 
 if __name__ == "__main__":

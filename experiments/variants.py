@@ -10,7 +10,8 @@ scored on every validation and test window (MSE on the normalised scale, or `--m
 `mase` or `smape` in original units for M4), beside every default baseline on the same windows.
 Picking a variant by its test score would be tuning on the test set; this table shows what
 picking by validation gives. With `--jobs N`, N variants train side by side, each in a process
-of one torch thread. Writes `experiments/results/variants_<preset>.md`.
+of one torch thread. Writes `experiments/results/variants_<preset>.md`, or into `--results DIR`;
+a `--quick` smoke run writes only where `--results` says.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def main() -> None:
     parser.add_argument("variants", nargs="+", help='override strings; "" is the preset')
     parser.add_argument("--data-dir", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, help="folder of the report (default: "
+                        "experiments/results, except for --quick, which then writes nothing)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 epoch of 2 batches")
     parser.add_argument("--accelerator", default="cpu", help="cpu | gpu (Lightning accelerator)")
     parser.add_argument("--metric", default="norm_mse", choices=sorted(METRICS),
@@ -125,12 +127,15 @@ def main() -> None:
     quoted = " ".join(f'"{v}"' for v in args.variants)
     device = "" if args.accelerator == "cpu" else f" --accelerator {args.accelerator}"
     options = (f" --jobs {args.jobs}" if args.jobs > 1 else "") + (
-        f" --metric {args.metric}" if args.metric != "norm_mse" else "")
+        f" --metric {args.metric}" if args.metric != "norm_mse" else "") + (
+        " --quick" if args.quick else "")
     text = report(args.preset, rows, baselines, "PYTHONPATH=. python experiments/variants.py "
                   f"{args.preset}{device}{options} {quoted}", args.accelerator, args.metric)
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / f"variants_{args.preset}.md").write_text(text)
     print(text)
+    results = args.results or (None if args.quick else RESULTS)
+    if results:
+        results.mkdir(parents=True, exist_ok=True)
+        (results / f"variants_{args.preset}.md").write_text(text)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Every experiment preset composes, loads its data under its protocol and builds its model."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from experiments.accuracy_report import SETTINGS
 from forecast.data.datasets import classic_frame, m4_frame
 from forecast.data.frame import build_panel
 from forecast.errors import DataError
@@ -61,12 +63,16 @@ def test_every_preset_has_its_protocol_checked():
     assert set(PRESETS) == set(PROTOCOL)
 
 
+def run_script(script: str, *args: str) -> None:
+    """Run experiments/SCRIPT ARGS from the repository root; it must succeed."""
+    result = subprocess.run([sys.executable, f"experiments/{script}", *args], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def run_experiment_script(script: str, *args: str, results: Path) -> None:
     """Run experiments/SCRIPT on the shared data, results into `results`; it must succeed."""
-    result = subprocess.run(
-        [sys.executable, f"experiments/{script}", *args, "--results", str(results),
-         "--data-dir", str(SHARED_DATA)], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_script(script, *args, "--results", str(results), "--data-dir", str(SHARED_DATA))
 
 
 @pytest.mark.slow
@@ -76,6 +82,7 @@ def test_benchmark_runs_one_setting_and_writes_the_table(tmp_path):
     for name in ("segrnn", "repeat_last", "seasonal_naive", "mean", "ridge", "gbm", "knn"):
         assert f"| {name} |" in report, name
     assert "## airline" in report and "best baseline" in report
+    assert "`PYTHONPATH=. python experiments/benchmark.py --only airline --quick`" in report
 
 
 @pytest.mark.slow
@@ -96,6 +103,7 @@ def test_variants_are_ranked_on_validation_beside_the_baselines(tmp_path):
                           "--jobs", "2", "--metric", "smape", results=tmp_path)
     report = (tmp_path / "variants_airline.md").read_text()
     assert "| variant | val smape | test smape |" in report
+    assert "--metric smape --quick" in report  # the header's command
     rows = {cells[1].strip(): float(cells[2]) for line in report.splitlines()
             if (cells := line.split("|")) and len(cells) > 3 and cells[2].strip()[:1].isdigit()}
     assert {"(the preset)", "model.hidden_size=8", "baseline: ridge",
@@ -103,6 +111,30 @@ def test_variants_are_ranked_on_validation_beside_the_baselines(tmp_path):
     assert list(rows.values()) == sorted(rows.values())  # ranked by validation MSE
     picked = min(("(the preset)", "model.hidden_size=8"), key=rows.get)
     assert f"Picked on validation: **{picked}**" in report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, args", [
+    ("benchmark.py", ["--only", "airline", "--quick", "--data-dir", str(SHARED_DATA)]),
+    ("variants.py", ["airline", "", "--quick", "--data-dir", str(SHARED_DATA)]),
+    ("bench_windows.py", ["--series", "1", "--rows", "3000", "--slice-rows", "2000",
+                          "--lookback", "24", "--horizon", "6"]),
+    ("bench_inference.py", ["--series", "10", "--lookback", "24", "--horizon", "6",
+                            "--repeats", "1"]),
+])
+def test_smoke_runs_leave_the_committed_results_alone(script, args):
+    results = REPO / "experiments" / "results"
+    before = {path: path.stat().st_mtime_ns for path in results.iterdir()}
+    run_script(script, *args)
+    assert {path: path.stat().st_mtime_ns for path in results.iterdir()} == before
+
+
+def test_gpu_accuracy_script_runs_the_gpu_settings():
+    script = (REPO / "experiments" / "gpu" / "accuracy.sh").read_text()
+    defaults = re.search(r"\|\| settings=\(([^)]*)\)", script).group(1).split()
+    limits = re.findall(r"\[(\w+)\]=\d+", script)
+    assert sorted(defaults) == sorted(limits) == sorted(n for n, s in SETTINGS.items()
+                                                        if s.get("gpu"))
 
 
 def test_m4_loader_appends_the_test_file_and_drops_the_padding(tmp_path):

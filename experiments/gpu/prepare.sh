@@ -12,8 +12,8 @@ for dir in ett exchange_rate national_illness m4_hourly; do
   mkdir -p "$here/data/$dir"
   cp "$src/$dir"/*.csv "$here/data/$dir/"
 done
-site="$(python3 -c 'import hydra, os; print(os.path.dirname(os.path.dirname(hydra.__file__)))' 2>/dev/null \
-        || /work/main/.venv/bin/python -c 'import hydra, os; print(os.path.dirname(os.path.dirname(hydra.__file__)))')"
+where='import hydra, os; print(os.path.dirname(os.path.dirname(hydra.__file__)))'
+site="$(python3 -c "$where" 2>/dev/null || "$repo/.venv/bin/python" -c "$where")"  # or this repo's venv
 for package in hydra omegaconf antlr4; do
   rm -rf "$here/site/$package"
   cp -r "$site/$package" "$here/site/$package"

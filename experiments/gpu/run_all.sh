@@ -13,7 +13,8 @@ cd "$(dirname "$0")/../.."
 out="${OUT:-experiments/results}"
 export PYTHONPATH="$PWD:$PWD/experiments/gpu/site" PYTHONUNBUFFERED=1 OUT="$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-python3 -c "import torch, lightning, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
+python3 -c "import torch, pytorch_lightning as pl, sys; print('python', sys.version.split()[0], \
+'torch', torch.__version__, 'lightning', pl.__version__)"
 failed=()
 step() {  # step NAME SECONDS COMMAND...
   local name=$1 seconds=$2 start=$SECONDS; shift 2
