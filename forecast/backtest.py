@@ -40,11 +40,15 @@ from forecast.evaluate import (
 )
 
 
+def check_stride(stride) -> None:
+    if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
+        raise ConfigError(f"backtest.stride: must be a positive integer, got {stride!r}.")
+
+
 def origins(dm: WindowDataModule, stride: int = 1, part: str = "test") -> np.ndarray:
     """[K] numbers of the part's windows whose origin is a multiple of `stride` steps after the
     part's first origin, in each series."""
-    if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
-        raise ConfigError(f"backtest.stride: must be a positive integer, got {stride!r}.")
+    check_stride(stride)
     dm.setup()
     starts, series = np.asarray(dm.starts_[part]), dm.window_series(part)
     first = starts[np.searchsorted(series, series)]  # windows are grouped by series, ascending

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from forecast.backtest import backtest
+from forecast.backtest import backtest, check_stride
 from forecast.errors import ConfigError, unwrap
 from forecast.evaluate import build_baselines
 from forecast.forecaster import Forecaster
@@ -46,8 +46,9 @@ def run(cfg: DictConfig) -> float:
     module = ForecastModule(net, cfg.optim.loss, build(cfg.optim.optimizer, "optim.optimizer"),
                             build(cfg.optim.scheduler, "optim.scheduler"))
     module.configure_optimizers()  # lr=-1 fails here, not after the first epoch
+    check_stride(cfg.backtest.stride)
     baselines = build_baselines(cfg.baselines, dm.season, dm.spec.lookback)
-    checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent)
+    checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent, cfg)
     trainer = build_trainer(cfg, checkpoint)
     model_name = HydraConfig.get().runtime.choices.get("model", "model")
     tracker, neural_run = open_runs(cfg, model_name, checkpoint)

@@ -38,6 +38,10 @@ class ProgressBar(TQDMProgressBar):
         self._lines = not sys.stdout.isatty()
         if self._lines:
             self.disable()
+            if not log.hasHandlers():  # a ddp_spawn worker, or Python without logging set up
+                handler = logging.StreamHandler(sys.stdout)
+                log.addHandler(handler)
+                log.setLevel(logging.INFO)
 
     def _should_update(self, current: int, total: int | float) -> bool:
         now = time.monotonic()
@@ -58,6 +62,8 @@ class ProgressBar(TQDMProgressBar):
 
     def _print_epoch(self, trainer, pl_module, epoch: int) -> None:
         """`epoch 12/60  val_loss 0.0243  train_loss_epoch 0.0255` (the bar's metrics)."""
+        if not trainer.is_global_zero:
+            return
         metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items() if k != "v_num"}
         shown = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                           for k, v in metrics.items())

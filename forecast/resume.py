@@ -6,31 +6,60 @@ import json
 import logging
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from forecast.errors import ConfigError
 
 log = logging.getLogger(__name__)
 RUNS_FILE = "mlflow_runs.json"
 FINISHED_FILE = "finished"  # beside the checkpoints of a run that ended normally
+# What a resumed run shares with the run it continues (trainer.max_epochs, callbacks and the
+# logger may change).
+SETUP = ("data", "model", "optim", "seed", "baselines", "backtest")
 
 
-def find_checkpoint(resume: str | None, outputs: Path) -> Path | None:
+def find_checkpoint(resume: str | None, outputs: Path, cfg=None) -> Path | None:
     """The checkpoint to resume from: `resume` itself, or with `resume=auto` the newest
-    `last.ckpt` under `outputs` (the experiment's output folders) of a run that did not finish;
-    None to start afresh."""
+    `last.ckpt` under `outputs` (the experiment's output folders) of a run that did not finish
+    and was set up as `cfg` (same data, model, optimiser, seed); None to start afresh."""
     if resume in (None, ""):
         return None
     if resume == "auto":
-        candidates = sorted((path for path in outputs.glob("*/checkpoints/last.ckpt")
+        unfinished = sorted((path for path in outputs.glob("*/checkpoints/last.ckpt")
                              if not finished(path)), key=lambda path: path.stat().st_mtime)
-        if not candidates:
-            log.info(f"resume=auto: no interrupted run with a last.ckpt under {outputs}; "
-                  "starting a new run.")
-        return candidates[-1] if candidates else None
+        same = [path for path in unfinished if cfg is None or not changed_setup(path, cfg)]
+        if not same:
+            other = (f" ({len(unfinished)} set up otherwise, e.g. "
+                     f"{changed_setup(unfinished[-1], cfg)[:3]})" if unfinished else "")
+            log.info(f"resume=auto: no interrupted run of this setup under {outputs}{other}; "
+                     "starting a new run.")
+        return same[-1] if same else None
     path = Path(resume).expanduser()
     if not path.is_file():
         raise ConfigError(f"resume: checkpoint '{path}' does not exist; give the path of a "
                           "last.ckpt (outputs/<experiment>/<time>/checkpoints/) or resume=auto.")
+    if cfg is not None and changed_setup(path, cfg):
+        log.info(f"resume: {path} was trained with other settings of {changed_setup(path, cfg)}; "
+                 "going on with the new ones.")
     return path
+
+
+def changed_setup(checkpoint: Path, cfg) -> list[str]:
+    """Keys of the run's setup (SETUP) whose values in `cfg` differ from those of the run that
+    wrote `checkpoint` (its `.hydra/config.yaml`); [] when that config is not there."""
+    saved = checkpoint.parent.parent / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        return []
+    old = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+    new = OmegaConf.to_container(cfg, resolve=False)  # `${trainer.max_epochs}` stays as it is
+    return sorted(key for part in SETUP for key in _changed(old.get(part), new.get(part), part))
+
+
+def _changed(old, new, prefix: str) -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [key for name in old.keys() | new.keys()
+                for key in _changed(old.get(name), new.get(name), f"{prefix}.{name}")]
+    return [] if old == new else [prefix]
 
 
 def finished(checkpoint: Path | None) -> bool:

@@ -20,11 +20,14 @@ from forecast.config_check import check_config
 from forecast.errors import ForecastError, explain, unwrap
 from forecast.logs import quiet
 
+# At import, not in main(): the workers of `trainer=ddp` (ddp_spawn) import this module too, and
+# they inherit none of the main process's filters.
+quiet()
+
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns the best validation loss (the objective of sweeps)."""
-    quiet()
     _stop_on_sigterm()
     try:
         check_config(cfg)

@@ -3,12 +3,14 @@ losses and LR schedulers."""
 
 import logging
 import math
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from forecast.checkpoints import ResumeCheckpoint
 from forecast.data import WindowDataModule
@@ -17,6 +19,7 @@ from forecast.experiment import _objective
 from forecast.models import ForecastModule, ManyToOne
 from forecast.models.ema import WeightAverage
 from forecast.progress import ProgressBar
+from forecast.resume import find_checkpoint, mark_finished
 from tests.conftest import REPO, printed_results, run_train
 
 # A constant learning rate: the preset's cosine schedule spans max_epochs, so 2 + 2 epochs would
@@ -190,3 +193,26 @@ def test_callbacks_none_with_a_preset_trains_and_sweeps_on_the_last_val_loss(tmp
             assert _objective(trainer) == float(trainer.callback_metrics["val_loss"])
         else:
             assert math.isnan(_objective(trainer))  # a failed trial, never the test score
+
+
+def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path, caplog):
+    def run_folder(name: str, lookback: int, finished: bool = False) -> Path:
+        folder = tmp_path / name
+        (folder / ".hydra").mkdir(parents=True)
+        setup = OmegaConf.create({"data": {"lookback": lookback}, "trainer": {"max_epochs": 5}})
+        OmegaConf.save(setup, folder / ".hydra" / "config.yaml")
+        checkpoint = folder / "checkpoints" / "last.ckpt"
+        checkpoint.parent.mkdir()
+        checkpoint.touch()
+        mark_finished(checkpoint.parent, done=finished)
+        return checkpoint
+
+    same = run_folder("a", lookback=50)
+    run_folder("b", lookback=25)  # newer, but set up otherwise
+    run_folder("c", lookback=50, finished=True)  # newest of this setup, but it finished
+    cfg = OmegaConf.create({"data": {"lookback": 50}, "trainer": {"max_epochs": 9}})
+    assert find_checkpoint("auto", tmp_path, cfg) == same  # max_epochs may change
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        other = OmegaConf.create({"data": {"lookback": 99}})
+        assert find_checkpoint("auto", tmp_path, other) is None
+    assert "set up otherwise, e.g. ['data.lookback']" in caplog.text

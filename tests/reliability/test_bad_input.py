@@ -47,6 +47,10 @@ CASES = {
     # values only Lightning's and torch's constructors check
     "trainer_rejects": (frame(), ["trainer.max_epochs=-3"], ["trainer:", "max_epochs", "-3"]),
     "optimizer_rejects": (frame(), ["optim.optimizer.lr=-1"], ["optim.optimizer:", "-1"]),
+    # values only evaluation uses, checked before training all the same
+    "season_too_long": (frame(), ["baselines.seasonal_naive.season=500"],
+                        ["baselines.seasonal_naive.season", "longer than the lookback"]),
+    "backtest_stride": (frame(), ["backtest.stride=0"], ["backtest.stride", "positive"]),
 }
 
 
@@ -64,7 +68,7 @@ def write(case_dir, content) -> None:
 # checks, the constructors of Lightning and torch); the data cases are also checked in-process
 # below.
 CLI_CASES = ["missing_file", "nan", "wrong_key", "wrong_type", "trainer_rejects",
-             "optimizer_rejects"]
+             "optimizer_rejects", "season_too_long", "backtest_stride"]
 
 
 @pytest.fixture(scope="module")
