@@ -116,23 +116,28 @@ from the dataset READMEs in `shared/data` and the papers named; several were mea
 
 def _summary(table: pd.DataFrame) -> str:
     lines = ["## Summary", "",
-             "| setting | protocol | best recurrent | MSE | best baseline | MSE | goal | verdict |",
+             "| setting | protocol | best recurrent | error | best baseline | error | goal (MSE) "
+             "| verdict |",
              "|---|---|---|---|---|---|---|---|"]
     for name, rows in table.groupby("setting", sort=False):
         neural, base = _best(rows, "neural"), _best(rows, "baseline")
-        goal = SETTINGS.get(name, {}).get("goal")
-        lines.append(f"| {name} | {rows.protocol.iloc[0]} | {neural.model} | {neural.mse:.4f} | "
-                     f"{base.model} | {base.mse:.4f} | {'' if goal is None else f'< {goal}'} | "
-                     f"{_verdict(neural, base, goal)} |")
+        goal, key = SETTINGS.get(name, {}).get("goal"), _rank_key(rows)
+        lines.append(f"| {name} | {rows.protocol.iloc[0]} | {neural.model} | "
+                     f"{key} {neural[key]:.4f} | {base.model} | {key} {base[key]:.4f} | "
+                     f"{'' if goal is None else f'< {goal}'} | {_verdict(neural, base, goal)} |")
     return "\n".join(lines) + "\n"
 
 
 TIE = 0.005  # relative difference under which neither wins
 
 
+def _rank_key(rows: pd.DataFrame) -> str:
+    """What a setting's models are ranked by: M4's OWA, else the MSE."""
+    return "owa" if "owa" in rows and rows.owa.notna().all() else "mse"
+
+
 def _best(rows: pd.DataFrame, family: str) -> pd.Series:
-    key = "owa" if "owa" in rows and rows.owa.notna().all() else "mse"
-    return rows[rows.family == family].sort_values(key).iloc[0]
+    return rows[rows.family == family].sort_values(_rank_key(rows)).iloc[0]
 
 
 def _verdict(neural: pd.Series, base: pd.Series, goal: float | None) -> str:
@@ -154,7 +159,7 @@ def _verdict(neural: pd.Series, base: pd.Series, goal: float | None) -> str:
 
 def _section(name: str, rows: pd.DataFrame) -> str:
     setting, first = SETTINGS.get(name, {}), rows.iloc[0]
-    m4 = "owa" in rows and rows.owa.notna().all()
+    m4 = _rank_key(rows) == "owa"
     metrics = ["smape", "mase", "owa", "mse", "mae"] if m4 else ["mse", "mae"]
     command = first.get("command")
     if not isinstance(command, str):  # rows written before benchmark.py recorded its command

@@ -10,6 +10,7 @@ target values are ignored (send null) and whose future feature values are the kn
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -82,8 +83,11 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
     training history's tail; `registered_model_name` also registers it in the Model Registry.
     """
     example = input_example(forecaster)
-    signature = infer_signature(example, pyfunc_predict(forecaster, example))
-    with tempfile.TemporaryDirectory() as folder:
+    with warnings.catch_warnings():  # an integer time axis has no missing values to warn about
+        warnings.filterwarnings("ignore", message=".*schema contains integer column")
+        signature = infer_signature(example, pyfunc_predict(forecaster, example))
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*schema contains integer column")
         path = forecaster.save(Path(folder) / "forecaster")
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(Path(__file__).with_name("pyfunc_entry.py")),

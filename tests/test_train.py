@@ -93,7 +93,8 @@ def test_tracking_uri_override_and_failed_run(tmp_path):
 
 def test_help_lists_the_config_surface(tmp_path):
     result = run_train("--help", cwd=tmp_path)
-    for key in ("data.lookback", "model.hidden_size", "logger.tracking_uri", "model: gru"):
+    for key in ("data.lookback", "model.hidden_size", "logger.tracking_uri", "model: gru",
+                "hydra/launcher=parallel"):
         assert key in result.stdout, key
 
 
