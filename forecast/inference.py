@@ -94,9 +94,9 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
         raise DataError(f"predict: the history has {counts[0]} rows, fewer than "
                         f"lookback={lookback}; pass at least {lookback} rows.")
     if len(short):
-        rows = {ids[s]: int(counts[s]) for s in short[:5]}
+        too_short = {ids[s]: int(counts[s]) for s in short[:5]}
         raise DataError(f"predict: series with fewer than lookback={lookback} rows (id: rows) "
-                        f"{rows}; pass at least {lookback} rows of history per series.")
+                        f"{too_short}; pass at least {lookback} rows of history per series.")
     if not same_freq(freq, schema.freq):
         if isinstance(freq, (int, np.integer)) and not isinstance(schema.freq, (int, np.integer)):
             raise DataError(f"predict: the history has no time column '{schema.time_name}' (the "

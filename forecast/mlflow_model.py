@@ -83,11 +83,10 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
     training history's tail; `registered_model_name` also registers it in the Model Registry.
     """
     example = input_example(forecaster)
-    with warnings.catch_warnings():  # an integer time axis has no missing values to warn about
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        # an integer time axis has no missing values to warn about
         warnings.filterwarnings("ignore", message=".*schema contains integer column")
         signature = infer_signature(example, pyfunc_predict(forecaster, example))
-    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*schema contains integer column")
         path = forecaster.save(Path(folder) / "forecaster")
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(Path(__file__).with_name("pyfunc_entry.py")),

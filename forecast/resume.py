@@ -27,10 +27,12 @@ def find_checkpoint(resume: str | None, outputs: Path, cfg=None) -> Path | None:
     if resume == "auto":
         unfinished = sorted((path for path in outputs.glob("*/checkpoints/last.ckpt")
                              if not finished(path)), key=lambda path: path.stat().st_mtime)
-        same = [path for path in unfinished if cfg is None or not changed_setup(path, cfg)]
+        changes = {path: changed_setup(path, cfg) if cfg is not None else []
+                   for path in unfinished}
+        same = [path for path in unfinished if not changes[path]]
         if not same:
             other = (f" ({len(unfinished)} set up otherwise, e.g. "
-                     f"{changed_setup(unfinished[-1], cfg)[:3]})" if unfinished else "")
+                     f"{changes[unfinished[-1]][:3]})" if unfinished else "")
             log.info(f"resume=auto: no interrupted run of this setup under {outputs}{other}; "
                      "starting a new run.")
         return same[-1] if same else None
@@ -38,9 +40,10 @@ def find_checkpoint(resume: str | None, outputs: Path, cfg=None) -> Path | None:
     if not path.is_file():
         raise ConfigError(f"resume: checkpoint '{path}' does not exist; give the path of a "
                           "last.ckpt (outputs/<experiment>/<time>/checkpoints/) or resume=auto.")
-    if cfg is not None and changed_setup(path, cfg):
-        log.info(f"resume: {path} was trained with other settings of {changed_setup(path, cfg)}; "
-                 "going on with the new ones.")
+    changes = changed_setup(path, cfg) if cfg is not None else []
+    if changes:
+        log.info(f"resume: {path} was trained with other settings of {changes}; going on with "
+                 "the new ones.")
     return path
 
 

@@ -155,9 +155,9 @@ def _find_time_column(frame: pd.DataFrame, time_col: str | None,
     stamps = [c for c in others if pd.api.types.is_datetime64_any_dtype(frame[c])]
     if len(stamps) == 1:
         return stamps[0]
-    texts = [c for c in others if _holds_timestamps(frame[c])]
-    if stamps or texts:  # do not fall back to row numbers when the data has a time axis
-        name = (stamps or texts)[0]
+    stamps = stamps or [c for c in others if _holds_timestamps(frame[c])]
+    if stamps:  # do not fall back to row numbers when the data has a time axis
+        name = stamps[0]
         raise DataError(f"data.time_col: column '{name}' holds timestamps, but no column is "
                         f"named like a time column ({', '.join(sorted(TIME_COLUMNS))}); set "
                         f"data.time_col={name}.")
