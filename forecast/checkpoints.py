@@ -1,16 +1,66 @@
-"""The checkpoint a run resumes from (`last.ckpt`), written at most every few seconds."""
+"""The checkpoints of a run: the best epoch (`best.ckpt`) and the one it resumes from
+(`last.ckpt`), written only when they are needed."""
 
 from __future__ import annotations
 
 import time
+from weakref import proxy
 
+import torch
+from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import ModelCheckpoint
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """`ModelCheckpoint` of the best epoch whose file is written only when it is read: after
+    the last epoch, and just before a `ResumeCheckpoint` is written (so `last.ckpt` never names
+    a `best.ckpt` that holds other weights). An improving epoch copies the weights where they
+    are (GPU memory on a GPU), as a hand-written loop keeps its best state, instead of writing
+    a file: ~5 ms an epoch for the sine preset, 70 MB an epoch for an ECL-sized model.
+
+    The file holds the weights only (no optimiser state: test scores and the logged model need
+    none; resuming reads `last.ckpt`). A crash before the first resume checkpoint leaves no
+    `best.ckpt`, as it leaves no `last.ckpt`.
+
+    Args:
+        **kwargs: `ModelCheckpoint`'s arguments (`save_weights_only` is always true).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**kwargs, "save_weights_only": True})
+        self._pending: tuple[dict, str] | None = None
+
+    def _save_checkpoint(self, trainer, filepath: str) -> None:
+        checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=True)
+        # The optimizer changes the weights in place: the copy freezes this epoch's.
+        frozen = apply_to_collection(checkpoint, torch.Tensor, lambda t: t.detach().clone())
+        self._pending = (frozen, filepath)
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+
+    def write(self, trainer) -> None:
+        """Write the best epoch's weights if they changed since the last write (every rank
+        calls it; the strategy writes on rank 0)."""
+        if self._pending is None:
+            return
+        checkpoint, filepath = self._pending
+        self._pending = None
+        trainer.strategy.save_checkpoint(checkpoint, filepath)
+        trainer.strategy.barrier("BestCheckpoint.write")
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(proxy(self))
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        super().on_train_end(trainer, pl_module)
+        self.write(trainer)
 
 
 class ResumeCheckpoint(ModelCheckpoint):
     """`ModelCheckpoint` (unmonitored: the latest epoch) that writes at the end of an epoch only
     once `min_interval_s` seconds have passed since its previous write, and always at the end of
-    the last epoch (`max_epochs`, `max_steps` or early stopping).
+    the last epoch (`max_epochs`, `max_steps` or early stopping). The `BestCheckpoint`s of the
+    trainer write their pending best epoch first.
 
     Each write costs a `torch.save` of the weights and optimiser state and a drain of MLflow's
     queue (`CheckpointFlushingLogger`): ~15 ms, an eighth of an epoch of the sine preset, and
@@ -48,5 +98,8 @@ class ResumeCheckpoint(ModelCheckpoint):
                 or 0 <= max_steps <= trainer.global_step)
 
     def _save_checkpoint(self, trainer, filepath: str) -> None:
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, BestCheckpoint):
+                callback.write(trainer)
         super()._save_checkpoint(trainer, filepath)
         self._written_at = time.monotonic()

@@ -165,6 +165,68 @@ def test_resume_checkpoint_is_written_at_most_every_interval_and_after_the_last_
     assert last_checkpoint_writes(tmp_path, min_interval_s, patience) == written
 
 
+class EpochRecorder(pl.Callback):
+    """Each epoch's val_loss and a copy of its weights, seen before the checkpoint callbacks;
+    from epoch `worse_from` on the learning rate is far too high, so the best epoch is earlier."""
+
+    def __init__(self, worse_from: int):
+        self.loss, self.weights, self.worse_from = {}, {}, worse_from
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch >= self.worse_from:
+            for group in trainer.optimizers[0].param_groups:
+                group["lr"] = 1.0
+
+    def on_validation_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            epoch = trainer.current_epoch
+            self.loss[epoch] = float(trainer.callback_metrics["val_loss"])
+            self.weights[epoch] = {k: v.clone() for k, v in pl_module.state_dict().items()}
+
+    def best_epoch(self) -> int:
+        return min(self.loss, key=self.loss.get)
+
+
+@pytest.mark.parametrize("min_interval_s, best_writes", [(3600, 1), (0, None)])
+def test_best_checkpoint_holds_the_best_weights_and_is_written_only_when_read(
+        tmp_path, min_interval_s, best_writes):
+    """best.ckpt is written after the last epoch (once) and before every last.ckpt, which then
+    never names other weights than best.ckpt holds; it holds the weights only."""
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.output_dir={tmp_path}",
+                                          f"callbacks.last_checkpoint.min_interval_s={min_interval_s}"])
+    pl.seed_everything(0, verbose=False)
+    dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims),
+                            optimizer=lambda params: torch.optim.Adam(params, lr=0.05))
+    recorder = EpochRecorder(worse_from=3)
+    trainer = pl.Trainer(max_epochs=6, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=[recorder, *instantiate(cfg.callbacks).values()])
+    folder, written, save = tmp_path / "checkpoints", [], trainer.strategy.save_checkpoint
+
+    def checked_save(checkpoint, path, *args, **kwargs):
+        save(checkpoint, path, *args, **kwargs)
+        written.append(Path(path).name)
+        if Path(path).name == "last.ckpt":  # names the best epoch so far; best.ckpt holds it
+            best = torch.load(folder / "best.ckpt", weights_only=True)
+            named = next(state["best_model_score"] for state in checkpoint["callbacks"].values()
+                         if state.get("monitor") == "val_loss")
+            assert best["epoch"] == recorder.best_epoch()
+            assert float(named) == pytest.approx(recorder.loss[best["epoch"]])
+
+    trainer.strategy.save_checkpoint = checked_save
+    trainer.fit(module, dm)
+    assert len(set(recorder.loss.values())) > 1 and 0 < recorder.best_epoch() < 3
+    assert written.count("last.ckpt") == (1 if min_interval_s else 6)
+    if best_writes:
+        assert written.count("best.ckpt") == best_writes
+    best = torch.load(folder / "best.ckpt", weights_only=True)
+    assert "optimizer_states" not in best
+    expected = recorder.weights[recorder.best_epoch()]
+    assert all(torch.equal(value, expected[name]) for name, value in best["state_dict"].items())
+
+
 def test_progress_is_one_line_per_epoch_when_the_output_is_not_a_terminal(caplog, tmp_path):
     dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
     module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
