@@ -3,12 +3,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from weakref import proxy
 
 import torch
 from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import ModelCheckpoint
+
+log = logging.getLogger(__name__)
+
+
+def frozen_checkpoint(trainer, weights_only: bool) -> dict:
+    """What `trainer.save_checkpoint` would write now, with every tensor copied where it is
+    (the optimizer changes weights and moments in place) and every container new."""
+    checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=weights_only)
+    return apply_to_collection(checkpoint, torch.Tensor, lambda t: t.detach().clone())
 
 
 class BestCheckpoint(ModelCheckpoint):
@@ -31,14 +41,11 @@ class BestCheckpoint(ModelCheckpoint):
         self._pending: tuple[dict, str] | None = None
 
     def _save_checkpoint(self, trainer, filepath: str) -> None:
-        checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=True)
-        # The optimizer changes the weights in place: the copy freezes this epoch's.
-        frozen = apply_to_collection(checkpoint, torch.Tensor, lambda t: t.detach().clone())
-        self._pending = (frozen, filepath)
+        self._pending = (frozen_checkpoint(trainer, weights_only=True), filepath)
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
 
-    def write(self, trainer) -> None:
+    def write(self, trainer, barrier: bool = True) -> None:
         """Write the best epoch's weights if they changed since the last write (every rank
         calls it; the strategy writes on rank 0)."""
         if self._pending is None:
@@ -46,7 +53,8 @@ class BestCheckpoint(ModelCheckpoint):
         checkpoint, filepath = self._pending
         self._pending = None
         trainer.strategy.save_checkpoint(checkpoint, filepath)
-        trainer.strategy.barrier("BestCheckpoint.write")
+        if barrier:
+            trainer.strategy.barrier("BestCheckpoint.write")
         if trainer.is_global_zero:
             for logger in trainer.loggers:
                 logger.after_save_checkpoint(proxy(self))
@@ -62,11 +70,15 @@ class ResumeCheckpoint(ModelCheckpoint):
     the last epoch (`max_epochs`, `max_steps` or early stopping). The `BestCheckpoint`s of the
     trainer write their pending best epoch first.
 
+    An epoch that is not written is copied in memory instead; when training stops on an error,
+    Ctrl-C or SIGTERM, that copy is written (in a single process), so `resume=` loses only the
+    epoch under way. A crash that runs no Python (SIGKILL, out of memory, power) loses at most
+    `min_interval_s` plus one epoch; `resume=` trains those epochs again, and logs them again at
+    the same steps.
+
     Each write costs a `torch.save` of the weights and optimiser state and a drain of MLflow's
     queue (`CheckpointFlushingLogger`): ~15 ms, an eighth of an epoch of the sine preset, and
-    210 MB for an ECL-sized model. Epochs longer than the interval are all written, as before. A
-    crash loses at most `min_interval_s` plus one epoch; `resume=` trains those epochs again, and
-    logs them again at the same steps.
+    210 MB for an ECL-sized model; the copy in memory, a copy of those tensors where they are.
 
     Args:
         min_interval_s: seconds between writes; 0 writes every epoch.
@@ -77,18 +89,35 @@ class ResumeCheckpoint(ModelCheckpoint):
         super().__init__(**kwargs)
         self.min_interval_s = min_interval_s
         self._written_at = time.monotonic()
+        self._writes = True  # whether this epoch end writes, or keeps a copy in memory
+        self._pending: tuple[dict, str] | None = None
 
     def on_train_start(self, trainer, pl_module) -> None:
         super().on_train_start(trainer, pl_module)
         self._written_at = time.monotonic()
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if self._due(trainer):
-            super().on_validation_end(trainer, pl_module)
+        self._writes = self._due(trainer)
+        super().on_validation_end(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if self._due(trainer):
-            super().on_train_epoch_end(trainer, pl_module)
+        self._writes = self._due(trainer)
+        super().on_train_epoch_end(trainer, pl_module)
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        super().on_exception(trainer, pl_module, exception)
+        if self._pending is None or trainer.world_size > 1:  # other ranks may not be here
+            return
+        checkpoint, filepath = self._pending
+        try:
+            for callback in self._best_checkpoints(trainer):
+                callback.write(trainer, barrier=False)
+            trainer.strategy.save_checkpoint(checkpoint, filepath)
+            log.info(f"training stopped: saved epoch {checkpoint['epoch'] + 1}, the last one "
+                     f"completed, to {filepath}")
+        except Exception as error:  # the error that stopped training is the one to report
+            log.warning(f"training stopped; the last completed epoch could not be saved to "
+                        f"{filepath}: {error}")
 
     def _due(self, trainer) -> bool:
         if time.monotonic() - self._written_at >= self.min_interval_s or trainer.should_stop:
@@ -98,8 +127,15 @@ class ResumeCheckpoint(ModelCheckpoint):
                 or 0 <= max_steps <= trainer.global_step)
 
     def _save_checkpoint(self, trainer, filepath: str) -> None:
-        for callback in trainer.checkpoint_callbacks:
-            if isinstance(callback, BestCheckpoint):
-                callback.write(trainer)
+        if not self._writes:
+            self._pending = (frozen_checkpoint(trainer, weights_only=False), filepath)
+            self._last_global_step_saved = trainer.global_step
+            return
+        for callback in self._best_checkpoints(trainer):
+            callback.write(trainer)
         super()._save_checkpoint(trainer, filepath)
-        self._written_at = time.monotonic()
+        self._written_at, self._pending = time.monotonic(), None
+
+    @staticmethod
+    def _best_checkpoints(trainer) -> list[BestCheckpoint]:
+        return [c for c in trainer.checkpoint_callbacks if isinstance(c, BestCheckpoint)]

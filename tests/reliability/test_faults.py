@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import run_train
@@ -121,6 +122,32 @@ def test_ctrl_c_or_sigterm_marks_the_run_killed_and_keeps_the_checkpoint(tmp_pat
     _, runs = neural_run(tmp_path)
     assert runs[0].info.status == "KILLED"
     assert checkpoint.exists()
+
+
+def test_ctrl_c_saves_the_last_completed_epoch_and_resume_finishes_the_run(tmp_path):
+    """With no last.ckpt written yet (the default: at most one per 10 s), Ctrl-C writes the
+    epoch that last ended, and `resume=auto` goes on from there."""
+    process = start(tmp_path, "callbacks.last_checkpoint.min_interval_s=3600",
+                    "trainer.enable_progress_bar=true")  # one line per epoch on the pipe
+    for line in process.stdout:
+        if line.startswith("epoch 1/4"):  # printed as epoch 2 starts
+            break
+    checkpoints = next(tmp_path.glob("outputs/sine/*/checkpoints"))
+    assert not (checkpoints / "last.ckpt").exists()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1 and "interrupted" in stderr, stderr[-2000:]
+    saved = torch.load(checkpoints / "last.ckpt", weights_only=True)
+    assert saved["epoch"] in (0, 1) and f"saved epoch {saved['epoch'] + 1}" in stdout
+    best = torch.load(checkpoints / "best.ckpt", weights_only=True)
+    assert best["epoch"] <= saved["epoch"]
+
+    resumed = run_train(*RUN, "resume=auto", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    client, runs = neural_run(tmp_path)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    epochs = {m.step for m in client.get_metric_history(runs[0].info.run_id, "val_loss")}
+    assert len(epochs) == 4  # every epoch's validation is in the one run
 
 
 @contextlib.contextmanager
