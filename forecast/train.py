@@ -17,8 +17,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from forecast.config_check import check_config
-from forecast.errors import ForecastError, explain, unwrap
+from forecast.errors import ConfigError, ForecastError, explain, unwrap
 from forecast.logs import quiet
+from forecast.overrides import check_overrides
 
 # At import, not in main(): the workers of `trainer=ddp` (ddp_spawn) import this module too, and
 # they inherit none of the main process's filters.
@@ -61,5 +62,16 @@ def _stop_on_sigterm() -> None:
         pass
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """`python -m forecast.train`: a mistyped key or option is one line (exit code 2) before
+    Hydra composes the config."""
+    try:
+        check_overrides(sys.argv[1:])
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     main()
+
+
+if __name__ == "__main__":
+    cli()

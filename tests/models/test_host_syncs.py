@@ -13,6 +13,7 @@ import collections
 import traceback
 from pathlib import Path
 
+import pytest
 import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -69,6 +70,7 @@ def fit_counting_reads(folder: Path, rows: int) -> tuple[int, int, collections.C
     return trainer.global_step, trainer.log_every_n_steps, reads.places
 
 
+@pytest.mark.filterwarnings("ignore:The number of training batches")
 def test_the_gpu_training_loop_reads_no_values_per_step(tmp_path):
     steps, every, few = fit_counting_reads(tmp_path / "few", rows=400)
     more_steps, _, more = fit_counting_reads(tmp_path / "more", rows=1200)

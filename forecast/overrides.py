@@ -1,0 +1,78 @@
+"""Mistyped command-line overrides as one line naming the nearest keys or options.
+
+Hydra answers `model.hiden_size=8` with five lines that suggest `+model.hiden_size=8` (which
+adds the typo as a new key), and `model=gruu` with its config search path. Here the same
+overrides are composed first (~0.3 s); a key or option that does not exist becomes a
+`ConfigError` with the closest names. Anything else is left to Hydra, which composes again.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import DictConfig
+
+from forecast.errors import ConfigError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def check_overrides(args: list[str], config_name: str = "train") -> None:
+    """Raise ConfigError for an override naming a key or a config option that does not exist.
+    Command lines with flags (`-m`, `--cfg`, `-cn` ...) are left to Hydra."""
+    if any(arg.startswith("-") for arg in args):
+        return
+    try:
+        _compose(config_name, args)
+    except MissingConfigException as error:
+        raise ConfigError(_missing_option(error, args)) from None
+    except ConfigCompositionException as error:
+        missing = getattr(error.__cause__, "full_key", None)
+        typed = [arg for arg in args if missing and _key(arg).split(".")[:len(missing.split("."))]
+                 == missing.split(".")]
+        if not typed:
+            return  # not a missing key: Hydra's own message
+        others = [arg for arg in args if arg is not typed[0]]
+        raise ConfigError(_missing_key(_key(typed[0]), _compose(config_name, others))) from None
+    except Exception:  # noqa: BLE001 - Hydra reports it in its own words
+        return
+
+
+def _compose(config_name: str, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose(config_name, overrides=overrides)
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _missing_key(key: str, cfg: DictConfig) -> str:
+    """`model.hiden_size: no such key in the config; did you mean model.hidden_size? ...`"""
+    parts, node, depth = key.split("."), cfg, 0
+    while depth < len(parts) and isinstance(node, DictConfig) and parts[depth] in node:
+        node, depth = node[parts[depth]], depth + 1
+    names = [str(name) for name in node.keys()] if isinstance(node, DictConfig) else []
+    close = difflib.get_close_matches(parts[depth], names, n=3, cutoff=0.6)
+    guesses = [".".join([*parts[:depth], name, *parts[depth + 1:]]) for name in close]
+    where = ".".join(parts[:depth]) or "the top level"
+    guess = (f"did you mean {' or '.join(guesses)}?" if guesses
+             else f"the keys of {where}: {', '.join(sorted(names)) or 'none'}.")
+    return (f"{key}: no such key in the config; {guess} (`python -m forecast.train --cfg job` "
+            f"lists the keys; +{key}=... adds a new one)")
+
+
+def _missing_option(error: MissingConfigException, args: list[str]) -> str:
+    """`model=gruu: no such option in conf/model/; did you mean model=gru? ...`"""
+    group, _, name = str(error.missing_cfg_file).rpartition("/")
+    options = list(error.options or [])
+    if not group or not options:
+        return str(error).splitlines()[0]
+    typed = next((arg.split("=", 1)[0] for arg in args if _key(arg) == group), group)  # a +
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    guess = f"did you mean {typed}={close[0]}? " if close else ""
+    return (f"{typed}={name}: no such option in conf/{group}/; {guess}the options: "
+            f"{', '.join(options)}.")
