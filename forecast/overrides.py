@@ -31,12 +31,11 @@ def check_overrides(args: list[str], config_name: str = "train") -> None:
         raise ConfigError(_missing_option(error, args)) from None
     except ConfigCompositionException as error:
         missing = getattr(error.__cause__, "full_key", None)
-        typed = [arg for arg in args if missing and _key(arg).split(".")[:len(missing.split("."))]
-                 == missing.split(".")]
+        typed = [arg for arg in args if missing and _names(_key(arg), missing)]
         if not typed:
             return  # not a missing key: Hydra's own message
-        others = [arg for arg in args if arg is not typed[0]]
-        raise ConfigError(_missing_key(_key(typed[0]), _compose(config_name, others))) from None
+        cfg = _compose_what_composes(config_name, [arg for arg in args if arg is not typed[0]])
+        raise ConfigError(_missing_key(_key(typed[0]), cfg)) from None
     except Exception:  # noqa: BLE001 - Hydra reports it in its own words
         return
 
@@ -46,8 +45,25 @@ def _compose(config_name: str, overrides: list[str]) -> DictConfig:
         return compose(config_name, overrides=overrides)
 
 
+def _compose_what_composes(config_name: str, overrides: list[str]) -> DictConfig:
+    """The config with `overrides`, else with their group choices only, else the default."""
+    groups = [arg for arg in overrides if "." not in _key(arg)]
+    for attempt in (overrides, groups):
+        try:
+            return _compose(config_name, attempt)
+        except Exception:  # noqa: BLE001 - another bad override: fall back
+            continue
+    return _compose(config_name, [])
+
+
 def _key(override: str) -> str:
+    """`+model.extra=1` -> `model.extra`."""
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def _names(key: str, missing: str) -> bool:
+    """Whether override key `key` leads through the missing key `missing` (or is it)."""
+    return key.split(".")[:len(missing.split("."))] == missing.split(".")
 
 
 def _missing_key(key: str, cfg: DictConfig) -> str:
@@ -71,7 +87,8 @@ def _missing_option(error: MissingConfigException, args: list[str]) -> str:
     options = list(error.options or [])
     if not group or not options:
         return str(error).splitlines()[0]
-    typed = next((arg.split("=", 1)[0] for arg in args if _key(arg) == group), group)  # a +
+    # As typed: `+experiment=sinee` is answered with `+experiment=sine`.
+    typed = next((arg.split("=", 1)[0] for arg in args if _key(arg) == group), group)
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     guess = f"did you mean {typed}={close[0]}? " if close else ""
     return (f"{typed}={name}: no such option in conf/{group}/; {guess}the options: "

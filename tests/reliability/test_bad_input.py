@@ -158,7 +158,7 @@ def test_datamodule_reports_bad_input_in_one_line(tmp_path, name):
         assert word in message, (word, message)
 
 
-def test_overrides_that_exist_or_that_hydra_words_better_pass_the_key_check():
+def test_the_key_check_names_the_nearest_keys_and_leaves_the_rest_to_hydra():
     from forecast.overrides import check_overrides
 
     check_overrides(["+experiment=sine", "model=gru", "+model.extra=1", "trainer.max_epochs=2"])
@@ -168,3 +168,5 @@ def test_overrides_that_exist_or_that_hydra_words_better_pass_the_key_check():
         check_overrides(["+experiment=sinee"])
     with pytest.raises(ConfigError, match=r"did you mean model\.hidden_size\?"):
         check_overrides(["modle.hidden_size=8"])
+    with pytest.raises(ConfigError, match=r"did you mean model\.teacher_forcing\?"):  # 2 typos
+        check_overrides(["model=seq2seq", "model.teacher_forcin=0.5", "data.lookbak=3"])
