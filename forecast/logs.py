@@ -6,10 +6,12 @@ import warnings
 
 
 def quiet() -> None:
-    """Hide Lightning's hardware banner and tips, known deprecation noise of dependencies, and
-    MLflow's model-validation notes, artifact download bar and per-run links."""
+    """Hide Lightning's hardware banner and tips, known deprecation noise of dependencies,
+    MLflow's model-validation notes, artifact download bar, per-run links and store set-up
+    lines, and the plugin list alembic (MLflow's and Optuna's schema tool) logs when imported."""
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
-                 "pytorch_lightning.accelerators.cuda", "mlflow.pyfunc"):
+                 "pytorch_lightning.accelerators.cuda", "mlflow.pyfunc", "mlflow.store.db.utils",
+                 "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")

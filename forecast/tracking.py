@@ -17,6 +17,11 @@ from mlflow.tracking import MlflowClient
 
 from forecast.errors import ConfigError
 from forecast.evaluate import Result
+from forecast.logs import quiet
+
+# MLflow's logging set-up at its import resets the levels of its loggers that `quiet()` set
+# before (a joblib launcher's workers import it in that order).
+quiet()
 
 SECRET_MARKERS = ("password", "token", "secret", "credential", "api_key")
 
