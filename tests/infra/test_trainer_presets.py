@@ -69,6 +69,32 @@ def test_background_checkpoint_keeps_the_values_at_save_time(tmp_path):
     assert saved["epoch"] == 3 and torch.equal(saved["state_dict"]["w"], torch.ones(1000))
 
 
+def test_gpu_checkpoint_io_writes_the_best_and_the_last_epoch_with_our_callbacks(tmp_path):
+    """trainer=gpu's background writer with conf/callbacks (run on the CPU): best.ckpt, written
+    through it after training, holds the best epoch's weights only; last.ckpt the last epoch."""
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from forecast.data import WindowDataModule
+    from forecast.data.synthetic import sine_frame
+    from forecast.models import ForecastModule, ManyToOne
+
+    callbacks = instantiate(composed(f"paths.output_dir={tmp_path}").callbacks)
+    dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16)
+    trainer = pl.Trainer(max_epochs=4, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path,
+                         plugins=[BackgroundCheckpointIO()], callbacks=list(callbacks.values()))
+    trainer.fit(ForecastModule(ManyToOne(hidden_size=8, **dm.dims)), dm)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert float(callbacks.checkpoint.best_model_score) == pytest.approx(
+        float(callbacks.early_stopping.best_score))  # both watch the lowest val_loss
+    assert "optimizer_states" not in best and "optimizer_states" in last
+    assert last["epoch"] == 3 and best["epoch"] <= 3
+    module = ForecastModule(ManyToOne(hidden_size=8, **dm.dims))
+    module.load_state_dict(best["state_dict"])  # a complete set of weights
+
+
 def test_benchmark_trains_the_same_batches_in_ours_and_the_raw_loop():
     """experiments/bench_training.py compares like with like: from the same initial weights,
     the composed Trainer (checkpoints, early stopping, clipping) and the raw loop reach the same
