@@ -9,8 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from experiments.bench_support import (
@@ -25,6 +27,9 @@ from experiments.bench_support import (
     run_raw,
 )
 from forecast.checkpoint_io import BackgroundCheckpointIO
+from forecast.data import WindowDataModule
+from forecast.data.synthetic import sine_frame
+from forecast.models import ForecastModule, ManyToOne
 from tests.conftest import REPO, run_train
 
 
@@ -72,13 +77,6 @@ def test_background_checkpoint_keeps_the_values_at_save_time(tmp_path):
 def test_gpu_checkpoint_io_writes_the_best_and_the_last_epoch_with_our_callbacks(tmp_path):
     """trainer=gpu's background writer with conf/callbacks (run on the CPU): best.ckpt, written
     through it after training, holds the best epoch's weights only; last.ckpt the last epoch."""
-    import pytorch_lightning as pl
-    from hydra.utils import instantiate
-
-    from forecast.data import WindowDataModule
-    from forecast.data.synthetic import sine_frame
-    from forecast.models import ForecastModule, ManyToOne
-
     callbacks = instantiate(composed(f"paths.output_dir={tmp_path}").callbacks)
     dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16)
     trainer = pl.Trainer(max_epochs=4, logger=False, enable_progress_bar=False,
