@@ -145,8 +145,8 @@ class Tracker:
 
         Asynchronously: a synchronous write costs a round trip to the server or a commit of the
         sqlite store (10-60 ms) on the training thread. The queue is drained whenever `last.ckpt`
-        is saved, so a run resumed after a crash holds every epoch its checkpoint holds, and
-        when Lightning terminates the run at the end of `fit`.
+        is saved, so a run resumed after a crash holds every epoch its checkpoint holds, and at
+        the end of `fit`; the run stays open until `finish` (or the end of the `with` block).
         """
         from forecast.mlflow_logger import CheckpointFlushingLogger
 
@@ -154,7 +154,7 @@ class Tracker:
         # polls with a 1 s timeout and `fit` waits ~0.75 s for it.
         os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "1")
         return CheckpointFlushingLogger(tracking_uri=self.uri, run_id=run_id, log_model=False,
-                                        synchronous=False)
+                                        synchronous=False, experiment_id=self.experiment_id)
 
     def log_params(self, run_id: str, params: dict) -> None:
         params = safe_params(params)

@@ -11,8 +11,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
-from forecast.checkpoints import ResumeCheckpoint
+from forecast.checkpoints import BestCheckpoint, EpochCheckpoint, ResumeCheckpoint
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
 from forecast.experiment import _objective
@@ -20,6 +21,7 @@ from forecast.models import ForecastModule, ManyToOne
 from forecast.models.ema import WeightAverage
 from forecast.progress import ProgressBar
 from forecast.resume import find_checkpoint, mark_finished
+from forecast.tracking import Tracker
 from tests.conftest import REPO, printed_results, run_train
 
 # A constant learning rate: the preset's cosine schedule spans max_epochs, so 2 + 2 epochs would
@@ -143,13 +145,13 @@ def last_checkpoint_writes(folder, min_interval_s: float, patience: int) -> list
     trainer = pl.Trainer(max_epochs=4, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=folder,
                          callbacks=[stop, last])
-    written, save = [], trainer.save_checkpoint
+    written, save = [], trainer.strategy.save_checkpoint
 
-    def recording_save(path, *args, **kwargs):
-        written.append(trainer.current_epoch)
-        save(path, *args, **kwargs)
+    def recording_save(checkpoint, path, *args, **kwargs):
+        written.append(checkpoint["epoch"])
+        save(checkpoint, path, *args, **kwargs)
 
-    trainer.save_checkpoint = recording_save
+    trainer.strategy.save_checkpoint = recording_save
     trainer.fit(frozen, dm)
     assert torch.load(folder / "last.ckpt", weights_only=True)["epoch"] == written[-1]
     return written
@@ -163,6 +165,24 @@ def last_checkpoint_writes(folder, min_interval_s: float, patience: int) -> list
 def test_resume_checkpoint_is_written_at_most_every_interval_and_after_the_last_epoch(
         tmp_path, min_interval_s, patience, written):
     assert last_checkpoint_writes(tmp_path, min_interval_s, patience) == written
+
+
+def test_epoch_checkpoints_keep_lightnings_state_key_and_step_triggers(tmp_path):
+    """The cached state_key is Lightning's and follows a changed setting; skipping the
+    per-batch check does not skip `every_n_train_steps` saves."""
+    best = BestCheckpoint(monitor="val_loss", mode="min")
+    assert best.state_key == ModelCheckpoint.state_key.fget(best)
+    best.monitor = "val_mae"
+    assert best.state_key == ModelCheckpoint.state_key.fget(best) and "val_mae" in best.state_key
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=16)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
+    every_2 = EpochCheckpoint(dirpath=tmp_path, filename="{step}", monitor=None, save_top_k=-1,
+                              every_n_train_steps=2)
+    trainer = pl.Trainer(max_steps=6, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0,
+                         default_root_dir=tmp_path, callbacks=[every_2])
+    trainer.fit(module, dm)
+    assert {p.name for p in tmp_path.glob("*.ckpt")} >= {"step=2.ckpt", "step=4.ckpt"}
 
 
 class EpochRecorder(pl.Callback):
@@ -225,6 +245,43 @@ def test_best_checkpoint_holds_the_best_weights_and_is_written_only_when_read(
     assert "optimizer_states" not in best
     expected = recorder.weights[recorder.best_epoch()]
     assert all(torch.equal(value, expected[name]) for name, value in best["state_dict"].items())
+
+
+def test_a_resume_checkpoint_is_written_after_its_epochs_metrics_reach_mlflow(tmp_path):
+    """At every write of last.ckpt the store already holds every metric of the epochs it holds
+    (train_loss_epoch is logged after the epoch-end hooks); after fit the run stays open, with
+    every epoch, until the Tracker ends it."""
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.output_dir={tmp_path}",
+                                          "callbacks.last_checkpoint.min_interval_s=0"])
+    dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=32)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "resume", "resume")
+    run_id = tracker.child("lstm", "neural")
+    trainer = pl.Trainer(max_epochs=3, logger=tracker.lightning_logger(run_id),
+                         enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=tmp_path,
+                         callbacks=list(instantiate(cfg.callbacks).values()))
+    stored_at_writes, save = [], trainer.strategy.save_checkpoint
+
+    def epochs_stored(name: str) -> set[int]:
+        return {m.step for m in tracker.client.get_metric_history(run_id, name)}
+
+    def checked_save(checkpoint, path, *args, **kwargs):
+        if Path(path).name == "last.ckpt":
+            stored_at_writes.append((checkpoint["epoch"], epochs_stored("val_loss"),
+                                     epochs_stored("train_loss_epoch")))
+        save(checkpoint, path, *args, **kwargs)
+
+    trainer.strategy.save_checkpoint = checked_save
+    trainer.fit(module, dm)
+    assert [epoch for epoch, *_ in stored_at_writes] == [0, 1, 2]
+    for epoch, val, train in stored_at_writes:
+        assert set(range(epoch + 1)) <= val and set(range(epoch + 1)) <= train, (epoch, val, train)
+    assert tracker.client.get_run(run_id).info.status == "RUNNING"
+    assert epochs_stored("val_loss") == epochs_stored("train_loss_epoch") == {0, 1, 2}
+    tracker.finish(run_id)
+    assert tracker.client.get_run(run_id).info.status == "FINISHED"
 
 
 def test_progress_is_one_line_per_epoch_when_the_output_is_not_a_terminal(caplog, tmp_path):
