@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -159,24 +160,45 @@ def ours_config(trainer_name: str, epochs: int) -> DictConfig:
                     f"callbacks.early_stopping.patience={epochs}")
 
 
+class OursFit(NamedTuple):
+    """What a fit of ours returns: its best val loss and the seconds of its fixed costs."""
+    loss: float
+    start_s: float  # from the call to the start of the first epoch (Trainer, logger, set-up)
+    end_s: float    # from the end of the last epoch to fit's return (checkpoints, MLflow)
+
+
+class EpochTimes(pl.Callback):
+    """When training started, and when the latest epoch ended (before other callbacks)."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.epoch_ended = time.perf_counter()
+
+
 def run_ours(dm, net, cfg: DictConfig, logger, checkpoints: bool = True,
-             progress: bool = True) -> float:
+             progress: bool = True) -> OursFit:
     """`forecast.train`'s fit of `cfg`, optionally without its checkpoints or progress bar (and
     with `logger=None`, without a logger); removes the config's folder at the end."""
+    called, times = time.perf_counter(), EpochTimes()
     try:
         with contextlib.redirect_stdout(sys.stderr):
             callbacks = [c for c in instantiate(cfg.callbacks).values()
                          if checkpoints or not isinstance(c, pl.callbacks.ModelCheckpoint)]
             if progress:
                 callbacks.append(ProgressBar())  # as forecast.train adds it
-            trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False,
-                                  enable_checkpointing=checkpoints, enable_progress_bar=progress)
+            trainer = instantiate(cfg.trainer, callbacks=[times, *callbacks],
+                                  logger=logger or False, enable_checkpointing=checkpoints,
+                                  enable_progress_bar=progress)
             module = ForecastModule(net, "mse", partial(torch.optim.Adam, lr=1e-3))
             trainer.fit(module, dm)
+            returned = time.perf_counter()
     finally:
         shutil.rmtree(cfg.paths.output_dir, ignore_errors=True)
     stopping = next(c for c in callbacks if isinstance(c, pl.callbacks.EarlyStopping))
-    return float(stopping.best_score)
+    return OursFit(float(stopping.best_score), times.started - called,
+                   returned - times.epoch_ended)
 
 
 # -- Darts, in its own Python ------------------------------------------------------------------

@@ -22,7 +22,9 @@ trainer config, and validates once per epoch keeping the best weights:
   no logger or checkpoints), in a Python of its own; see experiments/darts_worker.py.
 
 Throughput = training windows x epochs / wall time of the whole fit: Trainer construction,
-sanity check, validation, checkpoints and logging included. Each round runs every variant once,
+sanity check, validation, checkpoints and logging included. Below each table, the fixed costs of
+our fits (the median ms before the first epoch and after the last), which the ratios of a short
+fit weigh and a long one hides. Each round runs every variant once,
 in a new random order; win/s is the best round of each variant, and a ratio to raw is the
 median over rounds of the ratio within the round. On a shared machine the same fit swings by
 up to 2x over tens of seconds: fits of one round see about the same load.
@@ -53,6 +55,7 @@ import pytorch_lightning as pl
 import torch
 
 from experiments.bench_support import (
+    OursFit,
     SelfTimed,
     Shape,
     as_tensors,
@@ -70,16 +73,19 @@ from experiments.bench_support import (
 )
 
 SHAPES = {
-    # CPU: the sine preset (conf/experiment/sine.yaml) and a small multivariate job.
+    # CPU: the sine preset (conf/experiment/sine.yaml) and a small multivariate job, in a short
+    # fit (2 epochs: the costs of a fit's start and end weigh most) and in the shortest fit
+    # early stopping allows with the default patience of 5 (6 epochs).
     "sine": Shape(1, 50, 1, 32, 1, 64, 4000, 30),  # the sine preset, 30 of its 60 epochs
     "ett_cpu": Shape(7, 96, 24, 64, 2, 64, 4000, 2),
+    "ett_cpu_6": Shape(7, 96, 24, 64, 2, 64, 4000, 6),
     # GPU, the shapes of issue #7: ETTh1 (14,400 rows) and ETTm1 (69,680 rows) sizes with
     # 7 channels, ECL size (26,304 rows) with 321 channels.
     "etth": Shape(7, 96, 96, 128, 1, 256, 14400, 20),
     "ettm": Shape(7, 96, 96, 128, 1, 256, 69680, 4),
     "ecl": Shape(321, 96, 96, 512, 1, 1024, 26304, 6),
 }
-DEFAULT_SHAPES = {"cpu": ["sine", "ett_cpu"], "cuda": ["etth", "ettm", "ecl"]}
+DEFAULT_SHAPES = {"cpu": ["sine", "ett_cpu", "ett_cpu_6"], "cuda": ["etth", "ettm", "ecl"]}
 TRAINER = {"cpu": "default", "cuda": "gpu"}
 
 
@@ -128,7 +134,7 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
     initial = make_net(shape, dm)
     variants = variants_of(shape, dm, initial, device, names, darts_python)
     rounds = []  # per timed round: name -> (wall s, process CPU s)
-    losses, errors = {}, {}
+    losses, errors, fixed = {}, {}, {}  # fixed: name -> [(start s, end s)] of our fits
     for round_ in range(repeats + 1):  # round 0 warms up (lazy imports, cuDNN plans)
         order = list(variants)
         random.Random(round_).shuffle(order)  # no variant always runs right after another
@@ -151,6 +157,10 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
             timed[name] = (time.perf_counter() - start, time.process_time() - cpu_start)
             if isinstance(outcome, SelfTimed):  # timed in its own process (Darts)
                 outcome, timed[name] = outcome.loss, (outcome.seconds, outcome.cpu_seconds)
+            if isinstance(outcome, OursFit):
+                if round_ or repeats == 0:
+                    fixed.setdefault(name, []).append((outcome.start_s, outcome.end_s))
+                outcome = outcome.loss
             losses[name] = outcome
         if round_ or repeats == 0:
             rounds.append(timed)
@@ -159,6 +169,8 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
             "throughput": {name: samples / min(r[name][0] for r in rounds if name in r)
                            for name in variants if any(name in r for r in rounds)},
             "ratio": paired_ratios(rounds, 0), "cpu_ratio": paired_ratios(rounds, 1),
+            "fixed_ms": {name: tuple(1000 * statistics.median(t[i] for t in times)
+                                     for i in (0, 1)) for name, times in fixed.items()},
             "errors": errors}
 
 
@@ -248,7 +260,22 @@ def report(results: list[dict], device: str) -> str:
             cells.append(f"{loss.get('darts', nan):.4g}")
         lines.append(f"| {' | '.join(cells)} |")
         lines += [f"\n{name} FAILED:\n```\n{text}```" for name, text in r["errors"].items()]
-    return "\n".join(lines)
+    return "\n".join(lines) + fixed_costs(results)
+
+
+def fixed_costs(results: list[dict]) -> str:
+    """The medians of the fixed costs of our fits, per shape and variant."""
+    lines = []
+    for r in results:
+        costs = ", ".join(f"{name} {start:.0f} / {end:.0f}"
+                          for name, (start, end) in sorted(r.get("fixed_ms", {}).items()))
+        if costs:
+            lines.append(f"- {r['shape'].label()}: {costs}")
+    if not lines:
+        return ""
+    return ("\n\nFixed costs of a fit, median ms: start (the call to the first epoch: Trainer, "
+            "logger, set-up) / end (the end of the last epoch to fit's return: checkpoints "
+            "written, MLflow drained)\n\n" + "\n".join(lines))
 
 
 def ratio(ratios: dict, name: str) -> str:
