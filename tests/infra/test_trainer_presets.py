@@ -96,7 +96,7 @@ def test_gpu_checkpoint_io_writes_the_best_and_the_last_epoch_with_our_callbacks
 def test_benchmark_trains_the_same_batches_in_ours_and_the_raw_loop():
     """experiments/bench_training.py compares like with like: from the same initial weights,
     the composed Trainer (checkpoints, early stopping, clipping) and the raw loop reach the same
-    best validation loss."""
+    best validation loss; the fixed costs of our fit are timed."""
     shape = Shape(channels=2, lookback=24, horizon=6, hidden_size=8, num_layers=1,
                   batch_size=32, rows=600, epochs=2)
     dm = make_datamodule(shape, "cpu")
@@ -106,7 +106,21 @@ def test_benchmark_trains_the_same_batches_in_ours_and_the_raw_loop():
                   (*val, dm.eval_batch_size), dm.seed)
     ours = run_ours(dm, copy.deepcopy(initial), ours_config("default", shape.epochs),
                     logger=False)
-    assert math.isclose(raw, ours, rel_tol=1e-5), (raw, ours)
+    assert math.isclose(raw, ours.loss, rel_tol=1e-5), (raw, ours)
+    assert 0 < ours.start_s < 10 and 0 < ours.end_s < 10, ours
+
+
+def test_benchmark_report_shows_the_fixed_costs_of_our_fits():
+    from experiments.bench_training import report
+
+    shape = Shape(1, 8, 1, 4, 1, 16, 100, 2)
+    result = {"shape": shape, "windows": 80, "best_val_loss": {"raw": 0.5, "ours": 0.5},
+              "throughput": {"raw": 100.0, "ours": 90.0}, "ratio": {"ours": 0.9},
+              "cpu_ratio": {"ours": 0.9}, "fixed_ms": {"ours": (14.2, 19.6), "bare": (13.0, 2.0)},
+              "errors": {}}
+    text = report([result], "cpu")
+    assert f"- {shape.label()}: bare 13 / 2, ours 14 / 20" in text
+    assert "**0.900**" in text
 
 
 def test_benchmark_ratios_pair_the_fits_of_one_round():
