@@ -97,7 +97,8 @@ class ResumeCheckpoint(EpochCheckpoint):
     drained first (a `flush()` where they have one, else `save()`), so a run resumed after a
     crash holds every metric of the epochs its checkpoint holds; then the trainer's
     `BestCheckpoint`s write their pending best epoch, so `last.ckpt` never names a `best.ckpt`
-    that holds other weights.
+    that holds other weights. (Saves within an epoch, `every_n_train_steps`, are copied too and
+    written at the same moments.)
 
     When training stops on an error, Ctrl-C or SIGTERM, the latest copy is written (in a single
     process), so `resume=` loses only the epoch under way. A crash that runs no Python
