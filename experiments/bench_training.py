@@ -138,7 +138,7 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
     for round_ in range(repeats + 1):  # round 0 warms up (lazy imports, cuDNN plans)
         order = list(variants)
         random.Random(round_).shuffle(order)  # no variant always runs right after another
-        timed = {}
+        timed, kept = {}, round_ or repeats == 0  # round 0 is kept only when it is the one
         for name in order:
             prepare, run = variants[name]
             if name in errors or (name == "tensor_dataset" and device == "cuda"
@@ -158,11 +158,11 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
             if isinstance(outcome, SelfTimed):  # timed in its own process (Darts)
                 outcome, timed[name] = outcome.loss, (outcome.seconds, outcome.cpu_seconds)
             if isinstance(outcome, OursFit):
-                if round_ or repeats == 0:
+                if kept:
                     fixed.setdefault(name, []).append((outcome.start_s, outcome.end_s))
                 outcome = outcome.loss
             losses[name] = outcome
-        if round_ or repeats == 0:
+        if kept:
             rounds.append(timed)
     samples = len(dm.starts_["train"]) * shape.epochs
     return {"shape": shape, "windows": len(dm.starts_["train"]), "best_val_loss": losses,

@@ -43,7 +43,33 @@ class EpochCheckpoint(ModelCheckpoint):
             super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
 
 
-class BestCheckpoint(EpochCheckpoint):
+class DeferredCheckpoint(EpochCheckpoint):
+    """`EpochCheckpoint` whose saves are copied in memory (`frozen_checkpoint`) and written to
+    their file only when `write` is called."""
+
+    _pending: tuple[dict, str] | None = None  # the latest save, not written yet
+
+    def _save_checkpoint(self, trainer, filepath: str) -> None:
+        self._pending = (frozen_checkpoint(trainer, self.save_weights_only), filepath)
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+
+    def write(self, trainer, barrier: bool = True, notify: bool = True) -> None:
+        """Write the latest save if it was not written yet (every rank calls it; the strategy
+        writes on rank 0); `notify` tells the loggers (`after_save_checkpoint`)."""
+        if self._pending is None:
+            return
+        checkpoint, filepath = self._pending
+        self._pending = None
+        trainer.strategy.save_checkpoint(checkpoint, filepath)
+        if barrier:
+            trainer.strategy.barrier(f"{type(self).__name__}.write")
+        if notify and trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(proxy(self))
+
+
+class BestCheckpoint(DeferredCheckpoint):
     """`ModelCheckpoint` of the best epoch whose file is written only when it is read: after
     the last epoch, and just before a `ResumeCheckpoint` is written (so `last.ckpt` never names
     a `best.ckpt` that holds other weights). An improving epoch copies the weights where they
@@ -60,33 +86,13 @@ class BestCheckpoint(EpochCheckpoint):
 
     def __init__(self, **kwargs):
         super().__init__(**{**kwargs, "save_weights_only": True})
-        self._pending: tuple[dict, str] | None = None
-
-    def _save_checkpoint(self, trainer, filepath: str) -> None:
-        self._pending = (frozen_checkpoint(trainer, weights_only=True), filepath)
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
-
-    def write(self, trainer, barrier: bool = True) -> None:
-        """Write the best epoch's weights if they changed since the last write (every rank
-        calls it; the strategy writes on rank 0)."""
-        if self._pending is None:
-            return
-        checkpoint, filepath = self._pending
-        self._pending = None
-        trainer.strategy.save_checkpoint(checkpoint, filepath)
-        if barrier:
-            trainer.strategy.barrier("BestCheckpoint.write")
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.after_save_checkpoint(proxy(self))
 
     def on_train_end(self, trainer, pl_module) -> None:
         super().on_train_end(trainer, pl_module)
         self.write(trainer)
 
 
-class ResumeCheckpoint(EpochCheckpoint):
+class ResumeCheckpoint(DeferredCheckpoint):
     """`ModelCheckpoint` (unmonitored: the latest epoch) of what `resume=` continues from.
 
     Each epoch end copies the trainer's state in memory (the weights and optimiser state,
@@ -117,7 +123,6 @@ class ResumeCheckpoint(EpochCheckpoint):
         super().__init__(**kwargs)
         self.min_interval_s = min_interval_s
         self._written_at = time.monotonic()
-        self._pending: tuple[dict, str] | None = None  # the latest epoch, not written yet
 
     def on_train_start(self, trainer, pl_module) -> None:
         super().on_train_start(trainer, pl_module)
@@ -146,26 +151,14 @@ class ResumeCheckpoint(EpochCheckpoint):
             log.warning(f"training stopped; the last completed epoch could not be saved to "
                         f"{filepath}: {error}")
 
-    def _save_checkpoint(self, trainer, filepath: str) -> None:
-        self._pending = (frozen_checkpoint(trainer, weights_only=False), filepath)
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
-
     def _write(self, trainer, stopping: bool = False) -> None:
-        """Write the pending epoch (every rank calls it; the strategy writes on rank 0)."""
-        checkpoint, filepath = self._pending
-        self._pending = None
+        """Drain the loggers, write the pending best epochs, then this epoch."""
         if trainer.is_global_zero and not stopping:
             for logger in trainer.loggers:
                 getattr(logger, "flush", logger.save)()
         for callback in self._best_checkpoints(trainer):
             callback.write(trainer, barrier=not stopping)
-        trainer.strategy.save_checkpoint(checkpoint, filepath)
-        if not stopping:
-            trainer.strategy.barrier("ResumeCheckpoint.write")
-            if trainer.is_global_zero:
-                for logger in trainer.loggers:
-                    logger.after_save_checkpoint(proxy(self))
+        self.write(trainer, barrier=not stopping, notify=not stopping)
         self._written_at = time.monotonic()
 
     @staticmethod
