@@ -16,6 +16,10 @@ LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 # its ~20 hook calls a step. They skip nn.Module.__setattr__ (which checks for parameters,
 # buffers and submodules): 55 us a step, a sixth of Lightning's own cost per step on a CPU.
 PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_count"})
+# Hooks Lightning calls at every training step on the module and on each callback, each inside
+# a profiler context, also where they are the base class's no-ops; it skips an attribute of None.
+STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_before_zero_grad",
+              "on_before_backward", "on_after_backward", "on_before_optimizer_step")
 
 
 class ForecastModule(pl.LightningModule):
@@ -52,6 +56,11 @@ class ForecastModule(pl.LightningModule):
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
+
+    def setup(self, stage: str) -> None:
+        skip_noop_hooks(self, pl.LightningModule)
+        for callback in self.trainer.callbacks:
+            skip_noop_hooks(callback, pl.Callback)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net.predict(batch["x"], batch.get("x_time"), batch.get("y_time"))
@@ -110,6 +119,16 @@ class ForecastModule(pl.LightningModule):
         scheduler = _configured("optim.scheduler", self.scheduler, optimizer)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+
+
+def skip_noop_hooks(hooked: object, base: type) -> None:
+    """Set to None the per-step hooks (`STEP_HOOKS`) that `hooked` inherits unchanged from
+    `base`, the no-ops, so Lightning skips them. Each call costs it a few microseconds; with
+    six a step on the module and on each of five callbacks, that was ~0.4 ms of a 3 ms step
+    of the sine preset."""
+    for name in STEP_HOOKS:
+        if name not in vars(hooked) and getattr(type(hooked), name) is getattr(base, name):
+            object.__setattr__(hooked, name, None)
 
 
 def _configured(key: str, make: Callable, argument):

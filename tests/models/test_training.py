@@ -185,6 +185,36 @@ def test_epoch_checkpoints_keep_lightnings_state_key_and_step_triggers(tmp_path)
     assert {p.name for p in tmp_path.glob("*.ckpt")} >= {"step=2.ckpt", "step=4.ckpt"}
 
 
+class BatchCounter(pl.Callback):
+    def __init__(self):
+        self.batches = 0
+
+    def on_train_batch_end(self, *args) -> None:
+        self.batches += 1
+
+
+def test_lightning_skips_the_step_hooks_the_module_and_callbacks_leave_as_no_ops(tmp_path):
+    """At each step, Lightning no longer calls inherited no-op hooks (its profiler records each
+    call); hooks a callback overrides are still called for every batch."""
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=16)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
+    counter, profiler = BatchCounter(), pl.profilers.SimpleProfiler()
+    trainer = pl.Trainer(max_epochs=2, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False,
+                         default_root_dir=tmp_path, profiler=profiler,
+                         callbacks=[counter, pl.callbacks.EarlyStopping("val_loss")])
+    trainer.fit(module, dm)
+    called = set(profiler.recorded_durations)
+    assert counter.batches == 2 * trainer.num_training_batches > 0
+    assert "[Callback]BatchCounter.on_train_batch_end" in called
+    assert "[LightningModule]ForecastModule.optimizer_step" in called
+    skipped = ("on_train_batch_start", "on_before_backward", "on_after_backward",
+               "on_before_optimizer_step", "on_before_zero_grad")
+    assert not {action for action in called
+                if action.endswith(skipped) and not action.startswith("[Strategy]")}
+    assert module.on_before_backward is None and counter.on_train_batch_start is None
+
+
 class EpochRecorder(pl.Callback):
     """Each epoch's val_loss and a copy of its weights, seen before the checkpoint callbacks;
     from epoch `worse_from` on the learning rate is far too high, so the best epoch is earlier."""
