@@ -24,10 +24,11 @@ trainer config, and validates once per epoch keeping the best weights:
 Throughput = training windows x epochs / wall time of the whole fit: Trainer construction,
 sanity check, validation, checkpoints and logging included. Below each table, the fixed costs of
 our fits (the median ms before the first epoch and after the last), which the ratios of a short
-fit weigh and a long one hides. Each round runs every variant once,
-in a new random order; win/s is the best round of each variant, and a ratio to raw is the
-median over rounds of the ratio within the round. On a shared machine the same fit swings by
-up to 2x over tens of seconds: fits of one round see about the same load.
+fit weigh and a long one hides. Each round runs every variant once, in a new random order, with
+a raw fit before the first and after each one; win/s is the best fit of each variant, and a
+ratio to raw is the median over rounds of the mean time of the raw fits just before and after a
+fit over the fit's time. On a shared machine the same fit swings by up to 1.5x from one second
+to the next, in phases of a few seconds: only neighbouring fits see about the same speed.
 Needs torch, pytorch-lightning, hydra-core, numpy and pandas (mlflow optional).
 """
 
@@ -133,35 +134,54 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
     dm = make_datamodule(shape, device)
     initial = make_net(shape, dm)
     variants = variants_of(shape, dm, initial, device, names, darts_python)
-    rounds = []  # per timed round: name -> (wall s, process CPU s)
+    rounds = []  # per timed round: name -> (wall s, CPU s[, raw's wall s, CPU s around])
     losses, errors, fixed = {}, {}, {}  # fixed: name -> [(start s, end s)] of our fits
+
+    def timed_run(name: str) -> tuple[float, float] | None:
+        """One fit of `name`: (wall s, process CPU s), or None if it failed (reported)."""
+        prepare, run = variants[name]
+        try:
+            args = prepare()
+            synchronize(device)
+            start, cpu_start = time.perf_counter(), time.process_time()
+            outcome = run(*args)
+            synchronize(device)
+        except Exception:  # report it and go on with the other variants
+            errors[name] = traceback.format_exc()
+            print(f"{name} failed:\n{errors[name]}", file=sys.stderr, flush=True)
+            return None
+        seconds = (time.perf_counter() - start, time.process_time() - cpu_start)
+        if isinstance(outcome, SelfTimed):  # timed in its own process (Darts)
+            outcome, seconds = outcome.loss, (outcome.seconds, outcome.cpu_seconds)
+        if isinstance(outcome, OursFit):
+            if kept:
+                fixed.setdefault(name, []).append((outcome.start_s, outcome.end_s))
+            outcome = outcome.loss
+        losses[name] = outcome
+        return seconds
+
+    def raw_fit() -> tuple[float, float] | None:
+        return timed_run("raw") if "raw" in variants and "raw" not in errors else None
+
     for round_ in range(repeats + 1):  # round 0 warms up (lazy imports, cuDNN plans)
-        order = list(variants)
+        order = [name for name in variants if name != "raw"]
         random.Random(round_).shuffle(order)  # no variant always runs right after another
-        timed, kept = {}, round_ or repeats == 0  # round 0 is kept only when it is the one
+        kept = round_ or repeats == 0  # round 0 is kept only when it is the one
+        before = raw_fit()
+        timed, raws = {}, [before]  # raw runs before the first variant and after each one
         for name in order:
-            prepare, run = variants[name]
             if name in errors or (name == "tensor_dataset" and device == "cuda"
                                   and round_ < repeats):
                 continue
-            try:
-                args = prepare()
-                synchronize(device)
-                start, cpu_start = time.perf_counter(), time.process_time()
-                outcome = run(*args)
-                synchronize(device)
-            except Exception:  # report it and go on with the other variants
-                errors[name] = traceback.format_exc()
-                print(f"{name} failed:\n{errors[name]}", file=sys.stderr, flush=True)
-                continue
-            timed[name] = (time.perf_counter() - start, time.process_time() - cpu_start)
-            if isinstance(outcome, SelfTimed):  # timed in its own process (Darts)
-                outcome, timed[name] = outcome.loss, (outcome.seconds, outcome.cpu_seconds)
-            if isinstance(outcome, OursFit):
-                if kept:
-                    fixed.setdefault(name, []).append((outcome.start_s, outcome.end_s))
-                outcome = outcome.loss
-            losses[name] = outcome
+            seconds, after = timed_run(name), raw_fit()
+            raws.append(after)
+            if seconds:  # with the mean of the raw fits just before and after it
+                around = ([(b + a) / 2 for b, a in zip(before, after, strict=True)]
+                          if before and after else [])
+                timed[name] = (*seconds, *around)
+            before = after
+        if any(raws):
+            timed["raw"] = min(r for r in raws if r)
         if kept:
             rounds.append(timed)
     samples = len(dm.starts_["train"]) * shape.epochs
@@ -175,11 +195,12 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
 
 
 def paired_ratios(rounds: list[dict], which: int) -> dict[str, float]:
-    """Throughput / raw's, the median over rounds of the ratio within each round: the machine's
-    load drifts over tens of seconds, so the fits of one round see about the same load."""
+    """Throughput / raw's, the median over rounds of the ratio of each fit to the mean of the raw
+    fits just before and after it: the machine's speed drifts within seconds, so only fits
+    next to each other see about the same speed."""
     ratios = {}
     for name in {n for r in rounds for n in r} - {"raw"}:
-        paired = [r["raw"][which] / r[name][which] for r in rounds if "raw" in r and name in r]
+        paired = [r[name][2 + which] / r[name][which] for r in rounds if len(r.get(name, ())) > 2]
         if paired:
             ratios[name] = statistics.median(paired)
     return ratios
@@ -306,8 +327,9 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|"
                                               "smaller than the logging interval).*")
-    header = (f"{machine(args.device)}; {args.repeats} rounds (win/s: the best round; a ratio: "
-              "the median of the ratios within a round)")
+    header = (f"{machine(args.device)}; {args.repeats} rounds (win/s: the best fit; a ratio: "
+              "the median over rounds of raw's time around a fit, the mean of the raw fits just "
+              "before and after it, over the fit's time)")
     if "darts" in args.variants:
         header += f"; darts {darts_version(args.darts_python)}"
     command = " ".join(sys.argv[1:] if argv is None else argv)

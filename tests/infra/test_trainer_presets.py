@@ -123,17 +123,22 @@ def test_benchmark_report_shows_the_fixed_costs_of_our_fits():
     assert "**0.900**" in text
 
 
-def test_benchmark_ratios_pair_the_fits_of_one_round():
-    """A slow round (the machine's load drifts) slows every fit in it; the ratio to raw is taken
-    within each round, then the median over rounds."""
-    from experiments.bench_training import paired_ratios
+def test_benchmark_ratios_pair_each_fit_with_the_raw_fits_around_it():
+    """The machine's speed drifts within seconds: a fit's ratio is taken to the mean of the raw
+    fits just before and after it (the third and fourth fields), then the median over rounds;
+    a real run alternates raw with each variant."""
+    from experiments.bench_training import measure, paired_ratios
 
-    rounds = [{"raw": (1.0, 1.0), "ours": (1.25, 1.1)},
-              {"raw": (2.0, 1.0), "ours": (2.5, 1.1)},  # a round under load
-              {"raw": (1.0, 1.0), "ours": (2.0, 1.1)},  # ours hit by a spike
-              {"raw": (1.0, 1.0)}]                       # ours failed: not paired
+    rounds = [{"raw": (1.0, 1.0), "ours": (1.25, 1.1, 1.0, 1.0)},
+              {"raw": (2.0, 1.0), "ours": (2.5, 1.1, 2.0, 1.0)},  # a slow phase
+              {"raw": (1.0, 1.0), "ours": (2.0, 1.1, 1.0, 1.0)},  # ours hit by a spike
+              {"raw": (1.0, 1.0), "ours": (1.0, 1.0)}]            # a raw fit failed: unpaired
     assert paired_ratios(rounds, 0) == {"ours": 0.8}
     assert math.isclose(paired_ratios(rounds, 1)["ours"], 1 / 1.1)
+    shape = Shape(1, 12, 1, 4, 1, 32, 300, 1)
+    result = measure(shape, "cpu", 1, ["raw", "bare"])
+    assert set(result["ratio"]) == {"bare"} and 0 < result["ratio"]["bare"] < 10
+    assert set(result["throughput"]) == {"raw", "bare"} and not result["errors"]
 
 
 def test_benchmark_hands_darts_the_same_scaled_series_and_reports_its_failure():
