@@ -29,6 +29,8 @@ class ForecastModule(pl.LightningModule):
     forecast (the quantity early stopping watches), and `train_loss_step` every
     `trainer.log_every_n_steps` steps. `predict_step` returns the
     scaled forecast [B, H, T]; `forecast.evaluate` turns it into metrics in both scales.
+    At `setup`, the per-step hooks that it and the trainer's callbacks inherit as no-ops become
+    None (`skip_noop_hooks`), so Lightning does not dispatch them.
 
     Args:
         net: the network.
