@@ -8,14 +8,14 @@
 # then where our loop syncs.
 # Needs python3 with torch, pytorch-lightning, numpy, pandas; Hydra comes from experiments/gpu/site
 # (bash experiments/gpu/prepare.sh); mlflow is optional (a CSV logger without it).
-# About 4 minutes on one H100; the table lands in $OUT (or experiments/results/).
+# About 5 minutes on one H100 (raw fits run between the variants); the table lands in $OUT (or experiments/results/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-experiments/results}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 status=0
-PYTHONPATH="$PWD:$PWD/experiments/gpu/site" timeout ${LIMIT:-240} python3 experiments/bench_training.py --device cuda --repeats 2 \
+PYTHONPATH="$PWD:$PWD/experiments/gpu/site" timeout ${LIMIT:-330} python3 experiments/bench_training.py --device cuda --repeats 2 \
   --shapes ${SHAPES:-etth ecl ettm} --variants raw ours no_checkpoints bare tensor_dataset \
   --out "$out/bench_training_gpu.md" 2> "$out/bench_training_gpu.log" || status=$?
 # progress bars go to the log; show what went wrong, if anything

@@ -23,5 +23,5 @@ step() {  # step NAME SECONDS COMMAND...
 }
 step windows 60 bash -c "python3 experiments/gpu_windows_check.py 2>&1 | grep -v 'it/s' \
   | tee '$out/gpu_windows_check.txt' | tail -8"
-step training 240 env SHAPES="etth ecl" LIMIT=230 bash experiments/gpu/bench_training.sh
+step training 340 env SHAPES="etth ecl" LIMIT=330 bash experiments/gpu/bench_training.sh
 if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; exit 1; fi
