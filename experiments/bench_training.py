@@ -137,8 +137,9 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
     rounds = []  # per timed round: name -> (wall s, CPU s[, raw's wall s, CPU s around])
     losses, errors, fixed = {}, {}, {}  # fixed: name -> [(start s, end s)] of our fits
 
-    def timed_run(name: str) -> tuple[float, float] | None:
-        """One fit of `name`: (wall s, process CPU s), or None if it failed (reported)."""
+    def timed_run(name: str, kept: bool) -> tuple[float, float] | None:
+        """One fit of `name`: (wall s, process CPU s), or None if it failed (reported); the
+        fixed costs of our fits are recorded when the round is `kept`."""
         prepare, run = variants[name]
         try:
             args = prepare()
@@ -160,20 +161,20 @@ def measure(shape: Shape, device: str, repeats: int, names: list[str],
         losses[name] = outcome
         return seconds
 
-    def raw_fit() -> tuple[float, float] | None:
-        return timed_run("raw") if "raw" in variants and "raw" not in errors else None
+    def raw_fit(kept: bool) -> tuple[float, float] | None:
+        return timed_run("raw", kept) if "raw" in variants and "raw" not in errors else None
 
     for round_ in range(repeats + 1):  # round 0 warms up (lazy imports, cuDNN plans)
         order = [name for name in variants if name != "raw"]
         random.Random(round_).shuffle(order)  # no variant always runs right after another
         kept = round_ or repeats == 0  # round 0 is kept only when it is the one
-        before = raw_fit()
+        before = raw_fit(kept)
         timed, raws = {}, [before]  # raw runs before the first variant and after each one
         for name in order:
             if name in errors or (name == "tensor_dataset" and device == "cuda"
                                   and round_ < repeats):
                 continue
-            seconds, after = timed_run(name), raw_fit()
+            seconds, after = timed_run(name, kept), raw_fit(kept)
             raws.append(after)
             if seconds:  # with the mean of the raw fits just before and after it
                 around = ([(b + a) / 2 for b, a in zip(before, after, strict=True)]
