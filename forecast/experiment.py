@@ -119,13 +119,28 @@ def build(node, key: str, **kwargs):
 
 def _training_params(cfg: DictConfig) -> dict:
     """The run's training settings under the Forecaster's names, so that `get_params` of the
-    logged model says how it was trained (the LR schedule has no Forecaster equivalent)."""
+    logged model says how it was trained and `clone(model).fit(df)` trains the same way."""
     return {"lookback": cfg.data.lookback, "horizon": cfg.data.horizon,
             "batch_size": cfg.data.batch_size, "loss": cfg.optim.loss,
             "lr": OmegaConf.select(cfg, "optim.optimizer.lr", default=1e-3),
-            "max_epochs": cfg.trainer.max_epochs,
+            "weight_decay": OmegaConf.select(cfg, "optim.optimizer.weight_decay", default=0.0),
+            **_scheduler_params(cfg), "max_epochs": cfg.trainer.max_epochs,
             "patience": OmegaConf.select(cfg, "callbacks.early_stopping.patience", default=5),
             "gradient_clip_val": cfg.trainer.get("gradient_clip_val") or 0.0, "seed": cfg.seed}
+
+
+def _scheduler_params(cfg: DictConfig) -> dict:
+    """`optim.scheduler` as the Forecaster's `lr_scheduler` and `lr_scheduler_kwargs`; a
+    scheduler from outside torch.optim.lr_scheduler has no Forecaster equivalent."""
+    node = cfg.optim.get("scheduler")
+    package, _, name = (node.get("_target_", "") if node else "").rpartition(".")
+    if package != "torch.optim.lr_scheduler":
+        return {}
+    kwargs = {key: value for key, value in OmegaConf.to_container(node, resolve=True).items()
+              if not key.startswith("_")}
+    if name == "CosineAnnealingLR" and kwargs.get("T_max") == cfg.trainer.max_epochs:
+        del kwargs["T_max"]  # the Forecaster's default: T_max follows max_epochs
+    return {"lr_scheduler": name, "lr_scheduler_kwargs": kwargs}
 
 
 def _net_kwargs(cfg: DictConfig) -> dict:

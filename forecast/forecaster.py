@@ -13,6 +13,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 from sklearn.base import BaseEstimator
+from torch.optim import lr_scheduler as schedulers
 
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features
@@ -66,7 +67,13 @@ class Forecaster(BaseEstimator):
         future_features: columns known in advance (a price plan ...): inputs over the lookback
             and, given to `predict(..., future=)`, over the horizon.
         val_size: fraction (< 1) or rows (>= 1) of each series held out for validation.
-        loss, lr, batch_size, max_epochs, patience, gradient_clip_val: training options.
+        loss, lr, weight_decay, batch_size, max_epochs, patience, gradient_clip_val: training
+            options (Adam's learning rate and L2 penalty).
+        lr_scheduler: None, or the name of a `torch.optim.lr_scheduler` class, stepped once an
+            epoch ("CosineAnnealingLR", "ExponentialLR", "ReduceLROnPlateau" on the validation
+            loss ...); the CLI's `optim=adam_cosine` is `"CosineAnnealingLR"`.
+        lr_scheduler_kwargs: its arguments (`{"gamma": 0.9}`); CosineAnnealingLR's `T_max`
+            defaults to `max_epochs`.
         accelerator: Lightning accelerator ("cpu", "gpu", "auto").
         seed: seed of weights, shuffling and dropout.
 
@@ -91,9 +98,10 @@ class Forecaster(BaseEstimator):
                  segment_length: int = 24, target=None, features=None, future_features=None,
                  time_col=None, id_col=None, calendar: bool = False, fill=None,
                  sort: bool = False, scaler: str = "standard", val_size: float = 0.2,
-                 loss: str = "mse", lr: float = 1e-3, batch_size: int = 64, max_epochs: int = 20,
-                 patience: int = 5, gradient_clip_val: float = 1.0, accelerator: str = "cpu",
-                 seed: int = 0):
+                 loss: str = "mse", lr: float = 1e-3, weight_decay: float = 0.0,
+                 lr_scheduler: str | None = None, lr_scheduler_kwargs: dict | None = None,
+                 batch_size: int = 64, max_epochs: int = 20, patience: int = 5,
+                 gradient_clip_val: float = 1.0, accelerator: str = "cpu", seed: int = 0):
         self.mode, self.cell, self.lookback, self.horizon = mode, cell, lookback, horizon
         self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
         self.bidirectional, self.revin = bidirectional, revin
@@ -102,6 +110,8 @@ class Forecaster(BaseEstimator):
         self.future_features, self.time_col, self.id_col = future_features, time_col, id_col
         self.calendar, self.fill, self.sort, self.scaler = calendar, fill, sort, scaler
         self.val_size, self.loss, self.lr, self.batch_size = val_size, loss, lr, batch_size
+        self.weight_decay, self.lr_scheduler = weight_decay, lr_scheduler
+        self.lr_scheduler_kwargs = lr_scheduler_kwargs
         self.max_epochs, self.patience = max_epochs, patience
         self.gradient_clip_val, self.accelerator, self.seed = gradient_clip_val, accelerator, seed
 
@@ -132,10 +142,43 @@ class Forecaster(BaseEstimator):
         accepted = inspect.signature(net_class).parameters
         options = {k: v for k, v in self.get_params().items() if k in accepted}
         net = net_class(**options, **dm.dims)  # dims: the frame is validated here
-        module = ForecastModule(net, self.loss, optimizer=partial(torch.optim.Adam, lr=self.lr))
-        self._trainer(validate=len(dm.starts_["val"]) > 0).fit(module, dm)
+        validate = len(dm.starts_["val"]) > 0
+        module = ForecastModule(net, self.loss, *self._optimization(validate))
+        self._trainer(validate).fit(module, dm)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
                                           "kwargs": {**options, **dm.dims}})
+
+    def _optimization(self, validate: bool) -> tuple[partial, partial | None]:
+        """The partial Adam and LR scheduler, tried on a probe parameter: a value torch rejects
+        is one error naming the argument, before training starts."""
+        optimizer = partial(torch.optim.Adam, lr=self.lr, weight_decay=self.weight_decay)
+        try:
+            probe = optimizer([torch.zeros(1, requires_grad=True)])
+        except ValueError as error:
+            raise ConfigError(f"lr/weight_decay: {error}; pass lr > 0 and weight_decay >= 0.") \
+                from None
+        if self.lr_scheduler is None:
+            return optimizer, None
+        name = self.lr_scheduler
+        scheduler_class = getattr(schedulers, name, None) if isinstance(name, str) else None
+        if not (isinstance(scheduler_class, type)
+                and issubclass(scheduler_class, schedulers.LRScheduler)):
+            raise ConfigError(f"lr_scheduler: {name!r} is not a class of "
+                              "torch.optim.lr_scheduler; use e.g. 'CosineAnnealingLR', "
+                              "'ExponentialLR' or 'ReduceLROnPlateau', or None.")
+        if scheduler_class is schedulers.ReduceLROnPlateau and not validate:
+            raise ConfigError("lr_scheduler: ReduceLROnPlateau watches the validation loss, and "
+                              "val_size=0 holds none out; set val_size > 0 or use another one.")
+        kwargs = dict(self.lr_scheduler_kwargs or {})
+        if scheduler_class is schedulers.CosineAnnealingLR:
+            kwargs.setdefault("T_max", self.max_epochs)
+        scheduler = partial(scheduler_class, **kwargs)
+        try:
+            scheduler(probe)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"lr_scheduler_kwargs: {name} rejects {kwargs}: {error}; pass "
+                              f"the arguments of torch.optim.lr_scheduler.{name}.") from None
+        return optimizer, scheduler
 
     def _trainer(self, validate: bool) -> pl.Trainer:
         early_stopping = pl.callbacks.EarlyStopping("val_loss", patience=self.patience)

@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 import forecast
 from forecast.data.synthetic import sine_frame
-from forecast.errors import DataError
+from forecast.errors import ConfigError, DataError
 from forecast.sklearn_checks import NOT_APPLICABLE
 
 SMALL = dict(lookback=48, horizon=12, max_epochs=2, hidden_size=16)
@@ -134,6 +134,37 @@ def test_bad_frames_get_one_clear_error(frame):
         with pytest.raises(DataError, match=message):
             model.fit(bad)
     assert not hasattr(model, "net_")
+
+
+def test_bad_training_options_get_one_clear_error(frame):
+    cases = [
+        (dict(lr=-1), r"lr/weight_decay: Invalid learning rate: -1; pass lr > 0"),
+        (dict(weight_decay=-0.1), r"lr/weight_decay: Invalid weight_decay"),
+        (dict(lr_scheduler="Cosine"), r"lr_scheduler: 'Cosine' is not a class of torch"),
+        (dict(lr_scheduler="ExponentialLR", lr_scheduler_kwargs={"gama": 0.9}),
+         r"lr_scheduler_kwargs: ExponentialLR rejects \{'gama': 0.9\}"),
+        (dict(lr_scheduler="ReduceLROnPlateau", val_size=0), r"set val_size > 0"),
+    ]
+    for options, message in cases:
+        model = forecast.Forecaster(**{**SMALL, **options})
+        with pytest.raises(ConfigError, match=message):
+            model.fit(frame)
+        assert not hasattr(model, "net_")
+
+
+def test_the_lr_schedule_is_stepped_every_epoch(frame, tmp_path):
+    """With the LR multiplied by 0 after the first epoch, three epochs train exactly as one."""
+    one = forecast.Forecaster(**{**SMALL, "max_epochs": 1}).fit(frame).predict()
+    frozen = forecast.Forecaster(**{**SMALL, "max_epochs": 3}, lr_scheduler="ExponentialLR",
+                                 lr_scheduler_kwargs={"gamma": 0.0}).fit(frame)
+    pd.testing.assert_frame_equal(frozen.predict(), one)
+    unscheduled = forecast.Forecaster(**{**SMALL, "max_epochs": 3}).fit(frame).predict()
+    assert not np.allclose(unscheduled.to_numpy(), one.to_numpy())
+    loaded = forecast.load(frozen.save(tmp_path / "m"))
+    assert loaded.get_params() == frozen.get_params()
+    assert loaded.lr_scheduler_kwargs == {"gamma": 0.0}
+    cosine = forecast.Forecaster(max_epochs=7, lr_scheduler="CosineAnnealingLR")
+    assert cosine._optimization(validate=True)[1].keywords == {"T_max": 7}  # over the fit
 
 
 # -- scikit-learn -----------------------------------------------------------------------------

@@ -69,6 +69,9 @@ def test_the_logged_model_says_how_it_was_trained(cli_run):
     """get_params of the CLI's model: the run's settings, not the Forecaster's defaults."""
     params = cli_run["forecaster"].get_params()
     assert (params["max_epochs"], params["lr"], params["loss"]) == (2, 0.003, "mse")  # FAST, sine
+    # the sine preset's optim=adam_cosine; T_max follows max_epochs, as ${trainer.max_epochs}
+    assert (params["lr_scheduler"], params["lr_scheduler_kwargs"]) == ("CosineAnnealingLR",
+                                                                       {"eta_min": 0.0})
 
 
 def test_fresh_process_pyfunc_equals_forecaster_predict(cli_run, history, tmp_path):
