@@ -63,13 +63,14 @@ def run(cfg: DictConfig) -> float:
         start = time.perf_counter()
         trainer.fit(module, dm, ckpt_path=checkpoint, weights_only=True)
         fit_seconds = time.perf_counter() - start
-        load_best(module, trainer)
+        best_epoch = load_best(module, trainer)
         results = backtest(dm, {model_name: module}, baselines, cfg.backtest.stride,
                            cfg.backtest.refit, fit_seconds={model_name: fit_seconds})
         table = results_table(results)
         log.info(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
         if tracker:
-            forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), **_training_params(cfg))
+            forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), best_epoch,
+                                                **_training_params(cfg))
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
             log.info(tracker.browse_hint())
     if checkpoints:

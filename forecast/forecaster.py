@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import torch
 from sklearn.base import BaseEstimator
 from torch.optim import lr_scheduler as schedulers
 
+from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features
 from forecast.data.scaling import Scaler
@@ -31,6 +33,7 @@ from forecast.inference import (
 )
 from forecast.logs import quiet
 from forecast.models import NETS, ForecastModule
+from forecast.models.lit import load_best
 
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
          "segment": "SegmentRNN"}
@@ -53,7 +56,8 @@ class Forecaster(BaseEstimator):
 
     Wide frames (a time column or index, one column per series) and long frames
     (`unique_id, ds, y`) are accepted; `predict` answers in the same form. Training holds out
-    the last `val_size` of each series for early stopping.
+    the last `val_size` of each series for early stopping, and keeps the weights of the epoch
+    with the lowest validation loss (`best_epoch_`), as the CLI does.
 
     Args:
         mode: "many_to_one", "many_to_many", "seq2seq" or "segment".
@@ -144,9 +148,12 @@ class Forecaster(BaseEstimator):
         net = net_class(**options, **dm.dims)  # dims: the frame is validated here
         validate = len(dm.starts_["val"]) > 0
         module = ForecastModule(net, self.loss, *self._optimization(validate))
-        self._trainer(validate).fit(module, dm)
+        with tempfile.TemporaryDirectory(prefix="forecast-") as checkpoints:
+            trainer = self._trainer(validate, checkpoints)
+            trainer.fit(module, dm)
+            best_epoch = load_best(module, trainer)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
-                                          "kwargs": {**options, **dm.dims}})
+                                          "kwargs": {**options, **dm.dims}}, best_epoch)
 
     def _optimization(self, validate: bool) -> tuple[partial, partial | None]:
         """The partial Adam and LR scheduler, tried on a probe parameter: a value torch rejects
@@ -180,18 +187,21 @@ class Forecaster(BaseEstimator):
                               f"the arguments of torch.optim.lr_scheduler.{name}.") from None
         return optimizer, scheduler
 
-    def _trainer(self, validate: bool) -> pl.Trainer:
-        early_stopping = pl.callbacks.EarlyStopping("val_loss", patience=self.patience)
+    def _trainer(self, validate: bool, checkpoints: str) -> pl.Trainer:
+        """Early stopping on the validation loss, its best epoch kept in `checkpoints`."""
+        callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=self.patience),
+                     BestCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss")]
         return pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
                           gradient_clip_val=self.gradient_clip_val, logger=False,
-                          callbacks=[early_stopping] if validate else [],
-                          enable_checkpointing=False, enable_progress_bar=False,
+                          callbacks=callbacks if validate else [],
+                          enable_checkpointing=validate, enable_progress_bar=False,
                           enable_model_summary=False, limit_val_batches=1.0 if validate else 0)
 
     @classmethod
     def from_fitted(cls, dm: WindowDataModule, net: torch.nn.Module, net_kwargs: dict,
-                    **params) -> Forecaster:
-        """Wrap a network trained elsewhere (the CLI) on `dm`'s data as a Forecaster."""
+                    best_epoch: int | None = None, **params) -> Forecaster:
+        """Wrap a network trained elsewhere (the CLI) on `dm`'s data as a Forecaster;
+        `best_epoch`: the epochs trained for its weights."""
         mode = {name: mode for mode, name in MODES.items()}.get(type(net).__name__, "many_to_one")
         data = {**dm.columns, "calendar": bool(dm.calendar), "scaler": dm.scaler.method,
                 "lookback": dm.spec.lookback, "horizon": dm.spec.horizon}
@@ -199,11 +209,13 @@ class Forecaster(BaseEstimator):
         merged = {"mode": mode, **net_kwargs, **data, **params}
         forecaster = cls(**{k: v for k, v in merged.items() if k in known})
         return forecaster._set_fitted(dm, net, {"class": type(net).__name__,
-                                                "kwargs": {**net_kwargs, **dm.dims}})
+                                                "kwargs": {**net_kwargs, **dm.dims}}, best_epoch)
 
-    def _set_fitted(self, dm: WindowDataModule, net, net_spec: dict) -> Forecaster:
+    def _set_fitted(self, dm: WindowDataModule, net, net_spec: dict,
+                    best_epoch: int | None) -> Forecaster:
         panel, lookback = dm.panel_, dm.spec.lookback
         self.net_, self.net_spec_, self.scaler_ = net.cpu().eval(), net_spec, dm.scaler
+        self.best_epoch_ = best_epoch
         self.schema_ = Schema(
             columns=list(panel.columns), n_targets=panel.n_targets,
             n_future=len(dm.columns["future_features"]), freq=panel.freq,
@@ -307,6 +319,7 @@ class Forecaster(BaseEstimator):
         path.mkdir(parents=True, exist_ok=True)
         ends = self.history_end_
         meta = {"format": FORMAT_VERSION, "params": self.get_params(), "net": self.net_spec_,
+                "best_epoch": self.best_epoch_,
                 "schema": self.schema_.to_dict(), "scaler": self.scaler_.state_dict(),
                 "history_end": [t.isoformat() for t in ends] if isinstance(
                     ends, pd.DatetimeIndex) else [int(t) for t in ends]}
@@ -327,7 +340,7 @@ class Forecaster(BaseEstimator):
                             f"version of forecast reads format {FORMAT_VERSION}.")
         tensors = torch.load(path / "weights.pt", weights_only=True, map_location="cpu")
         forecaster = cls(**meta["params"])
-        forecaster.net_spec_ = meta["net"]
+        forecaster.net_spec_, forecaster.best_epoch_ = meta["net"], meta.get("best_epoch")
         forecaster.net_ = NETS[meta["net"]["class"]](**meta["net"]["kwargs"])
         forecaster.net_.load_state_dict(tensors["state_dict"])
         forecaster.net_.eval()

@@ -136,6 +136,20 @@ def test_bad_frames_get_one_clear_error(frame):
     assert not hasattr(model, "net_")
 
 
+def test_fit_keeps_the_weights_of_the_best_validation_epoch(frame, tmp_path):
+    """An LR growing tenfold an epoch makes the later epochs worse: the model keeps the best
+    one, and equals a fit stopped there."""
+    options = {**SMALL, "lr": 0.003, "patience": 10, "lr_scheduler": "ExponentialLR",
+               "lr_scheduler_kwargs": {"gamma": 10.0}}
+    model = forecast.Forecaster(**{**options, "max_epochs": 6}).fit(frame)
+    assert 1 <= model.best_epoch_ < 6
+    stopped = forecast.Forecaster(**{**options, "max_epochs": model.best_epoch_}).fit(frame)
+    pd.testing.assert_frame_equal(model.predict(), stopped.predict())
+    assert forecast.load(model.save(tmp_path / "m")).best_epoch_ == model.best_epoch_
+    unvalidated = forecast.Forecaster(**{**SMALL, "max_epochs": 1, "val_size": 0}).fit(frame)
+    assert unvalidated.best_epoch_ is None
+
+
 def test_bad_training_options_get_one_clear_error(frame):
     cases = [
         (dict(lr=-1), r"lr/weight_decay: Invalid learning rate: -1; pass lr > 0"),

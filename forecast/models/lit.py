@@ -143,9 +143,12 @@ def _configured(key: str, make: Callable, argument):
             from None
 
 
-def load_best(module: ForecastModule, trainer: pl.Trainer) -> None:
-    """Restore the weights of the best validation epoch (weights only, no pickle)."""
+def load_best(module: ForecastModule, trainer: pl.Trainer) -> int | None:
+    """Restore the weights of the best validation epoch (weights only, no pickle); returns how
+    many epochs had trained for them, or None where there is no best checkpoint."""
     callback = trainer.checkpoint_callback
-    if callback is not None and callback.best_model_path:
-        checkpoint = torch.load(callback.best_model_path, weights_only=True, map_location="cpu")
-        module.load_state_dict(checkpoint["state_dict"])
+    if callback is None or not callback.best_model_path:
+        return None
+    checkpoint = torch.load(callback.best_model_path, weights_only=True, map_location="cpu")
+    module.load_state_dict(checkpoint["state_dict"])
+    return checkpoint["epoch"] + 1
