@@ -43,8 +43,9 @@ _DISK_ERRORS = {28, 30, 13, 27, 122, 1}  # ENOSPC, EROFS, EACCES, EFBIG, EDQUOT,
 
 
 def python_terms(message: str) -> str:
-    """A message of the shared data checks, which name config keys (`data.fill=ffill`,
-    `data.horizon`), in the terms of Python keyword arguments (`fill='ffill'`, `horizon`)."""
+    """A message of the shared data checks and callbacks, which name config keys
+    (`data.fill=ffill`, `data.horizon`, `callbacks.ema.decay`), in the terms of Python keyword
+    arguments (`fill='ffill'`, `horizon`, `ema_decay`)."""
     literals = {"true": "True", "false": "False", "null": "None"}
 
     def argument(match: re.Match) -> str:
@@ -54,5 +55,6 @@ def python_terms(message: str) -> str:
         return f"{name}={value}" if re.fullmatch(r"-?[\d.]+", value) else f"{name}='{value}'"
 
     message = re.sub(r"\bdata\.split\.val\b", "val_size", message)
+    message = re.sub(r"\bcallbacks\.ema\.decay\b", "ema_decay", message)
     message = re.sub(r"\bdata\.(\w+)=([\w.-]*\w)", argument, message)
     return re.sub(r"\bdata\.(\w+)", r"\1", message)

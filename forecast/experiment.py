@@ -24,6 +24,7 @@ from forecast.errors import ConfigError, unwrap
 from forecast.evaluate import build_baselines
 from forecast.forecaster import Forecaster
 from forecast.models import ForecastModule
+from forecast.models.ema import WeightAverage
 from forecast.models.lit import load_best
 from forecast.progress import ProgressBar
 from forecast.reports import results_table, summary
@@ -125,7 +126,8 @@ def _training_params(cfg: DictConfig) -> dict:
             "batch_size": cfg.data.batch_size, "loss": cfg.optim.loss,
             "lr": OmegaConf.select(cfg, "optim.optimizer.lr", default=1e-3),
             "weight_decay": OmegaConf.select(cfg, "optim.optimizer.weight_decay", default=0.0),
-            **_scheduler_params(cfg), "max_epochs": cfg.trainer.max_epochs,
+            **_scheduler_params(cfg), "ema_decay": _ema_decay(cfg),
+            "max_epochs": cfg.trainer.max_epochs,
             "patience": OmegaConf.select(cfg, "callbacks.early_stopping.patience", default=5),
             "gradient_clip_val": cfg.trainer.get("gradient_clip_val") or 0.0, "seed": cfg.seed}
 
@@ -142,6 +144,14 @@ def _scheduler_params(cfg: DictConfig) -> dict:
     if name == "CosineAnnealingLR" and kwargs.get("T_max") == cfg.trainer.max_epochs:
         del kwargs["T_max"]  # the Forecaster's default: T_max follows max_epochs
     return {"lr_scheduler": name, "lr_scheduler_kwargs": kwargs}
+
+
+def _ema_decay(cfg: DictConfig) -> float | None:
+    """The decay of the run's weight average (`callbacks.ema`), None without one."""
+    ema = OmegaConf.select(cfg, "callbacks.ema")
+    if not OmegaConf.is_dict(ema) or "_target_" not in ema:
+        return None
+    return ema.get("decay", WeightAverage().decay)
 
 
 def _net_kwargs(cfg: DictConfig) -> dict:

@@ -16,6 +16,8 @@ from forecast.data.datasets import classic_frame, m4_frame
 from forecast.data.frame import build_panel
 from forecast.errors import DataError
 from forecast.evaluate import build_baselines
+from forecast.experiment import _training_params
+from forecast.forecaster import Forecaster
 from forecast.models import ForecastModule
 from tests.conftest import REPO, SHARED_DATA
 
@@ -57,6 +59,22 @@ def test_preset_follows_its_protocol_and_builds_its_model(name, tmp_path):
     with torch.no_grad():
         forecast = module(batch)
     assert forecast.shape == batch["y"].shape and torch.isfinite(forecast).all()
+    Forecaster(**_training_params(cfg))._optimization(validate=True)  # the Python API takes it
+
+
+def test_a_presets_training_carries_over_to_the_python_api(tmp_path):
+    params = _training_params(compose_preset("etth1_m96", tmp_path))
+    assert (params["lr_scheduler"], params["lr_scheduler_kwargs"]) == ("CosineAnnealingLR",
+                                                                       {"eta_min": 0.0})
+    assert (params["ema_decay"], params["weight_decay"]) == (0.995, 0.0)
+    unaveraged = _training_params(compose_preset("etth1_m96", tmp_path, "~callbacks.ema"))
+    assert unaveraged["ema_decay"] is None
+    decay = _training_params(compose_preset("sine", tmp_path, "optim=adam_decay"))
+    assert (decay["lr_scheduler"], decay["lr_scheduler_kwargs"]) == ("ExponentialLR",
+                                                                     {"gamma": 0.9})
+    custom = _training_params(compose_preset(
+        "sine", tmp_path, "optim.scheduler._target_=mylib.schedules.Warmup"))
+    assert "lr_scheduler" not in custom  # not a torch scheduler: nothing to carry over
 
 
 def test_every_preset_has_its_protocol_checked():

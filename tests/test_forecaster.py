@@ -150,6 +150,17 @@ def test_fit_keeps_the_weights_of_the_best_validation_epoch(frame, tmp_path):
     assert unvalidated.best_epoch_ is None
 
 
+@pytest.mark.parametrize("val_size", [0.2, 0])
+def test_ema_decay_forecasts_with_the_weight_average(frame, val_size):
+    """A decay of ~0 averages nothing (the plain fit); a real one changes the kept weights."""
+    options = {**SMALL, "val_size": val_size}
+    plain = forecast.Forecaster(**options).fit(frame).predict()
+    pd.testing.assert_frame_equal(
+        forecast.Forecaster(**options, ema_decay=1e-9).fit(frame).predict(), plain)
+    averaged = forecast.Forecaster(**options, ema_decay=0.9).fit(frame).predict()
+    assert not np.allclose(averaged.to_numpy(), plain.to_numpy())
+
+
 def test_bad_training_options_get_one_clear_error(frame):
     cases = [
         (dict(lr=-1), r"lr/weight_decay: Invalid learning rate: -1; pass lr > 0"),
@@ -158,6 +169,7 @@ def test_bad_training_options_get_one_clear_error(frame):
         (dict(lr_scheduler="ExponentialLR", lr_scheduler_kwargs={"gama": 0.9}),
          r"lr_scheduler_kwargs: ExponentialLR rejects \{'gama': 0.9\}"),
         (dict(lr_scheduler="ReduceLROnPlateau", val_size=0), r"set val_size > 0"),
+        (dict(ema_decay=1.5), r"^ema_decay: must be in \(0, 1\), got 1.5"),
     ]
     for options, message in cases:
         model = forecast.Forecaster(**{**SMALL, **options})

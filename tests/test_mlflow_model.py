@@ -73,6 +73,7 @@ def test_the_logged_model_says_how_it_was_trained(cli_run):
     assert (params["lr_scheduler"], params["lr_scheduler_kwargs"]) == ("CosineAnnealingLR",
                                                                        {"eta_min": 0.0})
     assert cli_run["forecaster"].best_epoch_ in (1, 2)  # the run's best of its 2 epochs
+    assert params["ema_decay"] is None  # the sine preset averages no weights
 
 
 def test_fresh_process_pyfunc_equals_forecaster_predict(cli_run, history, tmp_path):

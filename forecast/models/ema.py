@@ -14,7 +14,8 @@ class WeightAverage(pl.Callback):
     and early stopping then picks a smoother curve. Training itself still updates the live
     weights; they are swapped out for the average during validation and swapped back before
     the next training epoch, so checkpoints (best and last) hold the averaged weights and the
-    live ones travel in this callback's state (resume continues exactly).
+    live ones travel in this callback's state (resume continues exactly). Training ends with
+    the average swapped in, also where no validation followed the last epoch.
 
     Args:
         decay: weight of the old average per optimiser step; 0.995 averages ~200 steps. The
@@ -60,6 +61,10 @@ class WeightAverage(pl.Callback):
         if self.live is not None:
             _swap(pl_module, self.live)
             self.live = None
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.average is not None and self.live is None:  # no validation after the last epoch
+            self.live = _swap(pl_module, self.average)
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "average": self.average, "live": self.live}

@@ -118,6 +118,18 @@ def test_weight_average_is_what_validation_sees_and_resumes_exactly(tmp_path):
         torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
 
 
+def test_training_ends_on_the_weight_average_also_without_validation():
+    dm = WindowDataModule(frame=sine_frame(n_steps=200), lookback=12, horizon=3, batch_size=64)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
+    average = WeightAverage(decay=0.9)
+    trainer = pl.Trainer(max_epochs=2, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False,
+                         limit_val_batches=0, callbacks=[average])
+    trainer.fit(module, dm)
+    assert all(torch.equal(v, average.average[k]) for k, v in module.state_dict().items())
+    assert not all(torch.equal(v, average.live[k]) for k, v in module.state_dict().items())
+
+
 def test_last_checkpoint_is_the_last_epoch_even_when_it_is_not_the_best(tmp_path):
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[f"paths.output_dir={tmp_path}"])
