@@ -17,7 +17,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig
 from omegaconf.errors import InterpolationResolutionError
 
-from forecast.errors import ConfigError
+from forecast.errors import ConfigError, check_accelerator
 
 _NONE = type(None)
 
@@ -28,16 +28,8 @@ def check_config(cfg: DictConfig) -> None:
     for path, node in _target_nodes(cfg, ""):
         _check_node(path, node)
     if "trainer" in cfg:
-        _check_accelerator(cfg.trainer)
-
-
-def _check_accelerator(trainer: DictConfig) -> None:
-    import torch
-
-    if str(trainer.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"trainer.accelerator={trainer.accelerator}: torch {torch.__version__} "
-                          "sees no CUDA GPU on this machine; train on the CPU with "
-                          "trainer=default (or install a CUDA build of torch).")
+        check_accelerator(cfg.trainer.get("accelerator"), "trainer.accelerator",
+                          "train on the CPU with trainer=default")
 
 
 def _target_nodes(node, path: str) -> Iterator[tuple[str, DictConfig]]:

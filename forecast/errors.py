@@ -15,6 +15,15 @@ class ConfigError(ForecastError):
     """A configuration value is out of range or inconsistent with the data."""
 
 
+def check_accelerator(accelerator: str, key: str, fix: str) -> None:
+    """ConfigError naming `key` where `accelerator` asks for a CUDA GPU torch does not see."""
+    import torch
+
+    if str(accelerator) in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"{key}={accelerator}: torch {torch.__version__} sees no CUDA GPU on "
+                          f"this machine; {fix} (or install a CUDA build of torch).")
+
+
 def unwrap(error: BaseException) -> BaseException:
     """Our own error inside Hydra's InstantiationException, else the error itself."""
     from hydra.errors import InstantiationException

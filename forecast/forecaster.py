@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from sklearn.base import BaseEstimator
 from torch.optim import lr_scheduler as schedulers
 
@@ -20,7 +21,13 @@ from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features
 from forecast.data.scaling import Scaler
-from forecast.errors import ConfigError, DataError, ForecastError, python_terms
+from forecast.errors import (
+    ConfigError,
+    DataError,
+    ForecastError,
+    check_accelerator,
+    python_terms,
+)
 from forecast.inference import (
     History,
     Schema,
@@ -82,7 +89,9 @@ class Forecaster(BaseEstimator):
         ema_decay: None, or validate and forecast with an exponential moving average of the
             weights, this much of the old average kept per step (0.995 averages ~200 steps; the
             CLI's `callbacks.ema`).
-        accelerator: Lightning accelerator ("cpu", "gpu", "auto").
+        accelerator: Lightning accelerator ("cpu", "gpu", "auto"); off the CPU, the series are
+            kept on the device and each batch is gathered there, as the CLI's `trainer=gpu`.
+        precision: Lightning precision ("32-true"; "bf16-mixed" on a GPU, as `trainer=gpu`).
         seed: seed of weights, shuffling and dropout.
 
     scikit-learn: `get_params/set_params`, `clone`, pickling, and use as the last step of a
@@ -110,7 +119,8 @@ class Forecaster(BaseEstimator):
                  lr_scheduler: str | None = None, lr_scheduler_kwargs: dict | None = None,
                  ema_decay: float | None = None,
                  batch_size: int = 64, max_epochs: int = 20, patience: int = 5,
-                 gradient_clip_val: float = 1.0, accelerator: str = "cpu", seed: int = 0):
+                 gradient_clip_val: float = 1.0, accelerator: str = "cpu",
+                 precision: str = "32-true", seed: int = 0):
         self.mode, self.cell, self.lookback, self.horizon = mode, cell, lookback, horizon
         self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
         self.bidirectional, self.revin = bidirectional, revin
@@ -123,6 +133,7 @@ class Forecaster(BaseEstimator):
         self.lr_scheduler_kwargs, self.ema_decay = lr_scheduler_kwargs, ema_decay
         self.max_epochs, self.patience = max_epochs, patience
         self.gradient_clip_val, self.accelerator, self.seed = gradient_clip_val, accelerator, seed
+        self.precision = precision
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -155,6 +166,7 @@ class Forecaster(BaseEstimator):
         module = ForecastModule(net, self.loss, *self._optimization(validate))
         with tempfile.TemporaryDirectory(prefix="forecast-") as checkpoints:
             trainer = self._trainer(validate, checkpoints)
+            dm.on_device = trainer.strategy.root_device.type != "cpu"  # batches gathered there
             trainer.fit(module, dm)
             best_epoch = load_best(module, trainer)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
@@ -200,11 +212,17 @@ class Forecaster(BaseEstimator):
         callbacks = callbacks if validate else []
         if self.ema_decay is not None:
             callbacks.append(WeightAverage(self.ema_decay))
-        return pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
-                          gradient_clip_val=self.gradient_clip_val, logger=False,
-                          callbacks=callbacks,
-                          enable_checkpointing=validate, enable_progress_bar=False,
-                          enable_model_summary=False, limit_val_batches=1.0 if validate else 0)
+        check_accelerator(self.accelerator, "accelerator", "use accelerator='cpu'")
+        try:
+            return pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator,
+                              devices=1, precision=self.precision,
+                              gradient_clip_val=self.gradient_clip_val, logger=False,
+                              callbacks=callbacks, enable_checkpointing=validate,
+                              enable_progress_bar=False, enable_model_summary=False,
+                              limit_val_batches=1.0 if validate else 0)
+        except (ValueError, ImportError, MisconfigurationException) as error:
+            raise ConfigError(f"accelerator={self.accelerator!r}, precision={self.precision!r}: "
+                              f"{error}") from None
 
     @classmethod
     def from_fitted(cls, dm: WindowDataModule, net: torch.nn.Module, net_kwargs: dict,

@@ -139,6 +139,9 @@ def test_variants_are_ranked_on_validation_beside_the_baselines(tmp_path):
                           "--lookback", "24", "--horizon", "6"]),
     ("bench_inference.py", ["--series", "10", "--lookback", "24", "--horizon", "6",
                             "--repeats", "1"]),
+    ("gpu_windows_check.py", ["--accelerator", "cpu", "--series", "2", "--rows", "10000",
+                              "--batches", "10"]),
+    ("gpu/forecaster_check.py", ["--accelerator", "cpu"]),
 ])
 def test_smoke_runs_leave_the_committed_results_alone(script, args):
     results = REPO / "experiments" / "results"

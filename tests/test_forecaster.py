@@ -161,6 +161,20 @@ def test_ema_decay_forecasts_with_the_weight_average(frame, val_size):
     assert not np.allclose(averaged.to_numpy(), plain.to_numpy())
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_device_options_on_a_machine_without_a_gpu(frame):
+    """"auto" trains as "cpu" here; bf16 autocast changes the numbers a little; "gpu" is one
+    error."""
+    options = {**SMALL, "max_epochs": 1}
+    cpu = forecast.Forecaster(**options).fit(frame).predict()
+    pd.testing.assert_frame_equal(forecast.Forecaster(**options, accelerator="auto").fit(frame)
+                                  .predict(), cpu)
+    bf16 = forecast.Forecaster(**options, precision="bf16-mixed").fit(frame).predict()
+    assert not bf16.equals(cpu) and np.allclose(bf16, cpu, atol=0.1)
+    with pytest.raises(ConfigError, match=r"^accelerator=gpu: torch .* sees no CUDA GPU"):
+        forecast.Forecaster(**options, accelerator="gpu").fit(frame)
+
+
 def test_bad_training_options_get_one_clear_error(frame):
     cases = [
         (dict(lr=-1), r"lr/weight_decay: Invalid learning rate: -1; pass lr > 0"),
@@ -170,6 +184,8 @@ def test_bad_training_options_get_one_clear_error(frame):
          r"lr_scheduler_kwargs: ExponentialLR rejects \{'gama': 0.9\}"),
         (dict(lr_scheduler="ReduceLROnPlateau", val_size=0), r"set val_size > 0"),
         (dict(ema_decay=1.5), r"^ema_decay: must be in \(0, 1\), got 1.5"),
+        (dict(accelerator="banana"), r"accelerator='banana', precision='32-true': .*banana"),
+        (dict(precision="bf17"), r"precision='bf17': Precision 'bf17' is invalid"),
     ]
     for options, message in cases:
         model = forecast.Forecaster(**{**SMALL, **options})

@@ -2,7 +2,8 @@
 # The GPU checks of issue #7 in one call (the device tool lends ~15 minutes, start included),
 # from the repository root, after `bash experiments/gpu/prepare.sh` here:
 #   1. GPU-resident windows: batches gathered on the GPU (experiments/gpu_windows_check.py)
-#   2. training throughput vs a raw torch loop (experiments/gpu/bench_training.sh, 2 shapes)
+#   2. the Python API on the GPU, bf16 (experiments/gpu/forecaster_check.py)
+#   3. training throughput vs a raw torch loop (experiments/gpu/bench_training.sh, 2 shapes)
 # The ETTh1 L=720 variants on the GPU (experiments/variants.py ... --accelerator gpu) and the
 # accuracy table (experiments/gpu/accuracy.sh) are separate calls: issue #4 is settled.
 # Each step has its own time limit; a failing step is reported and the next still runs.
@@ -23,5 +24,7 @@ step() {  # step NAME SECONDS COMMAND...
 }
 step windows 60 bash -c "python3 experiments/gpu_windows_check.py 2>&1 | grep -v 'it/s' \
   | tee '$out/gpu_windows_check.txt' | tail -8"
+step forecaster 60 bash -c "python3 experiments/gpu/forecaster_check.py \
+  | tee '$out/gpu_forecaster_check.txt'"
 step training 340 env SHAPES="etth ecl" LIMIT=330 bash experiments/gpu/bench_training.sh
 if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; exit 1; fi
