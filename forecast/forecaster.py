@@ -192,7 +192,8 @@ class Forecaster(BaseEstimator):
                               "'ExponentialLR' or 'ReduceLROnPlateau', or None.")
         if scheduler_class is schedulers.ReduceLROnPlateau and not validate:
             raise ConfigError("lr_scheduler: ReduceLROnPlateau watches the validation loss, and "
-                              "val_size=0 holds none out; set val_size > 0 or use another one.")
+                              "there are no validation windows; raise val_size or use another "
+                              "schedule.")
         kwargs = dict(self.lr_scheduler_kwargs or {})
         if scheduler_class is schedulers.CosineAnnealingLR:
             kwargs.setdefault("T_max", self.max_epochs)

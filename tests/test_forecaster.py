@@ -182,7 +182,7 @@ def test_bad_training_options_get_one_clear_error(frame):
         (dict(lr_scheduler="Cosine"), r"lr_scheduler: 'Cosine' is not a class of torch"),
         (dict(lr_scheduler="ExponentialLR", lr_scheduler_kwargs={"gama": 0.9}),
          r"lr_scheduler_kwargs: ExponentialLR rejects \{'gama': 0.9\}"),
-        (dict(lr_scheduler="ReduceLROnPlateau", val_size=0), r"set val_size > 0"),
+        (dict(lr_scheduler="ReduceLROnPlateau", val_size=0), r"no validation windows; raise"),
         (dict(ema_decay=1.5), r"^ema_decay: must be in \(0, 1\), got 1.5"),
         (dict(accelerator="banana"), r"accelerator='banana', precision='32-true': .*banana"),
         (dict(precision="bf17"), r"precision='bf17': Precision 'bf17' is invalid"),
