@@ -36,7 +36,8 @@ PARTS = ("val", "test")
 METRICS = {  # --metric: a key of forecast.evaluate.score's metrics, without the part
     "norm_mse": "MSE on the normalised scale", "norm_mae": "MAE on the normalised scale",
     "mse": "MSE in original units", "mae": "MAE in original units",
-    "smape": "sMAPE (%) in original units", "mase": "MASE (seasonal-naive scale)",
+    "smape": "sMAPE (%) in original units",
+    "mase": "MASE (seasonal-naive MAE of the training rows as scale)",
 }
 
 
