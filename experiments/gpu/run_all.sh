@@ -22,9 +22,9 @@ step() {  # step NAME SECONDS COMMAND...
   timeout "$seconds" "$@" || failed+=("$name")
   echo "== $name: $((SECONDS - start)) s"
 }
-step windows 60 bash -c "python3 experiments/gpu_windows_check.py 2>&1 | grep -v 'it/s' \
+step windows 60 bash -o pipefail -c "python3 experiments/gpu_windows_check.py 2>&1 | grep -v 'it/s' \
   | tee '$out/gpu_windows_check.txt' | tail -8"
-step forecaster 60 bash -c "python3 experiments/gpu/forecaster_check.py \
+step forecaster 60 bash -o pipefail -c "python3 experiments/gpu/forecaster_check.py \
   | tee '$out/gpu_forecaster_check.txt'"
 step training 340 env SHAPES="etth ecl" LIMIT=330 bash experiments/gpu/bench_training.sh
 if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; exit 1; fi
