@@ -28,7 +28,8 @@ def check_config(cfg: DictConfig) -> None:
     for path, node in _target_nodes(cfg, ""):
         _check_node(path, node)
     if "trainer" in cfg:
-        check_accelerator(cfg.trainer.get("accelerator"), "trainer.accelerator",
+        accelerator = cfg.trainer.get("accelerator")
+        check_accelerator(accelerator, f"trainer.accelerator={accelerator}",
                           "train on the CPU with trainer=default")
 
 

@@ -15,13 +15,14 @@ class ConfigError(ForecastError):
     """A configuration value is out of range or inconsistent with the data."""
 
 
-def check_accelerator(accelerator: str, key: str, fix: str) -> None:
-    """ConfigError naming `key` where `accelerator` asks for a CUDA GPU torch does not see."""
+def check_accelerator(accelerator: str, setting: str, fix: str) -> None:
+    """ConfigError starting with `setting` (`trainer.accelerator=gpu`) where `accelerator` asks
+    for a CUDA GPU torch does not see."""
     import torch
 
     if str(accelerator) in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"{key}={accelerator}: torch {torch.__version__} sees no CUDA GPU on "
-                          f"this machine; {fix} (or install a CUDA build of torch).")
+        raise ConfigError(f"{setting}: torch {torch.__version__} sees no CUDA GPU on this "
+                          f"machine; {fix} (or install a CUDA build of torch).")
 
 
 def unwrap(error: BaseException) -> BaseException:
@@ -63,7 +64,7 @@ def python_terms(message: str) -> str:
             return f"{name}={literals[value]}"
         return f"{name}={value}" if re.fullmatch(r"-?[\d.]+", value) else f"{name}='{value}'"
 
-    message = re.sub(r"\bdata\.split\.val\b", "val_size", message)
+    message = re.sub(r"\bdata\.split(\.val)?\b(?!\.)", "val_size", message)
     message = re.sub(r"\bcallbacks\.ema\.decay\b", "ema_decay", message)
     message = re.sub(r"\bdata\.(\w+)=([\w.-]*\w)", argument, message)
     return re.sub(r"\bdata\.(\w+)", r"\1", message)

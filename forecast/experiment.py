@@ -16,7 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from forecast.backtest import backtest, check_stride
@@ -121,14 +121,19 @@ def build(node, key: str, **kwargs):
 
 def _training_params(cfg: DictConfig) -> dict:
     """The run's training settings under the Forecaster's names, so that `get_params` of the
-    logged model says how it was trained and `clone(model).fit(df)` trains the same way."""
+    logged model says how it was trained and `clone(model).fit(df)` trains the same way (with
+    Adam: another optimiser's weight decay is not carried over)."""
+    adam = OmegaConf.select(cfg, "optim.optimizer._target_") == "torch.optim.Adam"
+    weight_decay = OmegaConf.select(cfg, "optim.optimizer.weight_decay", default=0.0)
+    early_stopping, ema = _built_callback(cfg, "early_stopping"), _built_callback(cfg, "ema")
     return {"lookback": cfg.data.lookback, "horizon": cfg.data.horizon,
             "batch_size": cfg.data.batch_size, "loss": cfg.optim.loss,
             "lr": OmegaConf.select(cfg, "optim.optimizer.lr", default=1e-3),
-            "weight_decay": OmegaConf.select(cfg, "optim.optimizer.weight_decay", default=0.0),
-            **_scheduler_params(cfg), "ema_decay": _ema_decay(cfg),
+            "weight_decay": weight_decay if adam else 0.0, **_scheduler_params(cfg),
+            "ema_decay": None if ema is None else ema.get("decay", WeightAverage().decay),
             "max_epochs": cfg.trainer.max_epochs,
-            "patience": OmegaConf.select(cfg, "callbacks.early_stopping.patience", default=5),
+            "patience": cfg.trainer.max_epochs if early_stopping is None else early_stopping.get(
+                "patience", EarlyStopping(monitor="val_loss").patience),
             "gradient_clip_val": cfg.trainer.get("gradient_clip_val") or 0.0, "seed": cfg.seed}
 
 
@@ -146,12 +151,10 @@ def _scheduler_params(cfg: DictConfig) -> dict:
     return {"lr_scheduler": name, "lr_scheduler_kwargs": kwargs}
 
 
-def _ema_decay(cfg: DictConfig) -> float | None:
-    """The decay of the run's weight average (`callbacks.ema`), None without one."""
-    ema = OmegaConf.select(cfg, "callbacks.ema")
-    if not OmegaConf.is_dict(ema) or "_target_" not in ema:
-        return None
-    return ema.get("decay", WeightAverage().decay)
+def _built_callback(cfg: DictConfig, name: str) -> DictConfig | None:
+    """The node of callback `name` if the run built it (it has a `_target_`), else None."""
+    node = OmegaConf.select(cfg, f"callbacks.{name}")
+    return node if OmegaConf.is_dict(node) and "_target_" in node else None
 
 
 def _net_kwargs(cfg: DictConfig) -> dict:

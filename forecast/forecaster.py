@@ -45,7 +45,11 @@ from forecast.models.lit import load_best
 
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
          "segment": "SegmentRNN"}
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: training options added to the parameters (lr_scheduler, ema_decay ...)
+READABLE_FORMATS = (1, 2)
+# Classes of torch.optim.lr_scheduler that are no schedule of their own: bases, and schedules of
+# schedules, which keyword arguments cannot build.
+NOT_BUILDABLE = frozenset({"LRScheduler", "_LRScheduler", "ChainedScheduler", "SequentialLR"})
 
 
 def _python_terms(method):
@@ -173,21 +177,21 @@ class Forecaster(BaseEstimator):
                                           "kwargs": {**options, **dm.dims}}, best_epoch)
 
     def _optimization(self, validate: bool) -> tuple[partial, partial | None]:
-        """The partial Adam and LR scheduler, tried on a probe parameter: a value torch rejects
-        is one error naming the argument, before training starts."""
+        """The partial Adam and LR scheduler, tried on a probe parameter (the scheduler stepped
+        once): a value torch rejects is one error naming the argument, before training starts."""
         optimizer = partial(torch.optim.Adam, lr=self.lr, weight_decay=self.weight_decay)
         try:
             probe = optimizer([torch.zeros(1, requires_grad=True)])
-        except ValueError as error:
-            raise ConfigError(f"lr/weight_decay: {error}; pass lr > 0 and weight_decay >= 0.") \
-                from None
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"lr={self.lr!r}, weight_decay={self.weight_decay!r}: {error}; "
+                              "pass numbers, lr >= 0 and weight_decay >= 0.") from None
         if self.lr_scheduler is None:
             return optimizer, None
         name = self.lr_scheduler
         scheduler_class = getattr(schedulers, name, None) if isinstance(name, str) else None
-        if not (isinstance(scheduler_class, type)
-                and issubclass(scheduler_class, schedulers.LRScheduler)):
-            raise ConfigError(f"lr_scheduler: {name!r} is not a class of "
+        if (not isinstance(scheduler_class, type) or name in NOT_BUILDABLE
+                or not issubclass(scheduler_class, schedulers.LRScheduler)):
+            raise ConfigError(f"lr_scheduler: {name!r} is not a schedule of "
                               "torch.optim.lr_scheduler; use e.g. 'CosineAnnealingLR', "
                               "'ExponentialLR' or 'ReduceLROnPlateau', or None.")
         if scheduler_class is schedulers.ReduceLROnPlateau and not validate:
@@ -199,10 +203,13 @@ class Forecaster(BaseEstimator):
             kwargs.setdefault("T_max", self.max_epochs)
         scheduler = partial(scheduler_class, **kwargs)
         try:
-            scheduler(probe)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"lr_scheduler_kwargs: {name} rejects {kwargs}: {error}; pass "
-                              f"the arguments of torch.optim.lr_scheduler.{name}.") from None
+            trial = scheduler(probe)
+            probe.step()
+            trial.step(*([1.0] if scheduler_class is schedulers.ReduceLROnPlateau else []))
+        except (TypeError, ValueError, ArithmeticError, NotImplementedError) as error:
+            raise ConfigError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}: {name} "
+                              f"rejects them: {error}; pass the arguments of "
+                              f"torch.optim.lr_scheduler.{name}.") from None
         return optimizer, scheduler
 
     def _trainer(self, validate: bool, checkpoints: str) -> pl.Trainer:
@@ -213,7 +220,8 @@ class Forecaster(BaseEstimator):
         callbacks = callbacks if validate else []
         if self.ema_decay is not None:
             callbacks.append(WeightAverage(self.ema_decay))
-        check_accelerator(self.accelerator, "accelerator", "use accelerator='cpu'")
+        check_accelerator(self.accelerator, f"accelerator={self.accelerator!r}",
+                          "use accelerator='cpu'")
         try:
             return pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator,
                               devices=1, precision=self.precision,
@@ -346,12 +354,19 @@ class Forecaster(BaseEstimator):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         ends = self.history_end_
-        meta = {"format": FORMAT_VERSION, "params": self.get_params(), "net": self.net_spec_,
+        params = self.get_params()
+        for key, value in params.items():
+            try:
+                json.dumps(value, default=_json_number)
+            except TypeError:
+                raise ConfigError(f"save: {key}={value!r} cannot be written as JSON; pass "
+                                  "numbers, strings, lists and dicts.") from None
+        meta = {"format": FORMAT_VERSION, "params": params, "net": self.net_spec_,
                 "best_epoch": self.best_epoch_,
                 "schema": self.schema_.to_dict(), "scaler": self.scaler_.state_dict(),
                 "history_end": [t.isoformat() for t in ends] if isinstance(
                     ends, pd.DatetimeIndex) else [int(t) for t in ends]}
-        (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=str))
+        (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=_json_number))
         torch.save({"state_dict": self.net_.state_dict(),
                     "history": torch.from_numpy(self.history_)}, path / "weights.pt")
         return path
@@ -363,9 +378,9 @@ class Forecaster(BaseEstimator):
         if not (path / "forecaster.json").is_file():
             raise DataError(f"load: '{path}' holds no saved forecaster (forecaster.json missing).")
         meta = json.loads((path / "forecaster.json").read_text())
-        if meta.get("format") != FORMAT_VERSION:
+        if meta.get("format") not in READABLE_FORMATS:
             raise DataError(f"load: '{path}' was saved in format {meta.get('format')}; this "
-                            f"version of forecast reads format {FORMAT_VERSION}.")
+                            f"version of forecast reads formats {list(READABLE_FORMATS)}.")
         tensors = torch.load(path / "weights.pt", weights_only=True, map_location="cpu")
         forecaster = cls(**meta["params"])
         forecaster.net_spec_, forecaster.best_epoch_ = meta["net"], meta.get("best_epoch")
@@ -381,3 +396,9 @@ class Forecaster(BaseEstimator):
                                    else pd.DatetimeIndex(ends))
         return forecaster
 
+
+def _json_number(value):
+    """`json.dumps` default: numpy scalars as Python numbers; nothing else."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")

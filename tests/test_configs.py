@@ -72,6 +72,11 @@ def test_a_presets_training_carries_over_to_the_python_api(tmp_path):
     decay = _training_params(compose_preset("sine", tmp_path, "optim=adam_decay"))
     assert (decay["lr_scheduler"], decay["lr_scheduler_kwargs"]) == ("ExponentialLR",
                                                                      {"gamma": 0.9})
+    unstopped = _training_params(compose_preset("sine", tmp_path, "callbacks=none"))
+    assert unstopped["patience"] == unstopped["max_epochs"] == 60  # no early stopping ran
+    adamw = _training_params(compose_preset("sine", tmp_path, "optim.optimizer.weight_decay=0.1",
+                                            "optim.optimizer._target_=torch.optim.AdamW"))
+    assert adamw["weight_decay"] == 0.0  # decoupled decay is not Adam's L2: not carried over
     custom = _training_params(compose_preset(
         "sine", tmp_path, "optim.scheduler._target_=mylib.schedules.Warmup"))
     assert "lr_scheduler" not in custom  # not a torch scheduler: nothing to carry over

@@ -1,5 +1,6 @@
 """Forecaster as a user meets it: fit/predict on DataFrames, save/load, scikit-learn rules."""
 
+import json
 import pickle
 
 import numpy as np
@@ -171,19 +172,25 @@ def test_device_options_on_a_machine_without_a_gpu(frame):
                                   .predict(), cpu)
     bf16 = forecast.Forecaster(**options, precision="bf16-mixed").fit(frame).predict()
     assert not bf16.equals(cpu) and np.allclose(bf16, cpu, atol=0.1)
-    with pytest.raises(ConfigError, match=r"^accelerator=gpu: torch .* sees no CUDA GPU"):
+    with pytest.raises(ConfigError, match=r"^accelerator='gpu': torch .* sees no CUDA GPU"):
         forecast.Forecaster(**options, accelerator="gpu").fit(frame)
 
 
 def test_bad_training_options_get_one_clear_error(frame):
     cases = [
-        (dict(lr=-1), r"lr/weight_decay: Invalid learning rate: -1; pass lr > 0"),
-        (dict(weight_decay=-0.1), r"lr/weight_decay: Invalid weight_decay"),
-        (dict(lr_scheduler="Cosine"), r"lr_scheduler: 'Cosine' is not a class of torch"),
+        (dict(lr=-1), r"^lr=-1, weight_decay=0.0: Invalid learning rate: -1; pass numbers"),
+        (dict(lr="0.1"), r"^lr='0.1', weight_decay=0.0: .*pass numbers"),
+        (dict(weight_decay=-0.1), r"^lr=0.001, weight_decay=-0.1: Invalid weight_decay"),
+        (dict(lr_scheduler="Cosine"), r"^lr_scheduler: 'Cosine' is not a schedule of torch"),
+        (dict(lr_scheduler="LRScheduler"), r"'LRScheduler' is not a schedule"),
+        (dict(lr_scheduler="SequentialLR"), r"'SequentialLR' is not a schedule"),
         (dict(lr_scheduler="ExponentialLR", lr_scheduler_kwargs={"gama": 0.9}),
-         r"lr_scheduler_kwargs: ExponentialLR rejects \{'gama': 0.9\}"),
+         r"^lr_scheduler_kwargs=\{'gama': 0.9\}: ExponentialLR rejects them"),
+        (dict(lr_scheduler="CosineAnnealingLR", lr_scheduler_kwargs={"T_max": 0}),
+         r"^lr_scheduler_kwargs=\{'T_max': 0\}: CosineAnnealingLR rejects them"),  # on step
         (dict(lr_scheduler="ReduceLROnPlateau", val_size=0), r"no validation windows; raise"),
-        (dict(ema_decay=1.5), r"^ema_decay: must be in \(0, 1\), got 1.5"),
+        (dict(ema_decay=1.5), r"^ema_decay: must be a number in \(0, 1\), got 1.5"),
+        (dict(ema_decay="0.9"), r"^ema_decay: must be a number in \(0, 1\), got '0.9'"),
         (dict(accelerator="banana"), r"accelerator='banana', precision='32-true': .*banana"),
         (dict(precision="bf17"), r"precision='bf17': Precision 'bf17' is invalid"),
     ]
@@ -192,6 +199,8 @@ def test_bad_training_options_get_one_clear_error(frame):
         with pytest.raises(ConfigError, match=message):
             model.fit(frame)
         assert not hasattr(model, "net_")
+    with pytest.raises(DataError, match=r"too short for one window .*; change val_size or"):
+        forecast.Forecaster(**SMALL, val_size=5).fit(frame)  # the CLI says data.split
 
 
 def test_the_lr_schedule_is_stepped_every_epoch(frame, tmp_path):
@@ -281,3 +290,24 @@ def test_save_load_round_trip_is_identical_and_pickle_free(fitted, frame, tmp_pa
     assert loaded.get_params() == fitted.get_params()
     with pytest.raises(DataError, match="holds no saved forecaster"):
         forecast.load(tmp_path / "nothing")
+
+
+def test_saves_of_format_1_load_and_parameters_json_cannot_hold_are_refused(fitted, tmp_path):
+    meta_file = fitted.save(tmp_path / "m") / "forecaster.json"
+    meta = json.loads(meta_file.read_text())
+    new = ("weight_decay", "lr_scheduler", "lr_scheduler_kwargs", "ema_decay", "precision")
+    meta_file.write_text(json.dumps({**meta, "format": 1, "best_epoch": None, "params": {
+        k: v for k, v in meta["params"].items() if k not in new}}))  # as format 1 wrote it
+    pd.testing.assert_frame_equal(forecast.load(tmp_path / "m").predict(), fitted.predict())
+    meta_file.write_text(json.dumps({**meta, "format": 3}))
+    with pytest.raises(DataError, match=r"saved in format 3; .* reads formats \[1, 2\]"):
+        forecast.load(tmp_path / "m")
+    numpy_params = clone(fitted).set_params(lookback=np.int64(48), lr=np.float32(1e-3))
+    numpy_params.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    loaded = forecast.load(numpy_params.save(tmp_path / "n"))
+    assert loaded.lookback == 48 and type(loaded.lookback) is int
+    unsaveable = clone(fitted).set_params(lr_scheduler="LambdaLR",
+                                          lr_scheduler_kwargs={"lr_lambda": abs})
+    unsaveable.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    with pytest.raises(ConfigError, match=r"^save: lr_scheduler_kwargs=.* cannot be written"):
+        unsaveable.save(tmp_path / "u")

@@ -30,10 +30,10 @@ class WeightAverage(pl.Callback):
     """
 
     def __init__(self, decay: float = 0.995):
-        if not 0.0 < decay < 1.0:
+        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay < 1:
             from forecast.errors import ConfigError
 
-            raise ConfigError(f"callbacks.ema.decay: must be in (0, 1), got {decay}.")
+            raise ConfigError(f"callbacks.ema.decay: must be a number in (0, 1), got {decay!r}.")
         self.decay = decay
         self.steps = 0
         self.average: dict[str, torch.Tensor] | None = None
