@@ -194,7 +194,8 @@ class Forecaster(BaseEstimator):
             raise ConfigError(f"lr_scheduler: {name!r} is not a schedule of "
                               "torch.optim.lr_scheduler; use e.g. 'CosineAnnealingLR', "
                               "'ExponentialLR' or 'ReduceLROnPlateau', or None.")
-        if scheduler_class is schedulers.ReduceLROnPlateau and not validate:
+        plateau = scheduler_class is schedulers.ReduceLROnPlateau
+        if plateau and not validate:
             raise ConfigError("lr_scheduler: ReduceLROnPlateau watches the validation loss, and "
                               "there are no validation windows; raise val_size or use another "
                               "schedule.")
@@ -205,7 +206,7 @@ class Forecaster(BaseEstimator):
         try:
             trial = scheduler(probe)
             probe.step()
-            trial.step(*([1.0] if scheduler_class is schedulers.ReduceLROnPlateau else []))
+            trial.step(*([1.0] if plateau else []))
         except (TypeError, ValueError, ArithmeticError, NotImplementedError) as error:
             raise ConfigError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}: {name} "
                               f"rejects them: {error}; pass the arguments of "
@@ -216,8 +217,8 @@ class Forecaster(BaseEstimator):
         """Early stopping on the validation loss, its best epoch kept in `checkpoints`; the
         weight average of `ema_decay`."""
         callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=self.patience),
-                     BestCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss")]
-        callbacks = callbacks if validate else []
+                     BestCheckpoint(dirpath=checkpoints, filename="best",
+                                    monitor="val_loss")] if validate else []
         if self.ema_decay is not None:
             callbacks.append(WeightAverage(self.ema_decay))
         check_accelerator(self.accelerator, f"accelerator={self.accelerator!r}",

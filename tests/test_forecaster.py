@@ -292,6 +292,13 @@ def test_save_load_round_trip_is_identical_and_pickle_free(fitted, frame, tmp_pa
         forecast.load(tmp_path / "nothing")
 
 
+def _fitted_as(fitted, **params):
+    """A copy of `fitted` with other parameters, its fitted state kept (no refit)."""
+    copy = clone(fitted).set_params(**params)
+    copy.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    return copy
+
+
 def test_saves_of_format_1_load_and_parameters_json_cannot_hold_are_refused(fitted, tmp_path):
     meta_file = fitted.save(tmp_path / "m") / "forecaster.json"
     meta = json.loads(meta_file.read_text())
@@ -302,12 +309,9 @@ def test_saves_of_format_1_load_and_parameters_json_cannot_hold_are_refused(fitt
     meta_file.write_text(json.dumps({**meta, "format": 3}))
     with pytest.raises(DataError, match=r"saved in format 3; .* reads formats \[1, 2\]"):
         forecast.load(tmp_path / "m")
-    numpy_params = clone(fitted).set_params(lookback=np.int64(48), lr=np.float32(1e-3))
-    numpy_params.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    numpy_params = _fitted_as(fitted, lookback=np.int64(48), lr=np.float32(1e-3))
     loaded = forecast.load(numpy_params.save(tmp_path / "n"))
     assert loaded.lookback == 48 and type(loaded.lookback) is int
-    unsaveable = clone(fitted).set_params(lr_scheduler="LambdaLR",
-                                          lr_scheduler_kwargs={"lr_lambda": abs})
-    unsaveable.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    unsaveable = _fitted_as(fitted, lr_scheduler="LambdaLR", lr_scheduler_kwargs={"lr_lambda": abs})
     with pytest.raises(ConfigError, match=r"^save: lr_scheduler_kwargs=.* cannot be written"):
         unsaveable.save(tmp_path / "u")
