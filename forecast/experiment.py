@@ -46,7 +46,7 @@ def run(cfg: DictConfig) -> float:
     net = build(cfg.model, "model", **dm.dims)
     module = ForecastModule(net, cfg.optim.loss, build(cfg.optim.optimizer, "optim.optimizer"),
                             build(cfg.optim.scheduler, "optim.scheduler"))
-    module.configure_optimizers()  # lr=-1 fails here, not after the first epoch
+    module.check_optimization()  # lr=-1 or T_max=0 fail here, not after the first epoch
     check_stride(cfg.backtest.stride)
     baselines = build_baselines(cfg.baselines, dm.season, dm.spec.lookback)
     checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent, cfg)

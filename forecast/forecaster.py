@@ -41,7 +41,7 @@ from forecast.inference import (
 from forecast.logs import quiet
 from forecast.models import NETS, ForecastModule
 from forecast.models.ema import WeightAverage
-from forecast.models.lit import load_best
+from forecast.models.lit import Rejected, first_steps, load_best
 
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
          "segment": "SegmentRNN"}
@@ -180,13 +180,25 @@ class Forecaster(BaseEstimator):
         """The partial Adam and LR scheduler, tried on a probe parameter (the scheduler stepped
         once): a value torch rejects is one error naming the argument, before training starts."""
         optimizer = partial(torch.optim.Adam, lr=self.lr, weight_decay=self.weight_decay)
+        scheduler = self._scheduler(validate)
         try:
-            probe = optimizer([torch.zeros(1, requires_grad=True)])
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"lr={self.lr!r}, weight_decay={self.weight_decay!r}: {error}; "
-                              "pass numbers, lr >= 0 and weight_decay >= 0.") from None
+            first_steps(optimizer, scheduler)
+        except Rejected as rejected:
+            if rejected.part == "optimizer":
+                raise ConfigError(f"lr={self.lr!r}, weight_decay={self.weight_decay!r}: "
+                                  f"{rejected.reason}; pass numbers, lr >= 0 and "
+                                  "weight_decay >= 0.") from None
+            raise ConfigError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}: "
+                              f"{self.lr_scheduler} rejects them: {rejected.reason}; pass the "
+                              f"arguments of torch.optim.lr_scheduler.{self.lr_scheduler}.") \
+                from None
+        return optimizer, scheduler
+
+    def _scheduler(self, validate: bool) -> partial | None:
+        """The partial `lr_scheduler` with its kwargs (Cosine's T_max over the fit); a name
+        outside torch's schedules, or a plateau schedule without validation, is refused."""
         if self.lr_scheduler is None:
-            return optimizer, None
+            return None
         name = self.lr_scheduler
         scheduler_class = getattr(schedulers, name, None) if isinstance(name, str) else None
         if (not isinstance(scheduler_class, type) or name in NOT_BUILDABLE
@@ -194,24 +206,14 @@ class Forecaster(BaseEstimator):
             raise ConfigError(f"lr_scheduler: {name!r} is not a schedule of "
                               "torch.optim.lr_scheduler; use e.g. 'CosineAnnealingLR', "
                               "'ExponentialLR' or 'ReduceLROnPlateau', or None.")
-        plateau = scheduler_class is schedulers.ReduceLROnPlateau
-        if plateau and not validate:
+        if scheduler_class is schedulers.ReduceLROnPlateau and not validate:
             raise ConfigError("lr_scheduler: ReduceLROnPlateau watches the validation loss, and "
                               "there are no validation windows; raise val_size or use another "
                               "schedule.")
         kwargs = dict(self.lr_scheduler_kwargs or {})
         if scheduler_class is schedulers.CosineAnnealingLR:
             kwargs.setdefault("T_max", self.max_epochs)
-        scheduler = partial(scheduler_class, **kwargs)
-        try:
-            trial = scheduler(probe)
-            probe.step()
-            trial.step(*([1.0] if plateau else []))
-        except (TypeError, ValueError, ArithmeticError, NotImplementedError) as error:
-            raise ConfigError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}: {name} "
-                              f"rejects them: {error}; pass the arguments of "
-                              f"torch.optim.lr_scheduler.{name}.") from None
-        return optimizer, scheduler
+        return partial(scheduler_class, **kwargs)
 
     def _trainer(self, validate: bool, checkpoints: str) -> pl.Trainer:
         """Early stopping on the validation loss, its best epoch kept in `checkpoints`; the

@@ -53,6 +53,7 @@ def test_preset_follows_its_protocol_and_builds_its_model(name, tmp_path):
     module = ForecastModule(net, cfg.optim.loss, instantiate(cfg.optim.optimizer),
                             instantiate(cfg.optim.scheduler))
     module.configure_optimizers()
+    module.check_optimization()  # the first steps too: T_max=0 would fail only there
     instantiate(cfg.callbacks)
     assert set(build_baselines(cfg.baselines, dm.season)) >= {"repeat_last", "ridge"}
     batch = dm.dataset("test").gather(torch.tensor([0, test_windows - 1]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytorch_lightning as pl
 import torch
@@ -11,6 +12,8 @@ from torch import nn
 from forecast.errors import ConfigError
 from forecast.models.base import ForecastNet
 
+# What torch raises for a setting it rejects, at construction or on the first step (T_max=0).
+REJECTIONS = (TypeError, ValueError, ArithmeticError, NotImplementedError)
 LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 # Plain attributes written many times a step: Lightning sets `_current_fx_name` around each of
 # its ~20 hook calls a step. They skip nn.Module.__setattr__ (which checks for parameters,
@@ -51,7 +54,8 @@ class ForecastModule(pl.LightningModule):
         if loss not in LOSSES:
             raise ConfigError(f"optim.loss: unknown loss '{loss}'; use one of {sorted(LOSSES)}.")
         self.net, self.loss_fn = net, LOSSES[loss]()
-        self.optimizer, self.scheduler = optimizer, scheduler
+        self.optimizer = optimizer or partial(torch.optim.Adam, lr=1e-3)
+        self.scheduler = scheduler
 
     def __setattr__(self, name: str, value) -> None:
         if name in PLAIN_ATTRIBUTES:
@@ -114,13 +118,23 @@ class ForecastModule(pl.LightningModule):
         return self(batch)
 
     def configure_optimizers(self):
-        make = self.optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
-        optimizer = _configured("optim.optimizer", make, self.parameters())
+        optimizer = self.optimizer(self.parameters())
         if self.scheduler is None:
             return optimizer
-        scheduler = _configured("optim.scheduler", self.scheduler, optimizer)
         return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+                "lr_scheduler": {"scheduler": self.scheduler(optimizer), "monitor": "val_loss"}}
+
+    def check_optimization(self) -> None:
+        """A value torch rejects, when building the optimiser and scheduler (lr=-1) or on their
+        first step (CosineAnnealingLR's T_max=0), is one ConfigError naming `optim.*`, raised
+        before training."""
+        try:
+            first_steps(self.optimizer, self.scheduler)
+        except Rejected as rejected:
+            make = self.optimizer if rejected.part == "optimizer" else self.scheduler
+            raise ConfigError(f"optim.{rejected.part}: {_call_text(make)} rejects its settings: "
+                              f"{rejected.reason}; fix the value in the override or in "
+                              "conf/optim/.") from None
 
 
 def skip_noop_hooks(hooked: object, base: type) -> None:
@@ -133,14 +147,39 @@ def skip_noop_hooks(hooked: object, base: type) -> None:
             object.__setattr__(hooked, name, None)
 
 
-def _configured(key: str, make: Callable, argument):
-    """`make(argument)`; a value torch rejects (lr=-1) becomes one message naming `key`."""
+class Rejected(Exception):
+    """The optimiser or the scheduler (`part`) rejected its settings; `reason` says why."""
+
+    def __init__(self, part: str, error: Exception):
+        self.part, self.reason = part, str(error).rstrip(".") or type(error).__name__
+        super().__init__(f"{part}: {self.reason}")
+
+
+def _call_text(make: Callable) -> str:
+    """`Adam(lr=-1)` for a partial, else the callable's name."""
+    if isinstance(make, partial):
+        arguments = ", ".join(f"{key}={value!r}" for key, value in make.keywords.items())
+        return f"{make.func.__name__}({arguments})"
+    return getattr(make, "__name__", repr(make))
+
+
+def first_steps(make_optimizer: Callable, make_scheduler: Callable | None) -> None:
+    """Build the optimiser and scheduler on a probe parameter and step each once (a plateau
+    schedule with a loss of 1): raises `Rejected` for a value torch refuses then."""
+    probe = torch.zeros(1, requires_grad=True)
     try:
-        return make(argument)
-    except (TypeError, ValueError) as error:
-        reason = str(error).rstrip(".")
-        raise ConfigError(f"{key}: {reason}; fix the value in the override or in conf/optim/.") \
-            from None
+        optimizer = make_optimizer([probe])
+    except REJECTIONS as error:
+        raise Rejected("optimizer", error) from None
+    if make_scheduler is None:
+        return
+    try:
+        scheduler = make_scheduler(optimizer)
+        optimizer.step()
+        plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        scheduler.step(*([1.0] if plateau else []))
+    except REJECTIONS as error:
+        raise Rejected("scheduler", error) from None
 
 
 def load_best(module: ForecastModule, trainer: pl.Trainer) -> int | None:

@@ -49,6 +49,9 @@ CASES = {
     # values only Lightning's and torch's constructors check
     "trainer_rejects": (frame(), ["trainer.max_epochs=-3"], ["trainer:", "max_epochs", "-3"]),
     "optimizer_rejects": (frame(), ["optim.optimizer.lr=-1"], ["optim.optimizer:", "-1"]),
+    # a value torch rejects only on the first scheduler step, after an epoch of training
+    "scheduler_rejects": (frame(), ["optim=adam_cosine", "optim.scheduler.T_max=0"],
+                          ["optim.scheduler:", "CosineAnnealingLR(T_max=0", "by zero"]),
     # values only evaluation uses, checked before training all the same
     "season_too_long": (frame(), ["baselines.seasonal_naive.season=500"],
                         ["baselines.seasonal_naive.season", "longer than the lookback"]),
@@ -70,7 +73,7 @@ def write(case_dir, content) -> None:
 # config, our config checks, the constructors of Lightning and torch); the data cases are also
 # checked in-process below.
 CLI_CASES = ["missing_file", "nan", "wrong_key", "wrong_option", "wrong_type", "trainer_rejects",
-             "optimizer_rejects", "season_too_long", "backtest_stride"]
+             "optimizer_rejects", "scheduler_rejects", "season_too_long", "backtest_stride"]
 
 
 @pytest.fixture(scope="module")
