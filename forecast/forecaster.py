@@ -28,6 +28,7 @@ from forecast.errors import (
     check_accelerator,
     python_terms,
 )
+from forecast.evaluate import predict_scaled
 from forecast.inference import (
     History,
     Schema,
@@ -38,6 +39,7 @@ from forecast.inference import (
     series_frame,
     window_times,
 )
+from forecast.intervals import bounds, calibrate, check_levels, interval_names
 from forecast.logs import quiet
 from forecast.models import NETS, ForecastModule
 from forecast.models.ema import WeightAverage
@@ -69,7 +71,8 @@ class Forecaster(BaseEstimator):
     Wide frames (a time column or index, one column per series) and long frames
     (`unique_id, ds, y`) are accepted; `predict` answers in the same form. Training holds out
     the last `val_size` of each series for early stopping, and keeps the weights of the epoch
-    with the lowest validation loss (`best_epoch_`), as the CLI does.
+    with the lowest validation loss (`best_epoch_`), as the CLI does. The errors on those
+    validation windows calibrate the prediction intervals of `predict(level=...)`.
 
     Args:
         mode: "many_to_one", "many_to_many", "seq2seq" or "segment".
@@ -264,12 +267,18 @@ class Forecaster(BaseEstimator):
         ends = panel.bounds[1:]
         self.history_ = dm.unscaled(ends[:, None] - lookback + np.arange(lookback))  # [S, L, C]
         self.history_end_ = panel.time_at(ends - 1)
+        self.calibration_windows_ = len(dm.starts_["val"])
+        self.interval_widths_ = None
+        if self.calibration_windows_:  # the held-out windows calibrate predict(level=...)
+            _, actual = dm.windows("val")
+            self.interval_widths_ = calibrate(predict_scaled(ForecastModule(net), dm, "val"),
+                                              actual)
         return self
 
     # -- forecasting ------------------------------------------------------------------------
     @_python_terms
     def predict(self, X: pd.DataFrame | None = None, future: pd.DataFrame | None = None,
-                ) -> pd.DataFrame:
+                level=None) -> pd.DataFrame:
         """Forecast the `horizon` steps after the end of `X` (default: after the training data).
 
         X is checked like the training frame (same columns, frequency and form, at least
@@ -280,10 +289,14 @@ class Forecaster(BaseEstimator):
             X: the history, wide or long as in training.
             future: with `future_features`: their values at the next `horizon` timestamps of
                 every series, columns `[id,] time, *future_features`.
+            level: None, or whole percentages (`[80, 95]`): also the bounds of those
+                prediction intervals, calibrated on the validation windows of `fit`
+                (`forecast.intervals`).
 
         Returns:
             Wide input: a DataFrame indexed by the future timestamps, one column per target.
             Long input: columns `[id, time, *targets]`, `horizon` rows per series.
+            With `level`, each target `y` is followed by `y-lo-80`, `y-hi-80`, ...
         """
         self._check_fitted()
         schema = self.schema_
@@ -293,13 +306,22 @@ class Forecaster(BaseEstimator):
             history = read_history(X, schema)
         times = window_times(history.ends, schema.freq, schema.lookback, schema.horizon)
         ahead = read_future(future, schema, times[:, schema.lookback:], history.ids)
-        values = self._forecast(history, times, ahead)
-        return forecast_frame(values, times[:, schema.lookback:], history.ids, schema)
+        values, scale = self._forecast(history, times, ahead)
+        names = schema.targets
+        if level is not None:
+            levels = check_levels(level, self.interval_widths_, self.calibration_windows_)
+            names = interval_names(schema.targets, levels)
+            columns = [values]
+            for each in levels:
+                columns += bounds(values, self.interval_widths_, scale, each)
+            values = np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names))
+        return forecast_frame(values, times[:, schema.lookback:], history.ids, schema, names)
 
     def _forecast(self, history: History, times: np.ndarray,
-                  ahead: np.ndarray | None) -> np.ndarray:
+                  ahead: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Forecast [S, H, T] in original units from the history [S, L, C], the window times
-        [S, L + H] and the known-future values [S, H, F] (or None): scale -> net -> unscale."""
+        [S, L + H] and the known-future values [S, H, F] (or None): scale -> net -> unscale;
+        and the targets' scale [S, 1, T]."""
         schema, lookback = self.schema_, self.schema_.lookback
         center, scale = self._statistics(history)  # [S, 1, C] each
         scaled = (history.values - center) / scale  # [S, L, C]
@@ -319,7 +341,7 @@ class Forecaster(BaseEstimator):
         with torch.inference_mode():
             out = self.net_.predict(x, x_time, y_time).numpy()  # [S, H, T]
         targets = slice(0, schema.n_targets)
-        return out * scale[..., targets] + center[..., targets]
+        return out * scale[..., targets] + center[..., targets], scale[..., targets]
 
     def _statistics(self, history: History) -> tuple[np.ndarray, np.ndarray]:
         """Scaler center and scale [S, 1, C]: the fitted ones of known series; a series new to
@@ -365,13 +387,16 @@ class Forecaster(BaseEstimator):
                 raise ConfigError(f"save: {key}={value!r} cannot be written as JSON; pass "
                                   "numbers, strings, lists and dicts.") from None
         meta = {"format": FORMAT_VERSION, "params": params, "net": self.net_spec_,
-                "best_epoch": self.best_epoch_,
+                "best_epoch": self.best_epoch_, "calibration_windows": self.calibration_windows_,
                 "schema": self.schema_.to_dict(), "scaler": self.scaler_.state_dict(),
                 "history_end": [t.isoformat() for t in ends] if isinstance(
                     ends, pd.DatetimeIndex) else [int(t) for t in ends]}
         (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=_json_number))
+        widths = self.interval_widths_
         torch.save({"state_dict": self.net_.state_dict(),
-                    "history": torch.from_numpy(self.history_)}, path / "weights.pt")
+                    "history": torch.from_numpy(self.history_),
+                    **({} if widths is None else {"interval_widths": torch.from_numpy(widths)})},
+                   path / "weights.pt")
         return path
 
     @classmethod
@@ -393,6 +418,9 @@ class Forecaster(BaseEstimator):
         forecaster.scaler_ = Scaler.from_state_dict(meta["scaler"])
         forecaster.schema_ = Schema.from_dict(meta["schema"])
         forecaster.history_ = tensors["history"].numpy()
+        widths = tensors.get("interval_widths")  # absent: fitted without validation, or older
+        forecaster.interval_widths_ = None if widths is None else widths.numpy()
+        forecaster.calibration_windows_ = meta.get("calibration_windows", 0)
         ends = meta["history_end"]
         forecaster.history_end_ = (pd.Index(ends, dtype=np.int64)
                                    if isinstance(forecaster.schema_.freq, int)

@@ -258,17 +258,19 @@ def _finite_values(block: pd.DataFrame) -> np.ndarray:
 
 
 # -- writing frames ------------------------------------------------------------------------------
-def forecast_frame(values: np.ndarray, times: np.ndarray, ids: list[str],
-                   schema: Schema) -> pd.DataFrame:
-    """The forecast [S, H, T] at `times` [S, H] in the training frame's form.
+def forecast_frame(values: np.ndarray, times: np.ndarray, ids: list[str], schema: Schema,
+                   names: list[str] | None = None) -> pd.DataFrame:
+    """The forecast [S, H, N] at `times` [S, H] in the training frame's form, its N columns
+    named `names` (default the targets).
 
-    Wide: indexed by the future timestamps, one column per target. Long: columns
-    `[id, time, *targets]`, `horizon` rows per series in the order of `ids`.
+    Wide: indexed by the future timestamps, one column per name. Long: columns
+    `[id, time, *names]`, `horizon` rows per series in the order of `ids`.
     """
+    names = schema.targets if names is None else names
     if schema.id_col is None:
         return pd.DataFrame(values[0], index=as_index(times[0], schema.time_name),
-                            columns=schema.targets)
-    return _stacked_frame(values, times, ids, schema.targets, schema)
+                            columns=names)
+    return _stacked_frame(values, times, ids, names, schema)
 
 
 def series_frame(values: np.ndarray, times: np.ndarray, ids: list[str],

@@ -5,6 +5,8 @@ as strings, as in a JSON scoring request), and returns the forecast with the tim
 (a served model answers with records, which would drop an index). A model with
 `future_features` takes the history followed by the next `horizon` rows of each series, whose
 target values are ignored (send null) and whose future feature values are the known ones.
+The parameter `level` (`params={"level": [80, 95]}`, or `"params"` in a scoring request) adds
+the bounds of those prediction intervals, as `Forecaster.predict(level=...)`.
 """
 
 from __future__ import annotations
@@ -20,30 +22,36 @@ import torch
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.types.schema import ParamSchema, ParamSpec
 
 from forecast.errors import ForecastError
 from forecast.forecaster import Forecaster
 from forecast.inference import Schema, as_index, window_times
 
+# The pyfunc's parameters: `level`, no intervals unless asked for.
+PARAMS = ParamSchema([ParamSpec("level", "long", [], (-1,))])
+
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: `predict(history_df)` is `Forecaster.predict(history_df)`, time as a
-    column."""
+    """pyfunc wrapper: `predict(history_df, params={"level": [...]})` is
+    `Forecaster.predict(history_df, level=...)`, time as a column."""
 
     def load_context(self, context) -> None:
         self.forecaster = Forecaster.load(context.artifacts["forecaster"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        level = list((params or {}).get("level") or []) or None
         try:
-            return pyfunc_predict(self.forecaster, model_input)
+            return pyfunc_predict(self.forecaster, model_input, level)
         except ForecastError as error:  # served: a 400 answer with our message, not a generic 500
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
 
 
-def pyfunc_predict(forecaster: Forecaster, frame: pd.DataFrame) -> pd.DataFrame:
+def pyfunc_predict(forecaster: Forecaster, frame: pd.DataFrame,
+                   level: list[int] | None = None) -> pd.DataFrame:
     """What the pyfunc answers: the forecast of `frame` (see the module docstring)."""
     history, future = split_future_rows(frame, forecaster.schema_)
-    forecast = forecaster.predict(history, future=future)
+    forecast = forecaster.predict(history, future=future, level=level)
     return forecast.reset_index() if forecaster.schema_.id_col is None else forecast
 
 
@@ -87,6 +95,7 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
         # an integer time axis has no missing values to warn about
         warnings.filterwarnings("ignore", message=".*schema contains integer column")
         signature = infer_signature(example, pyfunc_predict(forecaster, example))
+        signature.params = PARAMS
         path = forecaster.save(Path(folder) / "forecaster")
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(Path(__file__).with_name("pyfunc_entry.py")),

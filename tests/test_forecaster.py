@@ -259,6 +259,8 @@ def test_pipeline_fits_and_predicts_like_the_estimator(fitted, frame):
     pipe = Pipeline([("clean", FunctionTransformer(_clean)), ("model", clone(fitted))])
     assert pipe.fit(raw) is pipe
     pd.testing.assert_frame_equal(pipe.predict(raw.iloc[:400]), fitted.predict(frame.iloc[:400]))
+    pd.testing.assert_frame_equal(pipe.predict(raw.iloc[:400], level=[80]),  # to the last step
+                                  fitted.predict(frame.iloc[:400], level=[80]))
     pipe.set_params(model__hidden_size=8, model__cell="gru").fit(raw)
     net = pipe.named_steps["model"].net_
     assert net.encoder.rnn.hidden_size == 8 and isinstance(net.encoder.rnn, torch.nn.GRU)
@@ -283,7 +285,7 @@ def test_applicable_sklearn_checks_pass_and_the_rest_do_not_apply():
 def test_save_load_round_trip_is_identical_and_pickle_free(fitted, frame, tmp_path):
     fitted.save(tmp_path / "m")
     tensors = torch.load(tmp_path / "m" / "weights.pt", weights_only=True)  # no pickled objects
-    assert set(tensors) == {"state_dict", "history"}
+    assert set(tensors) == {"state_dict", "history", "interval_widths"}
     loaded = forecast.load(tmp_path / "m")
     pd.testing.assert_frame_equal(loaded.predict(frame), fitted.predict(frame))
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
@@ -305,7 +307,12 @@ def test_saves_of_format_1_load_and_parameters_json_cannot_hold_are_refused(fitt
     new = ("weight_decay", "lr_scheduler", "lr_scheduler_kwargs", "ema_decay", "precision")
     meta_file.write_text(json.dumps({**meta, "format": 1, "best_epoch": None, "params": {
         k: v for k, v in meta["params"].items() if k not in new}}))  # as format 1 wrote it
-    pd.testing.assert_frame_equal(forecast.load(tmp_path / "m").predict(), fitted.predict())
+    tensors = torch.load(tmp_path / "m" / "weights.pt", weights_only=True)
+    torch.save({k: tensors[k] for k in ("state_dict", "history")}, tmp_path / "m" / "weights.pt")
+    old = forecast.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(old.predict(), fitted.predict())
+    with pytest.raises(ConfigError, match="no calibration for intervals"):  # saved without
+        old.predict(level=80)
     meta_file.write_text(json.dumps({**meta, "format": 3}))
     with pytest.raises(DataError, match=r"saved in format 3; .* reads formats \[1, 2\]"):
         forecast.load(tmp_path / "m")

@@ -81,7 +81,9 @@ def test_fresh_process_pyfunc_equals_forecaster_predict(cli_run, history, tmp_pa
     script = f"""
 import mlflow, pandas as pd, forecast
 history = pd.read_parquet({str(tmp_path / 'history.parquet')!r})
-mlflow.pyfunc.load_model({cli_run['uri']!r}).predict(history).to_parquet("pyfunc.parquet")
+pyfunc = mlflow.pyfunc.load_model({cli_run['uri']!r})
+pyfunc.predict(history).to_parquet("pyfunc.parquet")
+pyfunc.predict(history, params={{"level": [80, 95]}}).to_parquet("intervals.parquet")
 forecast.load({cli_run['uri']!r}).predict(history).to_parquet("run.parquet")
 forecast.load("models:/{REGISTERED}/1").predict(history).to_parquet("registered.parquet")
 """
@@ -93,6 +95,10 @@ forecast.load("models:/{REGISTERED}/1").predict(history).to_parquet("registered.
     assert expected.index[0] == history.date.iloc[-1] + pd.Timedelta("1h")
     pyfunc = pd.read_parquet(tmp_path / "pyfunc.parquet")
     pd.testing.assert_frame_equal(pyfunc.set_index("date"), expected, check_freq=False)
+    intervals = pd.read_parquet(tmp_path / "intervals.parquet").set_index("date")
+    pd.testing.assert_frame_equal(intervals, cli_run["forecaster"].predict(history, level=[80, 95]),
+                                  check_freq=False)  # calibrated on the CLI run's validation
+    assert list(intervals.columns) == ["y", "y-lo-80", "y-hi-80", "y-lo-95", "y-hi-95"]
     for name in ("run", "registered"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), expected,
                                       check_freq=False)
@@ -115,6 +121,11 @@ def test_served_model_answers_a_scoring_request(cli_run, history, tmp_path):
             data=json.dumps({"dataframe_split": split}).encode())
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.loads(response.read())
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", headers={"Content-Type": "application/json"},
+            data=json.dumps({"dataframe_split": split, "params": {"level": [90]}}).encode())
+        with urllib.request.urlopen(request, timeout=60) as response:
+            with_interval = pd.DataFrame(json.loads(response.read())["predictions"])
         short = json.loads(history.tail(3).to_json(orient="split", date_format="iso", index=False))
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations", headers={"Content-Type": "application/json"},
@@ -129,6 +140,9 @@ def test_served_model_answers_a_scoring_request(cli_run, history, tmp_path):
     expected = cli_run["forecaster"].predict(history)
     assert list(pd.to_datetime(served.date)) == list(expected.index)  # timestamps not mangled
     np.testing.assert_array_equal(served.y.to_numpy(), expected.y.to_numpy(dtype=np.float64))
+    bounds = cli_run["forecaster"].predict(history, level=90)[["y-lo-90", "y-hi-90"]]
+    np.testing.assert_array_equal(with_interval[["y-lo-90", "y-hi-90"]].to_numpy(),
+                                  bounds.to_numpy(dtype=np.float64))
 
 
 def test_cli_checkpoints_load_with_weights_only(cli_run):

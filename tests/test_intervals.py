@@ -1,0 +1,112 @@
+"""Prediction intervals: split conformal half-widths, calibrated on the validation windows of
+`fit`, that cover held-out values about as often as their level says."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast
+from forecast.data.synthetic import sine_frame
+from forecast.errors import ConfigError
+from forecast.intervals import calibrate, coverage, coverage_metrics
+
+
+@pytest.fixture(scope="module")
+def frame():
+    """Two noisy sines: 1500 steps to fit on, 500 held out."""
+    return sine_frame(n_steps=2000, n_series=2, noise=0.2)
+
+
+@pytest.fixture(scope="module")
+def model(frame):
+    return forecast.Forecaster(lookback=48, horizon=12, hidden_size=32, max_epochs=8,
+                               lr=3e-3).fit(frame.iloc[:1500])
+
+
+def test_the_half_width_is_the_conformal_rank_of_the_errors():
+    errors = np.arange(1.0, 10.0)[:, None, None]  # nine windows, errors 1..9
+    widths = calibrate(np.zeros_like(errors), -errors)
+    assert widths.shape == (99, 1, 1)
+    assert widths[80 - 1, 0, 0] == 8  # ceil((9 + 1) * 0.8) = 8th smallest
+    assert widths[50 - 1, 0, 0] == 5
+    assert widths[90 - 1, 0, 0] == 9
+    assert np.isinf(widths[95 - 1, 0, 0])  # ceil(10 * 0.95) = 10 > 9 errors: unbounded
+
+
+def test_held_out_values_are_covered_at_about_the_level(model, frame):
+    """Forecasts from 40 origins of the held-out part, each after the same `lookback` rows."""
+    inside = {80: [], 95: []}
+    for end in range(1500, 1980, 12):
+        out = model.predict(frame.iloc[end - 48:end], level=[80, 95])
+        actual = frame.iloc[end:end + 12].set_index("date")
+        for level, hits in inside.items():
+            for name in ("y0", "y1"):
+                hits.append((actual[name] >= out[f"{name}-lo-{level}"])
+                            & (actual[name] <= out[f"{name}-hi-{level}"]))
+    cover = {level: pd.concat(hits).mean() for level, hits in inside.items()}
+    assert 0.72 <= cover[80] <= 0.88, cover
+    assert 0.90 <= cover[95] <= 0.99, cover
+    out = model.predict(level=80)
+    assert (out["y0-lo-80"] < out["y0"]).all() and (out["y0"] < out["y0-hi-80"]).all()
+    # wider with the horizon: the last step is harder to forecast than the first
+    width = out["y0-hi-80"] - out["y0-lo-80"]
+    assert width.iloc[-1] > width.iloc[0]
+
+
+def test_columns_follow_each_target_and_levels_are_sorted(model):
+    out = model.predict(level=[95, 80])
+    assert list(out.columns) == ["y0", "y0-lo-80", "y0-hi-80", "y0-lo-95", "y0-hi-95",
+                                 "y1", "y1-lo-80", "y1-hi-80", "y1-lo-95", "y1-hi-95"]
+    pd.testing.assert_frame_equal(out[["y0", "y1"]], model.predict())  # the same point forecast
+    assert (out["y1-hi-95"] - out["y1-lo-95"] > out["y1-hi-80"] - out["y1-lo-80"]).all()
+
+
+def test_a_new_series_gets_intervals_in_its_own_units():
+    long = sine_frame(n_steps=400, n_series=2, long=True)
+    model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=2, hidden_size=8).fit(long)
+    tail = long[long.unique_id == "y0"].tail(24)
+    new = pd.concat([tail.assign(unique_id="small"),
+                     tail.assign(unique_id="large", y=tail.y * 100 + 7)])
+    out = model.predict(new, level=90).set_index("unique_id")
+    assert list(out.columns) == ["ds", "y", "y-lo-90", "y-hi-90"]
+    width = out["y-hi-90"] - out["y-lo-90"]
+    np.testing.assert_allclose(width["large"].to_numpy(), 100 * width["small"].to_numpy(),
+                               rtol=1e-4)
+
+
+def test_intervals_survive_save_load(model, tmp_path):
+    loaded = forecast.Forecaster.load(model.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(loaded.predict(level=[80, 95]), model.predict(level=[80, 95]))
+    assert loaded.calibration_windows_ == model.calibration_windows_ > 0
+
+
+def test_levels_the_model_cannot_answer_get_one_clear_error(model, frame):
+    for level in (97.5, 0, 100, "80", True, [], [80, "x"]):
+        with pytest.raises(ConfigError, match=r"^level=.*whole percentages between 1 and 99"):
+            model.predict(level=level)
+    unvalidated = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
+                                      val_size=0).fit(frame.iloc[:300])
+    assert unvalidated.interval_widths_ is None
+    unvalidated.predict()  # point forecasts need no calibration
+    with pytest.raises(ConfigError, match=r"no calibration for intervals.*val_size > 0"):
+        unvalidated.predict(level=80)
+    # 12 rows of validation: 12 - 4 + 1 = 9 windows answer 80% but not 95% (needs 19)
+    few = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
+                              val_size=12).fit(frame.iloc[:300])
+    assert few.calibration_windows_ == 9  # one wide frame: one series of two targets
+    few.predict(level=90)  # needs 9
+    with pytest.raises(ConfigError, match=r"^level=95: .* needs at least 19 validation windows "
+                                          r"and the model was calibrated on 9"):
+        few.predict(level=[80, 95])
+
+
+def test_coverage_metrics_score_scaled_forecasts():
+    rng = np.random.default_rng(0)
+    val_errors, test_errors = rng.normal(size=(2, 2000, 3, 1))
+    widths = calibrate(np.zeros_like(val_errors), val_errors)
+    scores = coverage_metrics(widths, np.zeros_like(test_errors), test_errors)
+    assert set(scores) == {"test_coverage_80", "test_coverage_95"}
+    assert abs(scores["test_coverage_80"] - 0.8) < 0.03
+    assert abs(scores["test_coverage_95"] - 0.95) < 0.015
+    assert coverage_metrics(None, test_errors, test_errors) == {}
+    assert coverage(np.array([1.0, 2.0, 3.0]), np.array([0.0] * 3), np.array([2.5] * 3)) == 2 / 3
