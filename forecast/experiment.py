@@ -21,8 +21,9 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from forecast.backtest import backtest, check_stride
 from forecast.errors import ConfigError, unwrap
-from forecast.evaluate import build_baselines
+from forecast.evaluate import build_baselines, windows
 from forecast.forecaster import Forecaster
+from forecast.intervals import coverage_metrics
 from forecast.models import ForecastModule
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import load_best
@@ -67,11 +68,14 @@ def run(cfg: DictConfig) -> float:
         best_epoch = load_best(module, trainer)
         results = backtest(dm, {model_name: module}, baselines, cfg.backtest.stride,
                            cfg.backtest.refit, fit_seconds={model_name: fit_seconds})
+        forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), best_epoch,
+                                            **_training_params(cfg))
+        neural = results[0]
+        neural.metrics.update(coverage_metrics(forecaster.interval_widths_, neural.forecast,
+                                               windows(dm, "test", neural.index)[1]))
         table = results_table(results)
         log.info(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
         if tracker:
-            forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), best_epoch,
-                                                **_training_params(cfg))
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
             log.info(tracker.browse_hint())
     if checkpoints:

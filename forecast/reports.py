@@ -79,10 +79,16 @@ def summary(title: str, dm: WindowDataModule, results: list[Result], table: pd.D
     n = len(all_windows(dm, part, results[0].index)) if results else 0
     origins = "every step" if stride == 1 else f"every {stride} steps"
     refitted = " (baselines refitted at each)" if refit else ""
+    coverage = [f"{name.rsplit('_', 1)[1]}% covers {value:.3f}"
+                for result in results for name, value in result.metrics.items()
+                if name.startswith(f"{part}_coverage_")]
+    intervals = (f"\n{results[0].name}'s prediction intervals (calibrated on the validation "
+                 f"windows): {', '.join(coverage)} of the {part} values.") if coverage else ""
     return (f"{title}: {n} {part} windows, horizon {dm.spec.horizon}, origins {origins}"
             f"{refitted}\n{format_table(table)}\n"
             f"* best (lowest {RANK_BY}). mse, mae: original units; norm_*: scaled axis.\n"
-            f"vs_baseline: {RANK_BY} / the best baseline's (below 1: beats every baseline).")
+            f"vs_baseline: {RANK_BY} / the best baseline's (below 1: beats every baseline)."
+            f"{intervals}")
 
 
 def per_step_table(results: list[Result]) -> pd.DataFrame:

@@ -33,7 +33,7 @@ def test_the_run_folder_keeps_what_was_printed_in_train_log(sine_run):
     folder, result = sine_run
     (log,) = folder.glob("outputs/sine/*/train.log")
     text = log.read_text()
-    for line in ("lstm", "ridge", "MLflow: parent run"):
+    for line in ("lstm", "ridge", "MLflow: parent run", "lstm's prediction intervals"):
         assert line in text
     assert text.startswith("[20") and "][INFO] " in text  # stamped, unlike stdout
     assert "[INFO]" not in result.stdout
@@ -62,6 +62,8 @@ def test_runs_metrics_and_artifacts_in_the_default_local_store(sine_run):
     run = neural[0]
     for metric in ("test_mse", "test_mae", "test_norm_mse", "val_loss", "train_loss_epoch"):
         assert metric in run.data.metrics
+    # the logged model's prediction intervals, scored on the test windows
+    assert 0.5 < run.data.metrics["test_coverage_80"] < run.data.metrics["test_coverage_95"] <= 1
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2  # one per epoch
     assert run.data.params["model.hidden_size"] == "32"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
