@@ -138,9 +138,24 @@ def test_variants_are_ranked_on_validation_beside_the_baselines(tmp_path):
 
 
 @pytest.mark.slow
+def test_interval_experiment_scores_coverage_of_the_net_and_ridge(tmp_path):
+    run_experiment_script("intervals.py", "--only", "co2", "--quick", results=tmp_path)
+    report = (tmp_path / "intervals.md").read_text()
+    rows = [line.split(" | ") for line in report.splitlines() if line.startswith("| co2 |")]
+    assert [row[1] for row in rows] == ["segrnn", "ridge"]
+    for row in rows:
+        covers = [float(cell.split(" / ")[0]) for cell in row[4:]]  # 50, 80, 90, 95%
+        widths = [float(cell.split(" / ")[1].rstrip(" |")) for cell in row[4:]]
+        assert all(0 <= c <= 1 for c in covers) and covers == sorted(covers)
+        assert widths == sorted(widths) and widths[0] > 0
+    assert "--only co2 --quick" in report
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("script, args", [
     ("benchmark.py", ["--only", "airline", "--quick", "--data-dir", str(SHARED_DATA)]),
     ("variants.py", ["airline", "", "--quick", "--data-dir", str(SHARED_DATA)]),
+    ("intervals.py", ["--only", "co2", "--quick", "--data-dir", str(SHARED_DATA)]),
     ("bench_windows.py", ["--series", "1", "--rows", "3000", "--slice-rows", "2000",
                           "--lookback", "24", "--horizon", "6"]),
     ("bench_inference.py", ["--series", "10", "--lookback", "24", "--horizon", "6",
