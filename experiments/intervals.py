@@ -6,11 +6,13 @@
 
 For each setting the preset's recurrent model is trained as `benchmark.py` trains it (seed 0,
 best-epoch weights), and so is the ridge baseline. Each forecasts every validation window,
-whose absolute errors calibrate intervals as `Forecaster.predict(level=...)` builds them
-(`forecast.intervals.calibrate`), and every test window, on which the table reports the share
-of values inside each level's interval (coverage; the level is the promise) and the interval's
-mean width on the scaled axis (narrower at the same coverage is better). Where the test period
-behaves unlike validation (the ETT test years, the exchange rate), coverage falls short: the
+whose errors calibrate intervals as `Forecaster.predict(level=...)` builds them (normalised
+split conformal: errors divided by each window's spread, `forecast.intervals.Calibration`),
+and every test window, on which the table reports the share of values inside each level's
+interval (coverage; the level is the promise) and the interval's mean width on the scaled axis
+(narrower at the same coverage is better). Plain split conformal (one half-width per step and
+target, whatever the window) is scored beside it: it is what the normalisation must beat.
+Where the test period behaves unlike validation, coverage misses the level either way: the
 guarantee assumes exchangeable windows. Writes `experiments/results/intervals.md`, or into
 `--results DIR`; a `--quick` smoke run writes only where `--results` says.
 """
@@ -26,8 +28,8 @@ import torch
 from accuracy_report import SETTINGS, machine  # experiments/, beside this file
 from benchmark import QUICK, REPO, RESULTS, compose_preset, fit_recurrent
 
-from forecast.evaluate import build_baselines, predict_scaled, run_baselines
-from forecast.intervals import bounds, calibrate, coverage
+from forecast.evaluate import build_baselines, predict_scaled, run_baselines, spreads
+from forecast.intervals import Calibration, conformal_widths, coverage
 from forecast.logs import quiet
 
 LEVELS = (50, 80, 90, 95)
@@ -35,17 +37,26 @@ LEVELS = (50, 80, 90, 95)
 DEFAULT = ("etth1_s336", "etth1_m96", "etth2_m96", "exchange96", "ili24", "co2", "airline")
 
 
-def interval_rows(name: str, model: str, val: tuple, test: tuple) -> dict:
-    """Coverage and mean width at `LEVELS` on test of intervals calibrated on val; `val` and
-    `test` are (forecast, actual) [N, H, T] on the scaled axis."""
-    widths = calibrate(*val)
-    row = {"setting": name, "model": model, "val_windows": len(val[0]),
-           "test_windows": len(test[0])}
-    for level in LEVELS:
-        lower, upper = bounds(test[0], widths, 1.0, level)
-        row[f"cover_{level}"] = coverage(test[1], lower, upper)
-        row[f"width_{level}"] = float(np.mean(upper - lower))
-    return row
+def interval_rows(name: str, model: str, dm, forecasts: dict) -> list[dict]:
+    """Coverage and mean width at `LEVELS` on test of intervals calibrated on val, normalised
+    and plain; `forecasts`: the scaled forecasts [N, H, T] of each part."""
+    actual = {part: dm.windows(part)[1] for part in forecasts}
+    spread = {part: spreads(dm, part) for part in forecasts}
+    calibration = Calibration.fit(forecasts["val"], actual["val"], spread["val"])
+    plain = conformal_widths(np.abs(actual["val"] - forecasts["val"]))
+    rows = []
+    for method in ("normalised", "plain"):
+        row = {"setting": name, "model": model, "method": method,
+               "val_windows": len(actual["val"]), "test_windows": len(actual["test"])}
+        for level in LEVELS:
+            half = (calibration.half_width(level, spread["test"]) if method == "normalised"
+                    else np.broadcast_to(plain[level - 1], actual["test"].shape))
+            finite = np.isfinite(half).all()
+            row[f"cover_{level}"] = (coverage(actual["test"], forecasts["test"] - half,
+                                              forecasts["test"] + half) if finite else np.nan)
+            row[f"width_{level}"] = float(np.mean(2 * half)) if finite else np.nan
+        rows.append(row)
+    return rows
 
 
 def run_setting(name: str, data_dir: Path, quick: bool) -> list[dict]:
@@ -56,34 +67,39 @@ def run_setting(name: str, data_dir: Path, quick: bool) -> list[dict]:
         cfg = compose_preset(setting["preset"], [*overrides, *(QUICK if quick else [])],
                              data_dir, Path(out))
         _, dm, _, module = fit_recurrent(cfg, model)
-    actual = {part: dm.windows(part)[1] for part in ("val", "test")}
-    rows = [interval_rows(name, model, *((predict_scaled(module, dm, part), actual[part])
-                                         for part in ("val", "test")))]
+    parts = ("val", "test")
+    rows = interval_rows(name, model, dm, {part: predict_scaled(module, dm, part)
+                                           for part in parts})
     ridge = {"ridge": build_baselines(cfg.baselines, dm.season)["ridge"]}
-    forecasts = {part: run_baselines(ridge, dm, part)[0].forecast for part in ("val", "test")}
-    rows.append(interval_rows(name, "ridge", *((forecasts[part], actual[part])
-                                               for part in ("val", "test"))))
+    rows += interval_rows(name, "ridge", dm, {part: run_baselines(ridge, dm, part)[0].forecast
+                                              for part in parts})
     for row in rows:
-        print(f"{name:>12} {row['model']:>8}: " + ", ".join(
+        print(f"{name:>12} {row['model']:>8} {row['method']:>10}: " + ", ".join(
             f"{level}% covers {row[f'cover_{level}']:.3f}" for level in LEVELS), flush=True)
     return rows
 
 
 def report(rows: list[dict], machine_info: dict, command: str) -> str:
-    header = ["setting", "model", "val windows", "test windows",
+    """The Markdown table of `rows`, with the machine and the command that made it."""
+    header = ["setting", "model", "method", "val windows", "test windows",
               *(f"{level}%: cover / width" for level in LEVELS)]
     lines = ["# Prediction intervals: coverage on the test windows", "",
              "Split conformal intervals (`forecast.intervals`), calibrated on the validation "
              "windows of each preset, scored on every test window: the share of test values "
              "inside each level's interval (the level is what it promises) and the interval's "
              "mean width on the scaled axis (in standard deviations of the training rows; "
-             "narrower at the same coverage is better).", "",
+             "narrower at the same coverage is better). `normalised` is what "
+             "`Forecaster.predict(level=...)` gives (errors divided by each window's spread); "
+             "`plain` is split conformal without the normalisation. `-`: too few validation "
+             "windows for the level.", "",
              f"Machine: {machine_info['machine']}; torch {machine_info['torch']}, "
              f"{machine_info['date']}. Command: `{command}`.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [row["setting"], row["model"], str(row["val_windows"]), str(row["test_windows"]),
-                 *(f"{row[f'cover_{level}']:.3f} / {row[f'width_{level}']:.3f}"
+        cells = [row["setting"], row["model"], row["method"], str(row["val_windows"]),
+                 str(row["test_windows"]),
+                 *("-" if np.isnan(row[f"cover_{level}"]) else
+                   f"{row[f'cover_{level}']:.3f} / {row[f'width_{level}']:.3f}"
                    for level in LEVELS)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from forecast.backtest import backtest, check_stride
 from forecast.errors import ConfigError, unwrap
-from forecast.evaluate import build_baselines, windows
+from forecast.evaluate import build_baselines, spreads, windows
 from forecast.forecaster import Forecaster
 from forecast.intervals import coverage_metrics
 from forecast.models import ForecastModule
@@ -71,8 +71,9 @@ def run(cfg: DictConfig) -> float:
         forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), best_epoch,
                                             **_training_params(cfg))
         neural = results[0]
-        neural.metrics.update(coverage_metrics(forecaster.interval_widths_, neural.forecast,
-                                               windows(dm, "test", neural.index)[1]))
+        neural.metrics.update(coverage_metrics(
+            forecaster.calibration_, neural.forecast, windows(dm, "test", neural.index)[1],
+            spreads(dm, "test", neural.index)))
         table = results_table(results)
         log.info(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
         if tracker:

@@ -28,7 +28,7 @@ from forecast.errors import (
     check_accelerator,
     python_terms,
 )
-from forecast.evaluate import predict_scaled
+from forecast.evaluate import predict_scaled, spreads
 from forecast.inference import (
     History,
     Schema,
@@ -39,11 +39,11 @@ from forecast.inference import (
     series_frame,
     window_times,
 )
-from forecast.intervals import bounds, calibrate, check_levels, interval_names
+from forecast.intervals import Calibration, check_levels, interval_names, spread
 from forecast.logs import quiet
-from forecast.models import NETS, ForecastModule
+from forecast.models import NETS, ForecastModule, ForecastNet
 from forecast.models.ema import WeightAverage
-from forecast.models.lit import Rejected, first_steps, load_best
+from forecast.models.lit import Rejected, call_text, first_steps, load_best
 
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
          "segment": "SegmentRNN"}
@@ -78,9 +78,10 @@ class Forecaster(BaseEstimator):
         mode: "many_to_one", "many_to_many", "seq2seq" or "segment".
         cell: "rnn", "lstm" or "gru".
         lookback, horizon: input and forecast steps.
-        hidden_size, num_layers, dropout, bidirectional, revin, channel_independent,
-            teacher_forcing, segment_length: network options (see `forecast.models`); options a
-            mode does not use are ignored.
+        hidden_size, num_layers, dropout, bidirectional, nonlinearity, revin, subtract_last,
+            channel_independent, teacher_forcing, segment_length, channel_embedding: network
+            options, as the CLI's `model.*` (see `forecast.models`); options a mode does not
+            use are ignored.
         target, features, time_col, id_col, calendar, fill, sort, scaler: data options (see
             `WindowDataModule`).
         future_features: columns known in advance (a price plan ...): inputs over the lookback
@@ -119,7 +120,9 @@ class Forecaster(BaseEstimator):
                  horizon: int = 24, hidden_size: int = 64, num_layers: int = 1,
                  dropout: float = 0.0, bidirectional: bool = False, revin: bool = False,
                  channel_independent: bool = False, teacher_forcing: float = 0.5,
-                 segment_length: int = 24, target=None, features=None, future_features=None,
+                 segment_length: int = 24, nonlinearity: str = "tanh",
+                 subtract_last: bool = False, channel_embedding: bool = True,
+                 target=None, features=None, future_features=None,
                  time_col=None, id_col=None, calendar: bool = False, fill=None,
                  sort: bool = False, scaler: str = "standard", val_size: float = 0.2,
                  loss: str = "mse", lr: float = 1e-3, weight_decay: float = 0.0,
@@ -133,6 +136,8 @@ class Forecaster(BaseEstimator):
         self.bidirectional, self.revin = bidirectional, revin
         self.channel_independent, self.teacher_forcing = channel_independent, teacher_forcing
         self.segment_length, self.target, self.features = segment_length, target, features
+        self.nonlinearity, self.subtract_last = nonlinearity, subtract_last
+        self.channel_embedding = channel_embedding
         self.future_features, self.time_col, self.id_col = future_features, time_col, id_col
         self.calendar, self.fill, self.sort, self.scaler = calendar, fill, sort, scaler
         self.val_size, self.loss, self.lr, self.batch_size = val_size, loss, lr, batch_size
@@ -166,9 +171,10 @@ class Forecaster(BaseEstimator):
             calendar=self.calendar, future_features=self.future_features,
             batch_size=self.batch_size, seed=self.seed)
         net_class = NETS[MODES[self.mode]]
-        accepted = inspect.signature(net_class).parameters
+        dims = dm.dims  # the frame is validated here
+        accepted = _net_options(net_class) - set(dims)
         options = {k: v for k, v in self.get_params().items() if k in accepted}
-        net = net_class(**options, **dm.dims)  # dims: the frame is validated here
+        net = net_class(**options, **dims)
         validate = len(dm.starts_["val"]) > 0
         module = ForecastModule(net, self.loss, *self._optimization(validate))
         with tempfile.TemporaryDirectory(prefix="forecast-") as checkpoints:
@@ -177,7 +183,7 @@ class Forecaster(BaseEstimator):
             trainer.fit(module, dm)
             best_epoch = load_best(module, trainer)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
-                                          "kwargs": {**options, **dm.dims}}, best_epoch)
+                                          "kwargs": {**options, **dims}}, best_epoch)
 
     def _optimization(self, validate: bool) -> tuple[partial, partial | None]:
         """The partial Adam and LR scheduler, tried on a probe parameter (the scheduler stepped
@@ -192,9 +198,9 @@ class Forecaster(BaseEstimator):
                                   f"{rejected.reason}; pass numbers, lr >= 0 and "
                                   "weight_decay >= 0.") from None
             raise ConfigError(f"lr_scheduler_kwargs={self.lr_scheduler_kwargs!r}: "
-                              f"{self.lr_scheduler} rejects them: {rejected.reason}; pass the "
-                              f"arguments of torch.optim.lr_scheduler.{self.lr_scheduler}.") \
-                from None
+                              f"{call_text(scheduler)} rejects its settings: {rejected.reason}; "
+                              "pass the arguments of torch.optim.lr_scheduler."
+                              f"{self.lr_scheduler}.") from None
         return optimizer, scheduler
 
     def _scheduler(self, validate: bool) -> partial | None:
@@ -256,6 +262,11 @@ class Forecaster(BaseEstimator):
     def _set_fitted(self, dm: WindowDataModule, net, net_spec: dict,
                     best_epoch: int | None) -> Forecaster:
         panel, lookback = dm.panel_, dm.spec.lookback
+        self.calibration_ = None
+        if len(dm.starts_["val"]):  # the held-out windows calibrate predict(level=...)
+            forecast = predict_scaled(ForecastModule(net), dm, "val")  # on the net's device
+            self.calibration_ = Calibration.fit(forecast, dm.windows("val")[1],
+                                                spreads(dm, "val"))
         self.net_, self.net_spec_, self.scaler_ = net.cpu().eval(), net_spec, dm.scaler
         self.best_epoch_ = best_epoch
         self.schema_ = Schema(
@@ -267,12 +278,6 @@ class Forecaster(BaseEstimator):
         ends = panel.bounds[1:]
         self.history_ = dm.unscaled(ends[:, None] - lookback + np.arange(lookback))  # [S, L, C]
         self.history_end_ = panel.time_at(ends - 1)
-        self.calibration_windows_ = len(dm.starts_["val"])
-        self.interval_widths_ = None
-        if self.calibration_windows_:  # the held-out windows calibrate predict(level=...)
-            _, actual = dm.windows("val")
-            self.interval_widths_ = calibrate(predict_scaled(ForecastModule(net), dm, "val"),
-                                              actual)
         return self
 
     # -- forecasting ------------------------------------------------------------------------
@@ -309,13 +314,22 @@ class Forecaster(BaseEstimator):
         values, scale = self._forecast(history, times, ahead)
         names = schema.targets
         if level is not None:
-            levels = check_levels(level, self.interval_widths_, self.calibration_windows_)
-            names = interval_names(schema.targets, levels)
-            columns = [values]
-            for each in levels:
-                columns += bounds(values, self.interval_widths_, scale, each)
-            values = np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names))
+            values, names = self._with_intervals(values, scale, history, level)
         return forecast_frame(values, times[:, schema.lookback:], history.ids, schema, names)
+
+    def _with_intervals(self, values: np.ndarray, scale: np.ndarray, history: History,
+                        level) -> tuple[np.ndarray, list[str]]:
+        """The forecast [S, H, T] followed, per target, by the bounds of each level's interval:
+        [S, H, T * (1 + 2 * levels)], and the column names."""
+        calibration = getattr(self, "calibration_", None)  # None: pickled by an older version
+        levels = check_levels(level, calibration)
+        history_spreads = spread(history.values, values.shape[-1]) / scale  # scaled
+        columns = [values]
+        for each in levels:
+            half = calibration.half_width(each, history_spreads) * scale
+            columns += [values - half, values + half]
+        names = interval_names(self.schema_.targets, levels)
+        return np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names)), names
 
     def _forecast(self, history: History, times: np.ndarray,
                   ahead: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -387,15 +401,17 @@ class Forecaster(BaseEstimator):
                 raise ConfigError(f"save: {key}={value!r} cannot be written as JSON; pass "
                                   "numbers, strings, lists and dicts.") from None
         meta = {"format": FORMAT_VERSION, "params": params, "net": self.net_spec_,
-                "best_epoch": self.best_epoch_, "calibration_windows": self.calibration_windows_,
+                "best_epoch": self.best_epoch_,
+                "calibration_windows": self.calibration_.windows if self.calibration_ else 0,
                 "schema": self.schema_.to_dict(), "scaler": self.scaler_.state_dict(),
                 "history_end": [t.isoformat() for t in ends] if isinstance(
                     ends, pd.DatetimeIndex) else [int(t) for t in ends]}
         (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=_json_number))
-        widths = self.interval_widths_
+        calibration = {} if self.calibration_ is None else {
+            "interval_widths": torch.from_numpy(self.calibration_.widths),
+            "interval_floor": torch.from_numpy(self.calibration_.floor)}
         torch.save({"state_dict": self.net_.state_dict(),
-                    "history": torch.from_numpy(self.history_),
-                    **({} if widths is None else {"interval_widths": torch.from_numpy(widths)})},
+                    "history": torch.from_numpy(self.history_), **calibration},
                    path / "weights.pt")
         return path
 
@@ -418,14 +434,24 @@ class Forecaster(BaseEstimator):
         forecaster.scaler_ = Scaler.from_state_dict(meta["scaler"])
         forecaster.schema_ = Schema.from_dict(meta["schema"])
         forecaster.history_ = tensors["history"].numpy()
-        widths = tensors.get("interval_widths")  # absent: fitted without validation, or older
-        forecaster.interval_widths_ = None if widths is None else widths.numpy()
-        forecaster.calibration_windows_ = meta.get("calibration_windows", 0)
+        forecaster.calibration_ = None  # fitted without validation, or saved by an older version
+        if "interval_widths" in tensors:
+            forecaster.calibration_ = Calibration(tensors["interval_widths"].numpy(),
+                                                  tensors["interval_floor"].numpy(),
+                                                  meta["calibration_windows"])
         ends = meta["history_end"]
         forecaster.history_end_ = (pd.Index(ends, dtype=np.int64)
                                    if isinstance(forecaster.schema_.freq, int)
                                    else pd.DatetimeIndex(ends))
         return forecaster
+
+
+def _net_options(net_class: type) -> set[str]:
+    """The constructor options of `net_class`, those of its `ForecastNet` base (revin,
+    subtract_last, channel_independent) included."""
+    return {name for cls in (net_class, ForecastNet) for name, parameter
+            in inspect.signature(cls).parameters.items()
+            if parameter.kind is not parameter.VAR_KEYWORD}
 
 
 def _json_number(value):

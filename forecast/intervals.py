@@ -1,64 +1,118 @@
-"""Prediction intervals by split conformal prediction, for any point forecaster.
+"""Prediction intervals by normalised split conformal prediction, for any point forecaster.
 
-The absolute errors of the forecasts of the held-out validation windows, per horizon step and
-target on the scaled axis (series pooled), calibrate a symmetric interval around each point
-forecast: at level p the interval's half-width is the ceil((n + 1) p)-th smallest of the n
-errors, which covers a new window's value with probability >= p where the windows are
-exchangeable (a stationary series; a series that drifts between validation and use covers
-less). `calibrate` keeps one half-width per whole percentage, [99, H, T], so a saved model
-answers any level 1..99 without keeping its errors.
+Each held-out validation window's absolute errors, per horizon step and target on the scaled
+axis, are divided by the window's spread (the standard deviation of its target over the
+lookback: a volatile or grown series gets wider intervals than a calm one), series pooled. At
+level p the interval's half-width is the ceil((n + 1) p)-th smallest of these n normalised
+errors times the new window's spread. Where windows are exchangeable this covers each forecast
+value with probability >= p; in practice the windows overlap, the same windows also picked the
+best epoch (so the errors are a little optimistic), and a series that behaves differently
+after validation is covered less or more: experiments/intervals.py measures it on real data.
+Coverage is per value and pooled over series, not for a whole horizon nor for each series.
+A `Calibration` keeps one half-width per whole percentage, so a saved model answers any level
+1..99 without keeping its errors.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from forecast.errors import ConfigError
 
 LEVELS = np.arange(1, 100)  # the whole percentages a calibration answers
+REPORTED = (80, 95)  # the levels an experiment scores on its test windows
+FLOOR = 0.1  # the least spread of a window, as a share of the calibration windows' mean spread
 
 
-def calibrate(forecast: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """Half-widths [99, H, T] at `LEVELS` from forecasts and actuals [N, H, T] of N windows;
-    inf where a level needs more windows than N (ceil((n + 1) p) > n)."""
-    errors = np.sort(np.abs(np.asarray(actual) - np.asarray(forecast)), axis=0)  # [N, H, T]
-    n = len(errors)
-    rank = np.ceil((n + 1) * LEVELS / 100).astype(int)  # 1-based rank of each level's error
-    widths = np.full((len(LEVELS), *errors.shape[1:]), np.inf, dtype=np.float32)
+def conformal_widths(scores: np.ndarray) -> np.ndarray:
+    """[99, ...] the ceil((n + 1) p)-th smallest of the n `scores` [N, ...] at each level p of
+    `LEVELS`; inf where that rank exceeds n (too few windows for the level)."""
+    scores = np.sort(scores, axis=0)
+    n = len(scores)
+    rank = np.ceil((n + 1) * LEVELS / 100).astype(int)
+    widths = np.full((len(LEVELS), *scores.shape[1:]), np.inf, dtype=np.float32)
     known = rank <= n
-    widths[known] = errors[rank[known] - 1]
+    widths[known] = scores[rank[known] - 1]
     return widths
 
 
-def check_levels(level, widths: np.ndarray | None, n_windows: int) -> list[int]:
+@dataclass
+class Calibration:
+    """Normalised half-widths [99, H, T] at `LEVELS`, the least spread [T] a window is given,
+    and the number of windows they came from."""
+
+    widths: np.ndarray
+    floor: np.ndarray
+    windows: int
+
+    @classmethod
+    def fit(cls, forecast: np.ndarray, actual: np.ndarray, spreads: np.ndarray) -> Calibration:
+        """From the scaled forecasts and actuals [N, H, T] of N windows and their spreads
+        [N, 1, T] (`spread`, `window_spread`)."""
+        floor = FLOOR * spreads.mean(axis=(0, 1))
+        scores = np.abs(actual - forecast) / np.maximum(spreads, floor)
+        return cls(conformal_widths(scores), floor.astype(np.float32), len(actual))
+
+    def half_width(self, level: int, spreads: np.ndarray) -> np.ndarray:
+        """[N, H, T] scaled half-widths at `level` for windows of spreads [N, 1, T]."""
+        return self.widths[level - 1] * np.maximum(spreads, self.floor)
+
+    def answers(self, level: int) -> bool:
+        return bool(np.isfinite(self.widths[level - 1]).all())
+
+
+def spread(inputs: np.ndarray, n_targets: int) -> np.ndarray:
+    """[N, 1, T] the standard deviation over the lookback of each window's targets, from the
+    inputs [N, L, C] (targets first)."""
+    return inputs[..., :n_targets].std(axis=1, keepdims=True)
+
+
+def window_spread(values: np.ndarray, starts: np.ndarray, lookback: int,
+                  n_targets: int) -> np.ndarray:
+    """`spread` of the windows that start at rows `starts` of the stacked series [rows, C],
+    from running sums: no window is gathered."""
+    targets = np.asarray(values[:, :n_targets], dtype=np.float64)
+    sums = [np.concatenate([np.zeros((1, n_targets)), np.cumsum(power, axis=0)])
+            for power in (targets, targets ** 2)]
+    starts = np.asarray(starts)
+    mean, square = ((total[starts + lookback] - total[starts]) / lookback for total in sums)
+    return np.sqrt(np.maximum(square - mean ** 2, 0))[:, None].astype(np.float32)
+
+
+def check_levels(level, calibration: Calibration | None) -> list[int]:
     """`level` (a number or numbers in 1..99) as a sorted list; one ConfigError where a level is
-    not a whole percentage, or the calibration (`widths`, from `n_windows` windows) cannot
-    answer it."""
-    levels = list(level) if isinstance(level, (list, tuple, np.ndarray)) else [level]
-    whole = [isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-             and value in LEVELS for value in levels]
-    if not levels or not all(whole):
+    not a whole percentage, or `calibration` cannot answer it."""
+    levels = _as_list(level)
+    level = level.tolist() if hasattr(level, "tolist") else level  # as the message shows it
+    if not levels or not all(isinstance(value, (int, float, np.number))
+                             and not isinstance(value, bool) and value in LEVELS
+                             for value in levels):
         raise ConfigError(f"level={level!r}: give whole percentages between 1 and 99, e.g. "
                           "level=[80, 95].")
-    if widths is None:
+    if calibration is None:
         raise ConfigError(f"level={level!r}: this model has no calibration for intervals; it "
                           "was fitted without validation windows (val_size=0) or saved by an "
                           "older version; refit it with val_size > 0.")
     levels = sorted({int(value) for value in levels})
-    too_high = [value for value in levels if not np.isfinite(widths[value - 1]).all()]
+    too_high = [value for value in levels if not calibration.answers(value)]
     if too_high:
         need = int(np.ceil(too_high[-1] / (100 - too_high[-1])))  # (n + 1) p <= n
         raise ConfigError(f"level={too_high[-1]}: a {too_high[-1]}% interval needs at least "
                           f"{need} validation windows and the model was calibrated on "
-                          f"{n_windows}; ask for a lower level or raise val_size.")
+                          f"{calibration.windows}; ask for a lower level or raise val_size.")
     return levels
 
 
-def bounds(forecast: np.ndarray, widths: np.ndarray, scale: np.ndarray, level: int):
-    """(lower, upper) [S, H, T] around the forecast [S, H, T] in original units, from scaled
-    half-widths [99, H, T] and the scale [S, 1, T] of each series."""
-    half = widths[level - 1] * scale
-    return forecast - half, forecast + half
+def _as_list(level) -> list | None:
+    """A number (or 0-d array) as [number]; a list, tuple, array or Series as a list; None
+    for any other shape."""
+    try:
+        dims = np.ndim(level)
+    except ValueError:  # ragged nesting
+        return None
+    return np.asarray(level, dtype=object).reshape(-1).tolist() if dims <= 1 else None
 
 
 def interval_names(targets: list[str], levels: list[int]) -> list[str]:
@@ -73,15 +127,17 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     return float(np.mean((actual >= lower) & (actual <= upper)))
 
 
-REPORTED = (80, 95)  # the levels an experiment scores
-
-
-def coverage_metrics(widths: np.ndarray | None, forecast: np.ndarray, actual: np.ndarray,
-                     prefix: str = "test_") -> dict[str, float]:
+def coverage_metrics(calibration: Calibration | None, forecast: np.ndarray, actual: np.ndarray,
+                     spreads: np.ndarray, prefix: str = "test_") -> dict[str, float]:
     """`{prefix}coverage_80`, `..._95`: the share of the actual values [K, H, T] inside the
-    intervals around the forecasts [K, H, T] (both scaled), for the `REPORTED` levels the
-    calibration answers."""
-    if widths is None:
+    intervals around the forecasts [K, H, T] of windows of spreads [K, 1, T] (all scaled), for
+    the `REPORTED` levels the calibration answers."""
+    if calibration is None:
         return {}
-    return {f"{prefix}coverage_{level}": coverage(actual, *bounds(forecast, widths, 1.0, level))
-            for level in REPORTED if np.isfinite(widths[level - 1]).all()}
+    metrics = {}
+    for level in REPORTED:
+        if calibration.answers(level):
+            half = calibration.half_width(level, spreads)
+            metrics[f"{prefix}coverage_{level}"] = coverage(actual, forecast - half,
+                                                            forecast + half)
+    return metrics

@@ -28,8 +28,8 @@ from forecast.errors import ForecastError
 from forecast.forecaster import Forecaster
 from forecast.inference import Schema, as_index, window_times
 
-# The pyfunc's parameters: `level`, no intervals unless asked for.
-PARAMS = ParamSchema([ParamSpec("level", "long", [], (-1,))])
+# The pyfunc's parameters: `level`, a list of percentages (80.0 as well as 80); none by default.
+PARAMS = ParamSchema([ParamSpec("level", "double", [], (-1,))])
 
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):
@@ -40,9 +40,10 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):
         self.forecaster = Forecaster.load(context.artifacts["forecaster"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        level = list((params or {}).get("level") or []) or None
+        level = (params or {}).get("level")
         try:
-            return pyfunc_predict(self.forecaster, model_input, level)
+            return pyfunc_predict(self.forecaster, model_input,
+                                  None if isinstance(level, list) and not level else level)
         except ForecastError as error:  # served: a 400 answer with our message, not a generic 500
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
 

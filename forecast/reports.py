@@ -79,9 +79,10 @@ def summary(title: str, dm: WindowDataModule, results: list[Result], table: pd.D
     n = len(all_windows(dm, part, results[0].index)) if results else 0
     origins = "every step" if stride == 1 else f"every {stride} steps"
     refitted = " (baselines refitted at each)" if refit else ""
-    coverage = [f"{name.rsplit('_', 1)[1]}% covers {value:.3f}"
-                for result in results for name, value in result.metrics.items()
-                if name.startswith(f"{part}_coverage_")]
+    prefix = f"{part}_coverage_"  # the neural model's (first) intervals, as coverage_metrics
+    coverage = [f"{name.removeprefix(prefix)}% covers {value:.3f}"
+                for name, value in (results[0].metrics if results else {}).items()
+                if name.startswith(prefix)]
     intervals = (f"\n{results[0].name}'s prediction intervals (calibrated on the validation "
                  f"windows): {', '.join(coverage)} of the {part} values.") if coverage else ""
     return (f"{title}: {n} {part} windows, horizon {dm.spec.horizon}, origins {origins}"

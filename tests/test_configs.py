@@ -142,10 +142,11 @@ def test_interval_experiment_scores_coverage_of_the_net_and_ridge(tmp_path):
     run_experiment_script("intervals.py", "--only", "co2", "--quick", results=tmp_path)
     report = (tmp_path / "intervals.md").read_text()
     rows = [line.split(" | ") for line in report.splitlines() if line.startswith("| co2 |")]
-    assert [row[1] for row in rows] == ["segrnn", "ridge"]
+    assert [(row[1], row[2]) for row in rows] == [
+        ("segrnn", "normalised"), ("segrnn", "plain"), ("ridge", "normalised"), ("ridge", "plain")]
     for row in rows:
-        covers = [float(cell.split(" / ")[0]) for cell in row[4:]]  # 50, 80, 90, 95%
-        widths = [float(cell.split(" / ")[1].rstrip(" |")) for cell in row[4:]]
+        covers = [float(cell.split(" / ")[0]) for cell in row[5:]]  # 50, 80, 90, 95%
+        widths = [float(cell.split(" / ")[1].rstrip(" |")) for cell in row[5:]]
         assert all(0 <= c <= 1 for c in covers) and covers == sorted(covers)
         assert widths == sorted(widths) and widths[0] > 0
     assert "--only co2 --quick" in report

@@ -185,9 +185,11 @@ def test_bad_training_options_get_one_clear_error(frame):
         (dict(lr_scheduler="LRScheduler"), r"'LRScheduler' is not a schedule"),
         (dict(lr_scheduler="SequentialLR"), r"'SequentialLR' is not a schedule"),
         (dict(lr_scheduler="ExponentialLR", lr_scheduler_kwargs={"gama": 0.9}),
-         r"^lr_scheduler_kwargs=\{'gama': 0.9\}: ExponentialLR rejects them"),
+         r"^lr_scheduler_kwargs=\{'gama': 0.9\}: ExponentialLR\(gama=0.9\) rejects its"),
         (dict(lr_scheduler="CosineAnnealingLR", lr_scheduler_kwargs={"T_max": 0}),
-         r"^lr_scheduler_kwargs=\{'T_max': 0\}: CosineAnnealingLR rejects them"),  # on step
+         r"^lr_scheduler_kwargs=\{'T_max': 0\}: CosineAnnealingLR\(T_max=0\) rejects"),  # on step
+        (dict(lr_scheduler="CosineAnnealingLR", max_epochs=0),  # T_max from max_epochs
+         r"^lr_scheduler_kwargs=None: CosineAnnealingLR\(T_max=0\) rejects its settings"),
         (dict(lr_scheduler="ReduceLROnPlateau", val_size=0), r"no validation windows; raise"),
         (dict(ema_decay=1.5), r"^ema_decay: must be a number in \(0, 1\), got 1.5"),
         (dict(ema_decay="0.9"), r"^ema_decay: must be a number in \(0, 1\), got '0.9'"),
@@ -219,6 +221,25 @@ def test_the_lr_schedule_is_stepped_every_epoch(frame, tmp_path):
 
 
 # -- scikit-learn -----------------------------------------------------------------------------
+@pytest.mark.parametrize("mode, extra", [
+    ("many_to_one", {}), ("many_to_many", {}), ("seq2seq", dict(teacher_forcing=0.3)),
+    ("segment", dict(segment_length=12, channel_embedding=False))])
+def test_every_network_option_reaches_the_network(frame, mode, extra):
+    """The options of the ForecastNet base (revin, subtract_last, channel_independent) too, and
+    a clone, or a Forecaster wrapping a CLI network, carries them."""
+    options = dict(cell="rnn", nonlinearity="relu", num_layers=2, dropout=0.1, revin=True,
+                   subtract_last=True, channel_independent=True, **extra)
+    model = forecast.Forecaster(**{**SMALL, "max_epochs": 1}, mode=mode, **options).fit(frame)
+    kwargs = model.net_spec_["kwargs"]
+    assert {key: kwargs[key] for key in options} == options
+    assert model.net_.norm.weight is not None and model.net_.norm.subtract_last  # RevIN affine
+    assert model.net_.channel_independent or mode == "segment"  # segment: channel-wise anyway
+    assert clone(model).fit(frame).net_spec_["kwargs"] == kwargs
+    dm = forecast.data.WindowDataModule(frame=frame, lookback=48, horizon=12)
+    wrapped = forecast.Forecaster.from_fitted(dm, model.net_, kwargs)  # as the CLI does
+    assert {key: wrapped.get_params()[key] for key in options} == options
+
+
 def test_fit_returns_self_and_keeps_params(frame):
     model = forecast.Forecaster(**{**SMALL, "max_epochs": 1})
     with pytest.raises(NotFittedError):
@@ -285,7 +306,7 @@ def test_applicable_sklearn_checks_pass_and_the_rest_do_not_apply():
 def test_save_load_round_trip_is_identical_and_pickle_free(fitted, frame, tmp_path):
     fitted.save(tmp_path / "m")
     tensors = torch.load(tmp_path / "m" / "weights.pt", weights_only=True)  # no pickled objects
-    assert set(tensors) == {"state_dict", "history", "interval_widths"}
+    assert set(tensors) == {"state_dict", "history", "interval_widths", "interval_floor"}
     loaded = forecast.load(tmp_path / "m")
     pd.testing.assert_frame_equal(loaded.predict(frame), fitted.predict(frame))
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())

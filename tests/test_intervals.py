@@ -1,5 +1,5 @@
-"""Prediction intervals: split conformal half-widths, calibrated on the validation windows of
-`fit`, that cover held-out values about as often as their level says."""
+"""Prediction intervals: normalised split conformal half-widths, calibrated on the validation
+windows of `fit`, that cover held-out values about as often as their level says."""
 
 import numpy as np
 import pandas as pd
@@ -8,7 +8,14 @@ import pytest
 import forecast
 from forecast.data.synthetic import sine_frame
 from forecast.errors import ConfigError
-from forecast.intervals import calibrate, coverage, coverage_metrics
+from forecast.evaluate import spreads, windows
+from forecast.intervals import (
+    Calibration,
+    conformal_widths,
+    coverage,
+    coverage_metrics,
+    spread,
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +30,8 @@ def model(frame):
                                lr=3e-3).fit(frame.iloc[:1500])
 
 
-def test_the_half_width_is_the_conformal_rank_of_the_errors():
-    errors = np.arange(1.0, 10.0)[:, None, None]  # nine windows, errors 1..9
-    widths = calibrate(np.zeros_like(errors), -errors)
+def test_the_half_width_is_the_conformal_rank_of_the_scores():
+    widths = conformal_widths(np.arange(9.0, 0.0, -1)[:, None, None])  # nine windows: 9..1
     assert widths.shape == (99, 1, 1)
     assert widths[80 - 1, 0, 0] == 8  # ceil((9 + 1) * 0.8) = 8th smallest
     assert widths[50 - 1, 0, 0] == 5
@@ -48,9 +54,6 @@ def test_held_out_values_are_covered_at_about_the_level(model, frame):
     assert 0.90 <= cover[95] <= 0.99, cover
     out = model.predict(level=80)
     assert (out["y0-lo-80"] < out["y0"]).all() and (out["y0"] < out["y0-hi-80"]).all()
-    # wider with the horizon: the last step is harder to forecast than the first
-    width = out["y0-hi-80"] - out["y0-lo-80"]
-    assert width.iloc[-1] > width.iloc[0]
 
 
 def test_columns_follow_each_target_and_levels_are_sorted(model):
@@ -77,7 +80,7 @@ def test_a_new_series_gets_intervals_in_its_own_units():
 def test_intervals_survive_save_load(model, tmp_path):
     loaded = forecast.Forecaster.load(model.save(tmp_path / "model"))
     pd.testing.assert_frame_equal(loaded.predict(level=[80, 95]), model.predict(level=[80, 95]))
-    assert loaded.calibration_windows_ == model.calibration_windows_ > 0
+    assert loaded.calibration_.windows == model.calibration_.windows > 0
 
 
 def test_levels_the_model_cannot_answer_get_one_clear_error(model, frame):
@@ -86,27 +89,49 @@ def test_levels_the_model_cannot_answer_get_one_clear_error(model, frame):
             model.predict(level=level)
     unvalidated = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
                                       val_size=0).fit(frame.iloc[:300])
-    assert unvalidated.interval_widths_ is None
+    assert unvalidated.calibration_ is None
     unvalidated.predict()  # point forecasts need no calibration
     with pytest.raises(ConfigError, match=r"no calibration for intervals.*val_size > 0"):
         unvalidated.predict(level=80)
     # 12 rows of validation: 12 - 4 + 1 = 9 windows answer 80% but not 95% (needs 19)
     few = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
                               val_size=12).fit(frame.iloc[:300])
-    assert few.calibration_windows_ == 9  # one wide frame: one series of two targets
+    assert few.calibration_.windows == 9  # one wide frame: one series of two targets
     few.predict(level=90)  # needs 9
     with pytest.raises(ConfigError, match=r"^level=95: .* needs at least 19 validation windows "
                                           r"and the model was calibrated on 9"):
         few.predict(level=[80, 95])
 
 
-def test_coverage_metrics_score_scaled_forecasts():
+def test_intervals_scale_with_the_spread_of_each_window():
+    """Errors proportional to each window's spread: normalised, one calibration fits both the
+    calm and the volatile windows; a plain (unnormalised) one would over-cover the calm ones
+    and under-cover the volatile ones."""
     rng = np.random.default_rng(0)
-    val_errors, test_errors = rng.normal(size=(2, 2000, 3, 1))
-    widths = calibrate(np.zeros_like(val_errors), val_errors)
-    scores = coverage_metrics(widths, np.zeros_like(test_errors), test_errors)
-    assert set(scores) == {"test_coverage_80", "test_coverage_95"}
-    assert abs(scores["test_coverage_80"] - 0.8) < 0.03
-    assert abs(scores["test_coverage_95"] - 0.95) < 0.015
-    assert coverage_metrics(None, test_errors, test_errors) == {}
+    spreads_ = np.where(np.arange(4000) % 2, 0.2, 2.0)[:, None, None]  # calm, volatile, ...
+    val, test = (rng.normal(size=(4000, 3, 1)) * spreads_ for _ in range(2))
+    calibration = Calibration.fit(np.zeros_like(val), val, spreads_)
+    for rows in (slice(0, None, 2), slice(1, None, 2)):  # the volatile windows, the calm ones
+        scores = coverage_metrics(calibration, np.zeros_like(test[rows]), test[rows],
+                                  spreads_[rows])
+        assert set(scores) == {"test_coverage_80", "test_coverage_95"}
+        assert abs(scores["test_coverage_80"] - 0.8) < 0.03
+        assert abs(scores["test_coverage_95"] - 0.95) < 0.015
+    plain = conformal_widths(np.abs(val))[80 - 1]
+    assert coverage(test[0::2], -plain, plain) < 0.7 and coverage(test[1::2], -plain, plain) > 0.99
+    # a constant window gets the floor, not a zero-width interval
+    assert (calibration.half_width(80, np.zeros((1, 1, 1))) > 0).all()
+    assert coverage_metrics(None, test, test, spreads_) == {}
     assert coverage(np.array([1.0, 2.0, 3.0]), np.array([0.0] * 3), np.array([2.5] * 3)) == 2 / 3
+
+
+def test_window_spreads_come_from_running_sums_without_gathering(model, frame):
+    """The datamodule's spreads (running sums) equal the std of the gathered windows."""
+    dm = forecast.data.WindowDataModule(frame=frame.iloc[:600], lookback=48, horizon=12,
+                                        split=forecast.data.Split(val=0.2, test=0.2))
+    dm.setup()
+    for part in ("val", "test"):
+        inputs, _ = windows(dm, part)
+        np.testing.assert_allclose(spreads(dm, part), spread(inputs, 2), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(spreads(dm, "test", np.array([3, 0])),
+                               spread(inputs, 2)[[3, 0]], rtol=1e-4, atol=1e-6)

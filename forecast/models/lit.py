@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from functools import partial
 
 import pytorch_lightning as pl
@@ -64,6 +65,8 @@ class ForecastModule(pl.LightningModule):
             super().__setattr__(name, value)
 
     def setup(self, stage: str) -> None:
+        if stage == "fit":  # before Lightning builds them, for users of trainer.fit
+            self.check_optimization()
         skip_noop_hooks(self, pl.LightningModule)
         for callback in self.trainer.callbacks:
             skip_noop_hooks(callback, pl.Callback)
@@ -132,7 +135,7 @@ class ForecastModule(pl.LightningModule):
             first_steps(self.optimizer, self.scheduler)
         except Rejected as rejected:
             make = self.optimizer if rejected.part == "optimizer" else self.scheduler
-            raise ConfigError(f"optim.{rejected.part}: {_call_text(make)} rejects its settings: "
+            raise ConfigError(f"optim.{rejected.part}: {call_text(make)} rejects its settings: "
                               f"{rejected.reason}; fix the value in the override or in "
                               "conf/optim/.") from None
 
@@ -155,7 +158,7 @@ class Rejected(Exception):
         super().__init__(f"{part}: {self.reason}")
 
 
-def _call_text(make: Callable) -> str:
+def call_text(make: Callable) -> str:
     """`Adam(lr=-1)` for a partial, else the callable's name."""
     if isinstance(make, partial):
         arguments = ", ".join(f"{key}={value!r}" for key, value in make.keywords.items())
@@ -167,19 +170,25 @@ def first_steps(make_optimizer: Callable, make_scheduler: Callable | None) -> No
     """Build the optimiser and scheduler on a probe parameter and step each once (a plateau
     schedule with a loss of 1): raises `Rejected` for a value torch refuses then."""
     probe = torch.zeros(1, requires_grad=True)
-    try:
+    with _rejected_as("optimizer"):
         optimizer = make_optimizer([probe])
-    except REJECTIONS as error:
-        raise Rejected("optimizer", error) from None
-    if make_scheduler is None:
-        return
-    try:
-        scheduler = make_scheduler(optimizer)
-        optimizer.step()
+    with _rejected_as("scheduler"):
+        scheduler = make_scheduler(optimizer) if make_scheduler else None
+    with _rejected_as("optimizer"):
+        optimizer.step(lambda: torch.zeros(()))  # a closure, as LBFGS requires
+    if scheduler is not None:
         plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-        scheduler.step(*([1.0] if plateau else []))
+        with _rejected_as("scheduler"):
+            scheduler.step(*([1.0] if plateau else []))
+
+
+@contextmanager
+def _rejected_as(part: str):
+    """A setting torch rejects inside the block becomes `Rejected(part, ...)`."""
+    try:
+        yield
     except REJECTIONS as error:
-        raise Rejected("scheduler", error) from None
+        raise Rejected(part, error) from None
 
 
 def load_best(module: ForecastModule, trainer: pl.Trainer) -> int | None:
