@@ -55,6 +55,8 @@ def interval_rows(name: str, model: str, dm, forecasts: dict) -> list[dict]:
             row[f"cover_{level}"] = (coverage(actual["test"], forecasts["test"] - half,
                                               forecasts["test"] + half) if finite else np.nan)
             row[f"width_{level}"] = float(np.mean(2 * half)) if finite else np.nan
+        row["miss"] = float(np.nanmean([abs(row[f"cover_{level}"] - level / 100)
+                                        for level in LEVELS]))
         rows.append(row)
     return rows
 
@@ -75,14 +77,15 @@ def run_setting(name: str, data_dir: Path, quick: bool) -> list[dict]:
                                               for part in parts})
     for row in rows:
         print(f"{name:>12} {row['model']:>8} {row['method']:>10}: " + ", ".join(
-            f"{level}% covers {row[f'cover_{level}']:.3f}" for level in LEVELS), flush=True)
+            f"{level}% covers {row[f'cover_{level}']:.3f}" for level in LEVELS)
+            + f"; mean miss {row['miss']:.3f}", flush=True)
     return rows
 
 
 def report(rows: list[dict], machine_info: dict, command: str) -> str:
     """The Markdown table of `rows`, with the machine and the command that made it."""
     header = ["setting", "model", "method", "val windows", "test windows",
-              *(f"{level}%: cover / width" for level in LEVELS)]
+              *(f"{level}%: cover / width" for level in LEVELS), "mean miss"]
     lines = ["# Prediction intervals: coverage on the test windows", "",
              "Split conformal intervals (`forecast.intervals`), calibrated on the validation "
              "windows of each preset, scored on every test window: the share of test values "
@@ -91,7 +94,8 @@ def report(rows: list[dict], machine_info: dict, command: str) -> str:
              "narrower at the same coverage is better). `normalised` is what "
              "`Forecaster.predict(level=...)` gives (errors divided by each window's spread); "
              "`plain` is split conformal without the normalisation. `-`: too few validation "
-             "windows for the level.", "",
+             "windows for the level. `mean miss`: the mean distance between coverage and "
+             "level over the levels shown (0 is perfect calibration).", "",
              f"Machine: {machine_info['machine']}; torch {machine_info['torch']}, "
              f"{machine_info['date']}. Command: `{command}`.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -100,7 +104,7 @@ def report(rows: list[dict], machine_info: dict, command: str) -> str:
                  str(row["test_windows"]),
                  *("-" if np.isnan(row[f"cover_{level}"]) else
                    f"{row[f'cover_{level}']:.3f} / {row[f'width_{level}']:.3f}"
-                   for level in LEVELS)]
+                   for level in LEVELS), f"{row['miss']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -145,8 +146,11 @@ def test_interval_experiment_scores_coverage_of_the_net_and_ridge(tmp_path):
     assert [(row[1], row[2]) for row in rows] == [
         ("segrnn", "normalised"), ("segrnn", "plain"), ("ridge", "normalised"), ("ridge", "plain")]
     for row in rows:
-        covers = [float(cell.split(" / ")[0]) for cell in row[5:]]  # 50, 80, 90, 95%
-        widths = [float(cell.split(" / ")[1].rstrip(" |")) for cell in row[5:]]
+        covers = [float(cell.split(" / ")[0]) for cell in row[5:9]]  # 50, 80, 90, 95%
+        widths = [float(cell.split(" / ")[1]) for cell in row[5:9]]
+        miss = float(row[9].rstrip(" |"))
+        assert miss == pytest.approx(np.mean(np.abs(np.array(covers) - [.5, .8, .9, .95])),
+                                     abs=2e-3)
         assert all(0 <= c <= 1 for c in covers) and covers == sorted(covers)
         assert widths == sorted(widths) and widths[0] > 0
     assert "--only co2 --quick" in report
