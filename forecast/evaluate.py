@@ -39,6 +39,8 @@ class Result:
         params: the estimator's parameters (baselines).
         per_step: `mse`, `mae` ... (original units) and `norm_mse` ... (scaled), arrays [H].
         index: [K] the part's windows that were forecast; None = all of them.
+        band: None, or (level, half-widths [K, H, T] on the scaled axis) of the forecast's
+            prediction interval, drawn around it in the forecast figure.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Result:
     params: dict = field(default_factory=dict)
     per_step: dict[str, np.ndarray] = field(default_factory=dict)
     index: np.ndarray | None = None
+    band: tuple[int, np.ndarray] | None = None
 
 
 def all_windows(dm: WindowDataModule, part: str, index: np.ndarray | None = None) -> np.ndarray:

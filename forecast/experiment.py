@@ -34,6 +34,7 @@ from forecast.tracking import log_invocation, open_runs
 
 log = logging.getLogger(__name__)
 
+BAND = 80  # the level of the prediction interval drawn around the neural forecast
 # What constructors raise for a value they reject (torch, Lightning).
 REJECTED_VALUE = (ValueError, TypeError, MisconfigurationException)
 
@@ -70,10 +71,12 @@ def run(cfg: DictConfig) -> float:
                            cfg.backtest.refit, fit_seconds={model_name: fit_seconds})
         forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), best_epoch,
                                             **_training_params(cfg))
-        neural = results[0]
-        neural.metrics.update(coverage_metrics(
-            forecaster.calibration_, neural.forecast, windows(dm, "test", neural.index)[1],
-            spreads(dm, "test", neural.index)))
+        neural, calibration = results[0], forecaster.calibration_
+        test_spreads = spreads(dm, "test", neural.index)
+        neural.metrics.update(coverage_metrics(calibration, neural.forecast,
+                                               windows(dm, "test", neural.index)[1], test_spreads))
+        if calibration and calibration.answers(BAND):
+            neural.band = BAND, calibration.half_width(BAND, test_spreads)
         table = results_table(results)
         log.info(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
         if tracker:

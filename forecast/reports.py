@@ -170,6 +170,8 @@ def _draw_window(ax, dm: WindowDataModule, results: list[Result], part: str, ind
         forecast = dm.inverse_transform(r.forecast[[pos]], part, k)[0, :, target]
         ax.plot(np.arange(1, horizon + 1), forecast, color=colors[r.name], lw=1.3,
                 label=r.name, **small)
+        _draw_band(ax, dm, r, part, k, [pos], np.arange(1, horizon + 1), (0, slice(None)),
+                   target, colors[r.name])
     ax.axvline(0.5, color="0.85", lw=0.8)
     ax.tick_params(labelsize=7)
 
@@ -186,7 +188,22 @@ def _draw_stretch(ax, dm: WindowDataModule, results: list[Result], part: str,
     for r in results:
         forecast = dm.inverse_transform(r.forecast[positions], part, k)[:, 0, target]
         ax.plot(steps, forecast, color=colors[r.name], lw=1.1, label=r.name, **small)
+        _draw_band(ax, dm, r, part, k, positions, steps, (slice(None), 0), target,
+                   colors[r.name])
     ax.tick_params(labelsize=7)
+
+
+def _draw_band(ax, dm: WindowDataModule, result: Result, part: str, k: np.ndarray, positions,
+               steps: np.ndarray, cells: tuple, target: int, color: str) -> None:
+    """The result's prediction interval (if any) as a shaded band over `steps`; `cells` picks
+    (window, horizon step) from the unscaled [K', H] values, as the caller's line does."""
+    if result.band is None:
+        return
+    level, half = result.band
+    lower, upper = (dm.inverse_transform(result.forecast[positions] + sign * half[positions],
+                                         part, k)[..., target][cells] for sign in (-1, 1))
+    ax.fill_between(steps, lower, upper, color=color, alpha=0.18, lw=0,
+                    label=f"{result.name} {level}% interval")
 
 
 def _when(value) -> str:

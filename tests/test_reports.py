@@ -97,6 +97,23 @@ def test_forecast_figure_of_one_series_with_several_targets():
     plt.close(figure)
 
 
+@pytest.mark.parametrize("horizon", [6, 1])  # a window per cell; a stretch of one-step ones
+def test_forecast_figure_shades_a_prediction_interval_around_the_forecast(horizon):
+    dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=24, horizon=horizon)
+    (result,) = backtest(dm, baselines={"naive": baselines.RepeatLast()}, stride=3)
+    result.family, result.band = NEURAL, (80, np.full_like(result.forecast, 0.5))
+    figure = reports.forecast_figure(dm, [result], n_windows=1)
+    ax = figure.axes[0]
+    (band,) = ax.collections
+    assert band.get_label() == "naive 80% interval"
+    vertices = band.get_paths()[0].vertices[:, 1]
+    forecast = next(line for line in ax.get_lines() if line.get_label() == "naive").get_ydata()
+    scale = dm.scaler.scale_[0, 0]  # half a scaled unit either side, in original units
+    assert vertices.max() == pytest.approx(forecast.max() + 0.5 * scale, rel=1e-4)
+    assert vertices.min() == pytest.approx(forecast.min() - 0.5 * scale, rel=1e-4)
+    plt.close(figure)
+
+
 def test_horizon_figure_lines_per_step_and_bars_for_one_step(panel_results):
     _, results = panel_results
     figure = reports.horizon_figure(results)
