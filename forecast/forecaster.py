@@ -33,9 +33,11 @@ from forecast.inference import (
     History,
     Schema,
     as_index,
+    backtest_frame,
     forecast_frame,
     read_future,
     read_history,
+    read_origins,
     series_frame,
     window_times,
 )
@@ -316,6 +318,31 @@ class Forecaster(BaseEstimator):
         if level is not None:
             values, names = self._with_intervals(values, scale, history, level)
         return forecast_frame(values, times[:, schema.lookback:], history.ids, schema, names)
+
+    @_python_terms
+    def backtest(self, X: pd.DataFrame, n_windows: int = 1, step: int | None = None,
+                 level=None) -> pd.DataFrame:
+        """Forecast from `n_windows` cutoffs of each series of `X`, `step` rows apart (default
+        `horizon`), the last horizon ending at X's end, and put each beside what followed:
+        rolling-origin evaluation of the fitted model (it is not refitted).
+
+        X is checked as `predict` checks it, and needs lookback + horizon +
+        (n_windows - 1) * step rows per series; known-future columns are read from X itself.
+        `level` adds interval bounds, as in `predict`.
+
+        Returns:
+            `horizon` rows per window: `[id,] cutoff, time`, the forecast columns of `predict`
+            and `{target}-actual`; `cutoff` is the last timestamp of the window's history.
+        """
+        self._check_fitted()
+        schema = self.schema_
+        origins = read_origins(X, schema, n_windows, schema.horizon if step is None else step)
+        times = window_times(origins.history.ends, schema.freq, schema.lookback, schema.horizon)
+        values, scale = self._forecast(origins.history, times, origins.ahead)
+        names = schema.targets
+        if level is not None:
+            values, names = self._with_intervals(values, scale, origins.history, level)
+        return backtest_frame(values, origins, times[:, schema.lookback:], schema, names)
 
     def _with_intervals(self, values: np.ndarray, scale: np.ndarray, history: History,
                         level) -> tuple[np.ndarray, list[str]]:

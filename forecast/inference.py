@@ -11,7 +11,8 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from forecast.data.frame import build_panel
-from forecast.errors import DataError
+from forecast.data.panel import Panel
+from forecast.errors import ConfigError, DataError
 
 
 @dataclass
@@ -80,15 +81,22 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
     Raises DataError for a frame of the other form (wide vs long), missing columns, too few rows
     per series, a different frequency, and everything `build_panel` rejects in training.
     """
+    panel = read_panel(frame, schema)
+    lookback, ends = schema.lookback, panel.bounds[1:]
+    rows = ends[:, None] - lookback + np.arange(lookback)  # [S, L]
+    return History(panel.values[rows], panel.time_at(ends - 1), list(panel.series_ids))
+
+
+def read_panel(frame: pd.DataFrame, schema: Schema) -> Panel:
+    """`frame` validated as `read_history` validates it, every row kept."""
     _check_form(frame, schema)
     n_past = len(schema.columns) - schema.n_future
     panel = build_panel(frame, target=schema.targets,
                         features=schema.columns[schema.n_targets:n_past],
                         time_col=_time_col(frame, schema), id_col=schema.id_col,
                         fill=schema.fill, sort=schema.sort, future_features=schema.future_features)
-    values, bounds, ids, freq = panel.values, panel.bounds, list(panel.series_ids), panel.freq
-    lookback, ends = schema.lookback, bounds[1:]
-    counts = np.diff(bounds)
+    ids, freq, lookback = list(panel.series_ids), panel.freq, schema.lookback
+    counts = panel.lengths
     short = np.flatnonzero(counts < lookback)
     if len(short) and schema.id_col is None:
         raise DataError(f"predict: the history has {counts[0]} rows, fewer than "
@@ -104,8 +112,51 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
                             "DatetimeIndex.")
         raise DataError(f"predict: the history's frequency is {freq}, but the model was trained "
                         f"on {schema.freq}; resample it to {schema.freq}.")
-    rows = ends[:, None] - lookback + np.arange(lookback)  # [S, L]
-    return History(values[rows], panel.time_at(ends - 1), ids)
+    return panel
+
+
+@dataclass
+class Origins:
+    """The windows of a backtest: forecast from each cutoff, compare with what followed.
+
+    Attributes:
+        history: [N, L, C] the lookback rows before each cutoff; `ends` the cutoffs (the last
+            timestamp of each window's history); `ids` each window's series.
+        ahead: [N, H, F] the known-future columns over each horizon, or None.
+        actual: [N, H, T] the targets over each horizon.
+    """
+
+    history: History
+    ahead: np.ndarray | None
+    actual: np.ndarray
+
+
+def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int) -> Origins:
+    """`frame` validated as `read_history` validates it, cut into `n_windows` windows per
+    series whose horizons end `step` rows apart, the last at the frame's end."""
+    for name, value in (("n_windows", n_windows), ("step", step)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"backtest: {name}={value!r}; pass a positive integer.")
+    panel = read_panel(frame, schema)
+    lookback, horizon = schema.lookback, schema.horizon
+    need = lookback + horizon + (n_windows - 1) * step
+    short = np.flatnonzero(panel.lengths < need)
+    if len(short):
+        rows = {panel.series_ids[s]: int(panel.lengths[s]) for s in short[:5]}
+        which = (f"the frame has {rows.popitem()[1]}" if schema.id_col is None
+                 else f"too short (id: rows) {rows}")
+        raise DataError(f"backtest: {n_windows} windows {step} rows apart need {need} rows per "
+                        f"series (lookback + horizon + (n_windows - 1) * step), and {which}; "
+                        "pass more rows, or lower n_windows or step.")
+    back = (np.arange(n_windows)[::-1] * step + horizon)  # [K] rows from each series' end
+    cutoffs = (panel.bounds[1:, None] - back).ravel()  # [S * K] first row of each horizon
+    past = panel.values[cutoffs[:, None] - lookback + np.arange(lookback)]  # [N, L, C]
+    coming = panel.values[cutoffs[:, None] + np.arange(horizon)]  # [N, H, C]
+    ids = np.repeat(np.asarray(panel.series_ids, dtype=object), n_windows).tolist()
+    n_past = len(schema.columns) - schema.n_future
+    return Origins(History(past, panel.time_at(cutoffs - 1), ids),
+                   coming[..., n_past:] if schema.n_future else None,
+                   coming[..., :schema.n_targets])
 
 
 def _check_form(frame, schema: Schema) -> None:
@@ -271,6 +322,22 @@ def forecast_frame(values: np.ndarray, times: np.ndarray, ids: list[str], schema
         return pd.DataFrame(values[0], index=as_index(times[0], schema.time_name),
                             columns=names)
     return _stacked_frame(values, times, ids, names, schema)
+
+
+def backtest_frame(values: np.ndarray, origins: Origins, times: np.ndarray, schema: Schema,
+                   names: list[str]) -> pd.DataFrame:
+    """The forecasts [N, H, len(names)] of the backtest windows at `times` [N, H] as rows:
+    `[id,] cutoff, time, *names, *{target}-actual`, `horizon` rows per window."""
+    n, horizon = times.shape
+    columns = {"cutoff": as_index(origins.history.ends.to_numpy().repeat(horizon)),
+               schema.time_name: as_index(times)}
+    if schema.id_col is not None:
+        columns = {schema.id_col: pd.array(origins.history.ids, dtype="str").repeat(horizon),
+                   **columns}
+    columns.update({name: values[..., i].ravel() for i, name in enumerate(names)})
+    columns.update({f"{target}-actual": origins.actual[..., i].ravel().astype(np.float64)
+                    for i, target in enumerate(schema.targets)})
+    return pd.DataFrame(columns)
 
 
 def series_frame(values: np.ndarray, times: np.ndarray, ids: list[str],

@@ -1,0 +1,76 @@
+"""`Forecaster.backtest`: rolling-origin forecasts of a fitted model beside what followed, the
+same numbers as `predict` on each cutoff's history."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast
+from forecast.data.synthetic import sine_frame
+from forecast.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return sine_frame(n_steps=600, n_series=2)
+
+
+@pytest.fixture(scope="module")
+def model(frame):
+    return forecast.Forecaster(lookback=48, horizon=12, hidden_size=16, max_epochs=2,
+                               calendar=True).fit(frame.iloc[:450])
+
+
+def test_each_window_is_predict_on_the_history_up_to_its_cutoff(model, frame):
+    out = model.backtest(frame, n_windows=3, step=5, level=[80])
+    assert list(out.columns) == ["cutoff", "date", "y0", "y0-lo-80", "y0-hi-80",
+                                 "y1", "y1-lo-80", "y1-hi-80", "y0-actual", "y1-actual"]
+    assert len(out) == 3 * 12
+    cutoffs = out.cutoff.unique()
+    assert list(cutoffs) == list(frame.date.iloc[[-1 - 12 - 10, -1 - 12 - 5, -1 - 12]])
+    truth = frame.set_index("date")
+    for cutoff in cutoffs:
+        window = out[out.cutoff == cutoff].set_index("date")
+        expected = model.predict(frame[frame.date <= cutoff], level=[80])
+        pd.testing.assert_frame_equal(window[expected.columns], expected, check_freq=False)
+        np.testing.assert_allclose(window[["y0-actual", "y1-actual"]].to_numpy(),
+                                   truth.loc[window.index, ["y0", "y1"]].to_numpy(), rtol=1e-6)
+    assert out.date.iloc[-1] == frame.date.iloc[-1]  # the last horizon ends at the frame's end
+    default = model.backtest(frame, n_windows=2)  # step = horizon: back-to-back horizons
+    assert (default.cutoff.unique()[1] - default.cutoff.unique()[0]) == pd.Timedelta("12h")
+
+
+def test_long_frames_new_series_and_known_future_columns():
+    rng = np.random.default_rng(0)
+    n = 400
+    price = np.repeat(rng.choice([0.0, 1.0, 2.0], size=n // 4), 4)
+    wide = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="h"),
+                         "y": 2 * price + 0.1 * rng.standard_normal(n), "price": price})
+    long = pd.concat([wide.assign(unique_id="a"), wide.assign(unique_id="b", y=wide.y * 3)])
+    model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=8, max_epochs=1,
+                                future_features=["price"]).fit(long[long.unique_id == "a"])
+    out = model.backtest(long, n_windows=2, step=3)
+    assert list(out.columns) == ["unique_id", "cutoff", "ds", "y", "y-actual"]
+    assert out.unique_id.tolist() == ["a"] * 12 + ["b"] * 12  # "b" is new to the model
+    cutoff = out.cutoff.iloc[-1]
+    history = long[long.ds <= cutoff]
+    future = long[long.ds > cutoff].groupby("unique_id").head(6)[["unique_id", "ds", "price"]]
+    expected = model.predict(history, future=future)
+    last = out[out.cutoff == cutoff].reset_index(drop=True)
+    pd.testing.assert_frame_equal(last[["unique_id", "ds", "y"]], expected)
+
+
+def test_bad_arguments_get_one_clear_error(model, frame):
+    for options, message in [
+            (dict(n_windows=0), r"^backtest: n_windows=0; pass a positive integer"),
+            (dict(step="5"), r"^backtest: step='5'; pass a positive integer"),
+            (dict(n_windows=20, step=30), r"^backtest: 20 windows 30 rows apart need 630 rows "
+                                          r"per series .*, and the frame has 600; pass more")]:
+        with pytest.raises((ConfigError, DataError), match=message):
+            model.backtest(frame, **options)
+    with pytest.raises(DataError, match="misses column"):
+        model.backtest(frame.drop(columns="y1"))
+    long = sine_frame(n_steps=100, n_series=2, long=True)
+    long_model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=1).fit(long)
+    with pytest.raises(DataError, match=r"too short \(id: rows\) \{'y1': 40\}"):
+        long_model.backtest(long.iloc[:140], n_windows=3)  # y0: 100 rows, y1: 40; need 42
