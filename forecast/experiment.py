@@ -75,7 +75,7 @@ def run(cfg: DictConfig) -> float:
         test_spreads = spreads(dm, "test", neural.index)
         neural.metrics.update(coverage_metrics(calibration, neural.forecast,
                                                windows(dm, "test", neural.index)[1], test_spreads))
-        if calibration and calibration.answers(BAND):
+        if calibration is not None and calibration.answers(BAND):
             neural.band = BAND, calibration.half_width(BAND, test_spreads)
         table = results_table(results)
         log.info(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")

@@ -149,6 +149,14 @@ class Forecaster(BaseEstimator):
         self.gradient_clip_val, self.accelerator, self.seed = gradient_clip_val, accelerator, seed
         self.precision = precision
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle; parameters and fitted state added since the pickle was made take their
+        defaults (no interval calibration)."""
+        defaults = {name: parameter.default for name, parameter
+                    in inspect.signature(type(self)).parameters.items()}
+        fitted = {"calibration_": None} if "net_" in state else {}
+        super().__setstate__({**defaults, **fitted, **state})
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False  # the targets are columns of X
@@ -328,7 +336,9 @@ class Forecaster(BaseEstimator):
 
         X is checked as `predict` checks it, and needs lookback + horizon +
         (n_windows - 1) * step rows per series; known-future columns are read from X itself.
-        `level` adds interval bounds, as in `predict`.
+        `level` adds interval bounds, as in `predict`. Each window is `predict` on the history
+        up to its cutoff, except that with `fill=` X is filled once, as a whole: a gap is then
+        filled from both sides, and a filled row's actual is the filled value.
 
         Returns:
             `horizon` rows per window: `[id,] cutoff, time`, the forecast columns of `predict`
@@ -348,7 +358,7 @@ class Forecaster(BaseEstimator):
                         level) -> tuple[np.ndarray, list[str]]:
         """The forecast [S, H, T] followed, per target, by the bounds of each level's interval:
         [S, H, T * (1 + 2 * levels)], and the column names."""
-        calibration = getattr(self, "calibration_", None)  # None: pickled by an older version
+        calibration = self.calibration_
         levels = check_levels(level, calibration)
         history_spreads = spread(history.values, values.shape[-1]) / scale  # scaled
         columns = [values]
@@ -429,7 +439,8 @@ class Forecaster(BaseEstimator):
                                   "numbers, strings, lists and dicts.") from None
         meta = {"format": FORMAT_VERSION, "params": params, "net": self.net_spec_,
                 "best_epoch": self.best_epoch_,
-                "calibration_windows": self.calibration_.windows if self.calibration_ else 0,
+                "calibration_windows": (0 if self.calibration_ is None
+                                        else self.calibration_.windows),
                 "schema": self.schema_.to_dict(), "scaler": self.scaler_.state_dict(),
                 "history_end": [t.isoformat() for t in ends] if isinstance(
                     ends, pd.DatetimeIndex) else [int(t) for t in ends]}
@@ -462,7 +473,7 @@ class Forecaster(BaseEstimator):
         forecaster.schema_ = Schema.from_dict(meta["schema"])
         forecaster.history_ = tensors["history"].numpy()
         forecaster.calibration_ = None  # fitted without validation, or saved by an older version
-        if "interval_widths" in tensors:
+        if "interval_floor" in tensors:  # (widths without a floor: unnormalised, pre-release)
             forecaster.calibration_ = Calibration(tensors["interval_widths"].numpy(),
                                                   tensors["interval_floor"].numpy(),
                                                   meta["calibration_windows"])

@@ -87,9 +87,10 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
     return History(panel.values[rows], panel.time_at(ends - 1), list(panel.series_ids))
 
 
-def read_panel(frame: pd.DataFrame, schema: Schema) -> Panel:
-    """`frame` validated as `read_history` validates it, every row kept."""
-    _check_form(frame, schema)
+def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict") -> Panel:
+    """`frame` validated as `read_history` validates it, every row kept; messages start with
+    `caller`."""
+    _check_form(frame, schema, caller)
     n_past = len(schema.columns) - schema.n_future
     panel = build_panel(frame, target=schema.targets,
                         features=schema.columns[schema.n_targets:n_past],
@@ -99,18 +100,18 @@ def read_panel(frame: pd.DataFrame, schema: Schema) -> Panel:
     counts = panel.lengths
     short = np.flatnonzero(counts < lookback)
     if len(short) and schema.id_col is None:
-        raise DataError(f"predict: the history has {counts[0]} rows, fewer than "
+        raise DataError(f"{caller}: the history has {counts[0]} rows, fewer than "
                         f"lookback={lookback}; pass at least {lookback} rows.")
     if len(short):
         too_short = {ids[s]: int(counts[s]) for s in short[:5]}
-        raise DataError(f"predict: series with fewer than lookback={lookback} rows (id: rows) "
+        raise DataError(f"{caller}: series with fewer than lookback={lookback} rows (id: rows) "
                         f"{too_short}; pass at least {lookback} rows of history per series.")
     if not same_freq(freq, schema.freq):
         if isinstance(freq, (int, np.integer)) and not isinstance(schema.freq, (int, np.integer)):
-            raise DataError(f"predict: the history has no time column '{schema.time_name}' (the "
+            raise DataError(f"{caller}: the history has no time column '{schema.time_name}' (the "
                             "model was trained on timestamps); pass it as a column or as a "
                             "DatetimeIndex.")
-        raise DataError(f"predict: the history's frequency is {freq}, but the model was trained "
+        raise DataError(f"{caller}: the history's frequency is {freq}, but the model was trained "
                         f"on {schema.freq}; resample it to {schema.freq}.")
     return panel
 
@@ -137,7 +138,12 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
     for name, value in (("n_windows", n_windows), ("step", step)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"backtest: {name}={value!r}; pass a positive integer.")
-    panel = read_panel(frame, schema)
+    taken = {"cutoff", *(f"{target}-actual" for target in schema.targets)}
+    clash = taken & {schema.time_name, schema.id_col, *schema.columns}
+    if clash:
+        raise DataError(f"backtest: the column name(s) {sorted(clash)} are taken by the "
+                        "backtest's own columns; rename them and refit.")
+    panel = read_panel(frame, schema, "backtest")
     lookback, horizon = schema.lookback, schema.horizon
     need = lookback + horizon + (n_windows - 1) * step
     short = np.flatnonzero(panel.lengths < need)
@@ -149,30 +155,30 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
                         f"series (lookback + horizon + (n_windows - 1) * step), and {which}; "
                         "pass more rows, or lower n_windows or step.")
     back = (np.arange(n_windows)[::-1] * step + horizon)  # [K] rows from each series' end
-    cutoffs = (panel.bounds[1:, None] - back).ravel()  # [S * K] first row of each horizon
-    past = panel.values[cutoffs[:, None] - lookback + np.arange(lookback)]  # [N, L, C]
-    coming = panel.values[cutoffs[:, None] + np.arange(horizon)]  # [N, H, C]
+    first_ahead = (panel.bounds[1:, None] - back).ravel()  # [S * K] first row of each horizon
+    past = panel.values[first_ahead[:, None] - lookback + np.arange(lookback)]  # [N, L, C]
+    coming = panel.values[first_ahead[:, None] + np.arange(horizon)]  # [N, H, C]
     ids = np.repeat(np.asarray(panel.series_ids, dtype=object), n_windows).tolist()
     n_past = len(schema.columns) - schema.n_future
-    return Origins(History(past, panel.time_at(cutoffs - 1), ids),
+    return Origins(History(past, panel.time_at(first_ahead - 1), ids),
                    coming[..., n_past:] if schema.n_future else None,
                    coming[..., :schema.n_targets])
 
 
-def _check_form(frame, schema: Schema) -> None:
+def _check_form(frame, schema: Schema, caller: str) -> None:
     if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"predict: expected a pandas DataFrame, got {type(frame).__name__}; pass "
+        raise DataError(f"{caller}: expected a pandas DataFrame, got {type(frame).__name__}; pass "
                         f"a frame like the training one (columns {schema.columns}).")
     if schema.id_col is None and "unique_id" in frame.columns:
-        raise DataError("predict: the model was trained on a wide frame (one column per series), "
+        raise DataError(f"{caller}: the model was trained on a wide frame (one column per series), "
                         "but this frame has the id column 'unique_id'; pass the wide form, or "
                         "drop the column.")
     if schema.id_col is not None and schema.id_col not in frame.columns:
-        raise DataError(f"predict: the model was trained on a long frame; the history needs its "
+        raise DataError(f"{caller}: the model was trained on a long frame; the history needs its "
                         f"series id column '{schema.id_col}'.")
     missing = [c for c in schema.columns if c not in frame.columns]
     if missing:
-        raise DataError(f"predict: the history misses column(s) {missing} the model was "
+        raise DataError(f"{caller}: the history misses column(s) {missing} the model was "
                         f"trained on; pass a frame with columns {schema.columns}.")
 
 
@@ -328,9 +334,10 @@ def backtest_frame(values: np.ndarray, origins: Origins, times: np.ndarray, sche
                    names: list[str]) -> pd.DataFrame:
     """The forecasts [N, H, len(names)] of the backtest windows at `times` [N, H] as rows:
     `[id,] cutoff, time, *names, *{target}-actual`, `horizon` rows per window."""
-    n, horizon = times.shape
-    columns = {"cutoff": as_index(origins.history.ends.to_numpy().repeat(horizon)),
-               schema.time_name: as_index(times)}
+    horizon = times.shape[1]
+    time = as_index(times)
+    columns = {"cutoff": origins.history.ends.repeat(horizon).astype(time.dtype),
+               schema.time_name: time}
     if schema.id_col is not None:
         columns = {schema.id_col: pd.array(origins.history.ids, dtype="str").repeat(horizon),
                    **columns}

@@ -167,11 +167,11 @@ def _draw_window(ax, dm: WindowDataModule, results: list[Result], part: str, ind
     ax.plot(np.arange(0, horizon + 1), np.r_[past[-1], actual], color="black", lw=1.6,
             label="actual", **small)
     for r in results:
-        forecast = dm.inverse_transform(r.forecast[[pos]], part, k)[0, :, target]
-        ax.plot(np.arange(1, horizon + 1), forecast, color=colors[r.name], lw=1.3,
+        lines = _unscaled_lines(dm, r, [pos], part, k, target)  # each [1, H]
+        ax.plot(np.arange(1, horizon + 1), lines[0][0], color=colors[r.name], lw=1.3,
                 label=r.name, **small)
-        _draw_band(ax, dm, r, part, k, [pos], np.arange(1, horizon + 1), (0, slice(None)),
-                   target, colors[r.name])
+        _draw_band(ax, np.arange(1, horizon + 1), [line[0] for line in lines[1:]], r,
+                   colors[r.name])
     ax.axvline(0.5, color="0.85", lw=0.8)
     ax.tick_params(labelsize=7)
 
@@ -186,24 +186,29 @@ def _draw_stretch(ax, dm: WindowDataModule, results: list[Result], part: str,
     actual = dm.inverse_transform(windows(dm, part, k)[1], part, k)[:, 0, target]
     ax.plot(steps, actual, color="black", lw=1.6, label="actual", **small)
     for r in results:
-        forecast = dm.inverse_transform(r.forecast[positions], part, k)[:, 0, target]
-        ax.plot(steps, forecast, color=colors[r.name], lw=1.1, label=r.name, **small)
-        _draw_band(ax, dm, r, part, k, positions, steps, (slice(None), 0), target,
-                   colors[r.name])
+        lines = _unscaled_lines(dm, r, positions, part, k, target)  # each [K', 1]
+        ax.plot(steps, lines[0][:, 0], color=colors[r.name], lw=1.1, label=r.name, **small)
+        _draw_band(ax, steps, [line[:, 0] for line in lines[1:]], r, colors[r.name])
     ax.tick_params(labelsize=7)
 
 
-def _draw_band(ax, dm: WindowDataModule, result: Result, part: str, k: np.ndarray, positions,
-               steps: np.ndarray, cells: tuple, target: int, color: str) -> None:
-    """The result's prediction interval (if any) as a shaded band over `steps`; `cells` picks
-    (window, horizon step) from the unscaled [K', H] values, as the caller's line does."""
-    if result.band is None:
-        return
-    level, half = result.band
-    lower, upper = (dm.inverse_transform(result.forecast[positions] + sign * half[positions],
-                                         part, k)[..., target][cells] for sign in (-1, 1))
-    ax.fill_between(steps, lower, upper, color=color, alpha=0.18, lw=0,
-                    label=f"{result.name} {level}% interval")
+def _unscaled_lines(dm: WindowDataModule, result: Result, positions, part: str, k: np.ndarray,
+                    target: int) -> list[np.ndarray]:
+    """[forecast] or [forecast, lower, upper] of the result's windows `positions` (the part's
+    windows `k`), one target, in original units: each [K', H]."""
+    scaled = [result.forecast[positions]]
+    if result.band is not None:
+        half = result.band[1][positions]
+        scaled += [scaled[0] - half, scaled[0] + half]
+    return [dm.inverse_transform(values, part, k)[..., target] for values in scaled]
+
+
+def _draw_band(ax, steps: np.ndarray, bounds: list[np.ndarray], result: Result,
+               color: str) -> None:
+    """The result's prediction interval, if it has one (`bounds`: lower, upper), shaded."""
+    if bounds:
+        ax.fill_between(steps, *bounds, color=color, alpha=0.18, lw=0,
+                        label=f"{result.name} {result.band[0]}% interval")
 
 
 def _when(value) -> str:

@@ -60,16 +60,38 @@ def test_long_frames_new_series_and_known_future_columns():
     pd.testing.assert_frame_equal(last[["unique_id", "ds", "y"]], expected)
 
 
+def test_integer_time_axes_and_series_of_different_lengths():
+    long = sine_frame(n_steps=200, n_series=2, long=True)
+    long["ds"] = long.groupby("unique_id").cumcount() * 5  # integer steps of 5
+    ragged = long[(long.unique_id == "y0") | (long.ds >= 300)]  # y1: its last 140 rows
+    model = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
+                                time_col="ds").fit(long)
+    out = model.backtest(ragged, n_windows=2, step=3)
+    assert out.cutoff.dtype == out.ds.dtype == np.int64
+    for series in ("y0", "y1"):
+        rows = out[out.unique_id == series]
+        assert rows.cutoff.unique().tolist() == [995 - 5 * (4 + 3), 995 - 5 * 4]
+        assert rows.ds.tolist()[-1] == 995  # both end where their series ends
+        expected = model.predict(ragged[(ragged.unique_id == series)
+                                        & (ragged.ds <= rows.cutoff.iloc[0])])
+        np.testing.assert_allclose(rows.y.to_numpy()[:4], expected.y.to_numpy(), rtol=1e-5)
+
+
 def test_bad_arguments_get_one_clear_error(model, frame):
-    for options, message in [
-            (dict(n_windows=0), r"^backtest: n_windows=0; pass a positive integer"),
-            (dict(step="5"), r"^backtest: step='5'; pass a positive integer"),
-            (dict(n_windows=20, step=30), r"^backtest: 20 windows 30 rows apart need 630 rows "
-                                          r"per series .*, and the frame has 600; pass more")]:
-        with pytest.raises((ConfigError, DataError), match=message):
+    for options, error, message in [
+            (dict(n_windows=0), ConfigError, r"^backtest: n_windows=0; pass a positive integer"),
+            (dict(step="5"), ConfigError, r"^backtest: step='5'; pass a positive integer"),
+            (dict(n_windows=20, step=30), DataError, r"^backtest: 20 windows 30 rows apart need "
+                                                     r"630 rows per series .*, and the frame has "
+                                                     r"600; pass more")]:
+        with pytest.raises(error, match=message):
             model.backtest(frame, **options)
-    with pytest.raises(DataError, match="misses column"):
+    with pytest.raises(DataError, match=r"^backtest: the history misses column"):
         model.backtest(frame.drop(columns="y1"))
+    clashing = frame.rename(columns={"y0": "cutoff"})
+    named = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8)
+    with pytest.raises(DataError, match=r"\['cutoff'\] are taken by the backtest's own columns"):
+        named.fit(clashing.iloc[:200]).backtest(clashing)
     long = sine_frame(n_steps=100, n_series=2, long=True)
     long_model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=1).fit(long)
     with pytest.raises(DataError, match=r"too short \(id: rows\) \{'y1': 40\}"):

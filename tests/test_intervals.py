@@ -1,6 +1,8 @@
 """Prediction intervals: normalised split conformal half-widths, calibrated on the validation
 windows of `fit`, that cover held-out values about as often as their level says."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,13 +127,32 @@ def test_intervals_scale_with_the_spread_of_each_window():
     assert coverage(np.array([1.0, 2.0, 3.0]), np.array([0.0] * 3), np.array([2.5] * 3)) == 2 / 3
 
 
-def test_window_spreads_come_from_running_sums_without_gathering(model, frame):
-    """The datamodule's spreads (running sums) equal the std of the gathered windows."""
-    dm = forecast.data.WindowDataModule(frame=frame.iloc[:600], lookback=48, horizon=12,
+@pytest.mark.parametrize("scaler, level", [("standard", 0.0), ("none", 1e6)])
+def test_window_spreads_of_the_datamodule_are_those_of_the_gathered_windows(
+        frame, scaler, level, monkeypatch):
+    """In chunks (a small chunk here), also for large unscaled values."""
+    monkeypatch.setattr(forecast.intervals, "CHUNK", 1000)
+    dm = forecast.data.WindowDataModule(frame=frame.iloc[:600].assign(y0=lambda d: d.y0 + level),
+                                        lookback=48, horizon=12, scaler=scaler,
                                         split=forecast.data.Split(val=0.2, test=0.2))
     dm.setup()
     for part in ("val", "test"):
         inputs, _ = windows(dm, part)
-        np.testing.assert_allclose(spreads(dm, part), spread(inputs, 2), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(spreads(dm, part), spread(inputs, 2), rtol=1e-5)
     np.testing.assert_allclose(spreads(dm, "test", np.array([3, 0])),
-                               spread(inputs, 2)[[3, 0]], rtol=1e-4, atol=1e-6)
+                               spread(inputs, 2)[[3, 0]], rtol=1e-5)
+
+
+def test_a_constant_target_gets_intervals_of_one_training_std(frame):
+    constant = frame.iloc[:600].assign(y1=3.0)
+    model = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
+                                features=["y1"], target=["y0"]).fit(constant)
+    flat = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
+                               target=["y1", "y0"]).fit(constant)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by zero
+        out = flat.predict(level=80)
+    assert np.isfinite(out.to_numpy()).all() and (out["y1-hi-80"] > out["y1-lo-80"]).all()
+    assert flat.calibration_.floor[0] == 1.0  # the constant target: one training std
+    assert 0 < flat.calibration_.floor[1] < 1.0
+    model.predict(level=80)
