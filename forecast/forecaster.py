@@ -338,7 +338,8 @@ class Forecaster(BaseEstimator):
         (n_windows - 1) * step rows per series; known-future columns are read from X itself.
         `level` adds interval bounds, as in `predict`. Each window is `predict` on the history
         up to its cutoff, except that with `fill=` X is filled once, as a whole: a gap is then
-        filled from both sides, and a filled row's actual is the filled value.
+        filled from both sides, and a filled row's actual is the filled value. Cutoffs inside
+        the rows the model was fitted on score it on data it has seen.
 
         Returns:
             `horizon` rows per window: `[id,] cutoff, time`, the forecast columns of `predict`
