@@ -28,8 +28,8 @@ import torch
 from accuracy_report import SETTINGS, machine  # experiments/, beside this file
 from benchmark import QUICK, REPO, RESULTS, compose_preset, fit_recurrent
 
-from forecast.evaluate import build_baselines, predict_scaled, run_baselines, spreads
-from forecast.intervals import Calibration, conformal_widths, coverage
+from forecast.evaluate import build_baselines, predict_scaled, run_baselines
+from forecast.intervals import Calibration, conformal_widths, coverage, spread
 from forecast.logs import quiet
 
 LEVELS = (50, 80, 90, 95)
@@ -40,16 +40,18 @@ DEFAULT = ("etth1_s336", "etth1_m96", "etth2_m96", "exchange96", "ili24", "co2",
 def interval_rows(name: str, model: str, dm, forecasts: dict) -> list[dict]:
     """Coverage and mean width at `LEVELS` on test of intervals calibrated on val, normalised
     and plain; `forecasts`: the scaled forecasts [N, H, T] of each part."""
-    actual = {part: dm.windows(part)[1] for part in forecasts}
-    spread = {part: spreads(dm, part) for part in forecasts}
-    calibration = Calibration.fit(forecasts["val"], actual["val"], spread["val"])
+    gathered = {part: dm.windows(part) for part in forecasts}  # inputs, actual
+    actual = {part: targets for part, (_, targets) in gathered.items()}
+    spreads = {part: spread(inputs, targets.shape[-1])
+               for part, (inputs, targets) in gathered.items()}
+    calibration = Calibration.fit(forecasts["val"], actual["val"], spreads["val"])
     plain = conformal_widths(np.abs(actual["val"] - forecasts["val"]))
     rows = []
     for method in ("normalised", "plain"):
         row = {"setting": name, "model": model, "method": method,
                "val_windows": len(actual["val"]), "test_windows": len(actual["test"])}
         for level in LEVELS:
-            half = (calibration.half_width(level, spread["test"]) if method == "normalised"
+            half = (calibration.half_width(level, spreads["test"]) if method == "normalised"
                     else np.broadcast_to(plain[level - 1], actual["test"].shape))
             finite = np.isfinite(half).all()
             row[f"cover_{level}"] = (coverage(actual["test"], forecasts["test"] - half,

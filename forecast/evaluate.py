@@ -20,7 +20,6 @@ from forecast.data import WindowDataModule
 from forecast.data.calendar import calendar_features, calendar_names
 from forecast.data.windows import gather_windows
 from forecast.errors import ConfigError
-from forecast.intervals import window_spread
 
 log = logging.getLogger(__name__)
 NEURAL, BASELINE = "neural", "baseline"
@@ -69,13 +68,6 @@ def windows(dm: WindowDataModule, part: str, index: np.ndarray | None = None):
 def windows_at(dm: WindowDataModule, starts: np.ndarray):
     """Scaled inputs [K, L, C] and targets [K, H, T] of the windows at global rows `starts`."""
     return gather_windows(dm.values_, starts, dm.spec, dm.dims["n_targets"])
-
-
-def spreads(dm: WindowDataModule, part: str, index: np.ndarray | None = None) -> np.ndarray:
-    """[K, 1, T] scaled spread of the targets over each window's lookback, of a part's windows
-    `index` (default all): what scales their prediction intervals (`forecast.intervals`)."""
-    starts = dm.starts_[part][all_windows(dm, part, index)]
-    return window_spread(dm.values_, starts, dm.spec.lookback, dm.dims["n_targets"])
 
 
 def target_times(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:

@@ -21,9 +21,9 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from forecast.backtest import backtest, check_stride
 from forecast.errors import ConfigError, unwrap
-from forecast.evaluate import build_baselines, spreads, windows
+from forecast.evaluate import build_baselines, windows
 from forecast.forecaster import Forecaster
-from forecast.intervals import coverage_metrics
+from forecast.intervals import coverage_metrics, spread
 from forecast.models import ForecastModule
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import load_best
@@ -72,9 +72,9 @@ def run(cfg: DictConfig) -> float:
         forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), best_epoch,
                                             **_training_params(cfg))
         neural, calibration = results[0], forecaster.calibration_
-        test_spreads = spreads(dm, "test", neural.index)
-        neural.metrics.update(coverage_metrics(calibration, neural.forecast,
-                                               windows(dm, "test", neural.index)[1], test_spreads))
+        inputs, actual = windows(dm, "test", neural.index)
+        test_spreads = spread(inputs, actual.shape[-1])
+        neural.metrics.update(coverage_metrics(calibration, neural.forecast, actual, test_spreads))
         if calibration is not None and calibration.answers(BAND):
             neural.band = BAND, calibration.half_width(BAND, test_spreads)
         table = results_table(results)

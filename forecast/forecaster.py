@@ -28,7 +28,7 @@ from forecast.errors import (
     check_accelerator,
     python_terms,
 )
-from forecast.evaluate import predict_scaled, spreads
+from forecast.evaluate import predict_scaled
 from forecast.inference import (
     History,
     Schema,
@@ -275,8 +275,8 @@ class Forecaster(BaseEstimator):
         self.calibration_ = None
         if len(dm.starts_["val"]):  # the held-out windows calibrate predict(level=...)
             forecast = predict_scaled(ForecastModule(net), dm, "val")  # on the net's device
-            self.calibration_ = Calibration.fit(forecast, dm.windows("val")[1],
-                                                spreads(dm, "val"))
+            inputs, actual = dm.windows("val")
+            self.calibration_ = Calibration.fit(forecast, actual, spread(inputs, actual.shape[-1]))
         self.net_, self.net_spec_, self.scaler_ = net.cpu().eval(), net_spec, dm.scaler
         self.best_epoch_ = best_epoch
         self.schema_ = Schema(
@@ -321,10 +321,7 @@ class Forecaster(BaseEstimator):
             history = read_history(X, schema)
         times = window_times(history.ends, schema.freq, schema.lookback, schema.horizon)
         ahead = read_future(future, schema, times[:, schema.lookback:], history.ids)
-        values, scale = self._forecast(history, times, ahead)
-        names = schema.targets
-        if level is not None:
-            values, names = self._with_intervals(values, scale, history, level)
+        values, names = self._columns(history, times, ahead, level)
         return forecast_frame(values, times[:, schema.lookback:], history.ids, schema, names)
 
     @_python_terms
@@ -349,16 +346,16 @@ class Forecaster(BaseEstimator):
         schema = self.schema_
         origins = read_origins(X, schema, n_windows, schema.horizon if step is None else step)
         times = window_times(origins.history.ends, schema.freq, schema.lookback, schema.horizon)
-        values, scale = self._forecast(origins.history, times, origins.ahead)
-        names = schema.targets
-        if level is not None:
-            values, names = self._with_intervals(values, scale, origins.history, level)
+        values, names = self._columns(origins.history, times, origins.ahead, level)
         return backtest_frame(values, origins, times[:, schema.lookback:], schema, names)
 
-    def _with_intervals(self, values: np.ndarray, scale: np.ndarray, history: History,
-                        level) -> tuple[np.ndarray, list[str]]:
-        """The forecast [S, H, T] followed, per target, by the bounds of each level's interval:
-        [S, H, T * (1 + 2 * levels)], and the column names."""
+    def _columns(self, history: History, times: np.ndarray, ahead: np.ndarray | None,
+                 level) -> tuple[np.ndarray, list[str]]:
+        """The forecast [S, H, T] (`_forecast`) and the target names; with `level`, each target
+        followed by the bounds of each level's interval: [S, H, T * (1 + 2 * levels)]."""
+        values, scale = self._forecast(history, times, ahead)
+        if level is None:
+            return values, self.schema_.targets
         calibration = self.calibration_
         levels = check_levels(level, calibration)
         history_spreads = spread(history.values, values.shape[-1]) / scale  # scaled

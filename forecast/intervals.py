@@ -18,14 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from forecast.errors import ConfigError
 
 LEVELS = np.arange(1, 100)  # the whole percentages a calibration answers
 REPORTED = (80, 95)  # the levels an experiment scores on its test windows
 FLOOR = 0.1  # the least spread of a window, as a share of the calibration windows' mean spread
-CHUNK = 2 ** 22  # values gathered at a time by `window_spread`
 
 
 def conformal_widths(scores: np.ndarray) -> np.ndarray:
@@ -52,7 +50,7 @@ class Calibration:
     @classmethod
     def fit(cls, forecast: np.ndarray, actual: np.ndarray, spreads: np.ndarray) -> Calibration:
         """From the scaled forecasts and actuals [N, H, T] of N windows and their spreads
-        [N, 1, T] (`spread`, `window_spread`)."""
+        [N, 1, T] (`spread`)."""
         mean = spreads.mean(axis=(0, 1))
         floor = np.where(mean > 0, FLOOR * mean, 1.0)  # a constant target: one training std
         scores = np.abs(actual - forecast) / np.maximum(spreads, floor)
@@ -70,18 +68,6 @@ def spread(inputs: np.ndarray, n_targets: int) -> np.ndarray:
     """[N, 1, T] the standard deviation over the lookback of each window's targets, from the
     inputs [N, L, C] (targets first)."""
     return inputs[..., :n_targets].std(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
-
-
-def window_spread(values: np.ndarray, starts: np.ndarray, lookback: int,
-                  n_targets: int) -> np.ndarray:
-    """`spread` of the windows that start at rows `starts` of the stacked series [rows, C],
-    gathered a chunk of windows at a time (never all at once)."""
-    view = sliding_window_view(values[:, :n_targets], lookback, axis=0)  # [rows', T, L]
-    starts = np.asarray(starts)
-    chunk = max(1, CHUNK // (lookback * n_targets))
-    parts = [view[starts[i:i + chunk]].std(axis=-1, dtype=np.float64)
-             for i in range(0, len(starts), chunk)]
-    return np.concatenate(parts or [np.zeros((0, n_targets))])[:, None].astype(np.float32)
 
 
 def check_levels(level, calibration: Calibration | None) -> list[int]:
