@@ -15,7 +15,7 @@ out="${OUT:-experiments/results}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 status=0
-PYTHONPATH="$PWD:$PWD/experiments/gpu/site" timeout ${LIMIT:-330} python3 experiments/bench_training.py --device cuda --repeats 2 \
+PYTHONPATH="$PWD:$PWD/experiments/gpu/site" timeout ${LIMIT:-330} python3 experiments/bench_training.py --device cuda --repeats ${REPEATS:-2} \
   --shapes ${SHAPES:-etth ecl ettm} --variants raw ours no_checkpoints bare tensor_dataset \
   --out "$out/bench_training_gpu.md" 2> "$out/bench_training_gpu.log" || status=$?
 # progress bars go to the log; show what went wrong, if anything

@@ -125,3 +125,20 @@ def test_resuming_a_run_restores_the_scaler_of_the_checkpoint(sine_wide, tmp_pat
         module, datamodule=resumed, ckpt_path=tmp_path / "epoch1.ckpt", weights_only=True)
     np.testing.assert_array_equal(resumed.scaler.center_, first.scaler.center_)
     np.testing.assert_allclose(resumed.values_, first.values_, rtol=1e-5, atol=1e-5)
+
+
+def test_batches_already_on_the_device_pass_through_and_others_are_moved(sine_wide):
+    """The per-step transfer Lightning asks of the datamodule: nothing to do for GPU-resident
+    (or CPU) windows; a batch elsewhere is still moved ("meta" stands in for a GPU here)."""
+    dm = WindowDataModule(frame=sine_wide, lookback=24, horizon=6)
+    batch = next(iter(dm.loader("train")))
+    assert dm.transfer_batch_to_device(batch, torch.device("cpu"), 0) is batch
+    moved = dm.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert {value.device.type for value in moved.values()} == {"meta"}
+    assert moved.keys() == batch.keys()
+
+
+def test_a_fit_on_the_datamodule_gives_no_hook_warning(sine_wide, tmp_path, recwarn):
+    dm = WindowDataModule(frame=sine_wide, lookback=24, horizon=6)
+    trainer(tmp_path, limit_train_batches=2, limit_val_batches=1).fit(small_module(dm), dm)
+    assert not [w for w in recwarn if "transfer_batch_to_device" in str(w.message)]
