@@ -1,5 +1,6 @@
 """Every experiment preset composes, loads its data under its protocol and builds its model."""
 
+import os
 import re
 import subprocess
 import sys
@@ -89,9 +90,11 @@ def test_every_preset_has_its_protocol_checked():
 
 
 def run_script(script: str, *args: str) -> None:
-    """Run experiments/SCRIPT ARGS from the repository root; it must succeed."""
+    """Run experiments/SCRIPT ARGS from the repository root, as the READMEs say (`PYTHONPATH=.`);
+    it must succeed."""
     result = subprocess.run([sys.executable, f"experiments/{script}", *args], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -168,6 +171,7 @@ def test_interval_experiment_scores_coverage_of_the_net_and_ridge(tmp_path):
     ("gpu_windows_check.py", ["--accelerator", "cpu", "--series", "2", "--rows", "10000",
                               "--batches", "10"]),
     ("gpu/forecaster_check.py", ["--accelerator", "cpu"]),
+    ("gpu/where_time_goes.py", ["--device", "cpu", "--rounds", "1"]),
 ])
 def test_smoke_runs_leave_the_committed_results_alone(script, args):
     results = REPO / "experiments" / "results"
