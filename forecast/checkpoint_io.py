@@ -24,12 +24,12 @@ class FileCheckpointIO(TorchCheckpointIO):
             return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        unfinished = path.with_name(f".{path.name}.{os.getpid()}.partial")
         try:
-            torch.save(checkpoint, partial)
-            os.replace(partial, path)
+            torch.save(checkpoint, unfinished)
+            os.replace(unfinished, path)
         finally:
-            partial.unlink(missing_ok=True)
+            unfinished.unlink(missing_ok=True)  # a failed save leaves the old file alone
 
 
 class BackgroundCheckpointIO(AsyncCheckpointIO):

@@ -177,7 +177,8 @@ class WindowDataModule(pl.LightningDataModule):
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # Batches of GPU-resident windows (and every batch on a CPU) are on the device already:
         # Lightning's walk over the batch would cost ~30 us a step for nothing.
-        if all(value.device == device for value in batch.values()):
+        if isinstance(batch, dict) and all(isinstance(value, torch.Tensor)
+                                           and value.device == device for value in batch.values()):
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import math
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from experiments.bench_support import (
     run_ours,
     run_raw,
 )
-from forecast.checkpoint_io import BackgroundCheckpointIO
+from forecast.checkpoint_io import BackgroundCheckpointIO, FileCheckpointIO
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
 from forecast.models import ForecastModule, ManyToOne
@@ -72,6 +73,18 @@ def test_background_checkpoint_keeps_the_values_at_save_time(tmp_path):
     io.teardown()  # Lightning calls it at the end of fit: waits for the writes
     saved = torch.load(tmp_path / "best.ckpt", weights_only=True)
     assert saved["epoch"] == 3 and torch.equal(saved["state_dict"]["w"], torch.ones(1000))
+
+
+def test_checkpoint_files_are_replaced_whole_and_a_failed_save_leaves_the_old_one(tmp_path):
+    io, path = FileCheckpointIO(), tmp_path / "checkpoints" / "last.ckpt"
+    io.save_checkpoint({"epoch": 1}, path)  # creates the folder
+    io.save_checkpoint({"epoch": 2}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 2}
+    with pytest.raises(TypeError, match="pickle"):  # a lock cannot be saved
+        io.save_checkpoint({"epoch": 3, "lock": threading.Lock()}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no partial file left
+    assert isinstance(BackgroundCheckpointIO().checkpoint_io, FileCheckpointIO)
 
 
 def test_gpu_checkpoint_io_writes_the_best_and_the_last_epoch_with_our_callbacks(tmp_path):
