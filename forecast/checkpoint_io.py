@@ -3,33 +3,41 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning_utilities.core.apply_func import apply_to_collection
-from pytorch_lightning.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
+from pytorch_lightning.plugins.io import AsyncCheckpointIO, CheckpointIO, TorchCheckpointIO
 
 
 class FileCheckpointIO(TorchCheckpointIO):
-    """`TorchCheckpointIO` that `torch.save`s a local checkpoint straight into a temporary file
-    beside it, then renames it over the old one: as atomic as Lightning's save, which first
-    serialises the whole checkpoint into an in-memory buffer and then copies that to the file
-    (2-3x the time: 490 ms against 170 ms for the 210 MB checkpoint of the ECL-sized model on
-    the H200 machine, experiments/results/gpu_probe.txt). Remote paths (`s3://...`) go through
-    Lightning's save."""
+    """`TorchCheckpointIO` that `torch.save`s a local checkpoint straight into a new temporary
+    file beside it, then renames that over the old one. As atomic as Lightning's save, which
+    first serialises the whole checkpoint into an in-memory buffer and then copies the buffer to
+    the file: 2.2-2.9x the time (490 ms against 170-230 ms for the 210 MB checkpoint of the
+    ECL-sized model on the H200 machine, experiments/results/gpu_probe.txt). Remote paths
+    (`s3://...`) and `storage_options` go through Lightning's save.
+
+    Example:
+        >>> import pytorch_lightning as pl
+        >>> trainer = pl.Trainer(plugins=[FileCheckpointIO()], logger=False)
+    """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
         if storage_options is not None or "://" in str(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        unfinished = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        handle, unfinished = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                              suffix=".partial")
+        os.close(handle)
         try:
             torch.save(checkpoint, unfinished)
             os.replace(unfinished, path)
         finally:
-            unfinished.unlink(missing_ok=True)  # a failed save leaves the old file alone
+            Path(unfinished).unlink(missing_ok=True)  # a failed save leaves the old file alone
 
 
 class BackgroundCheckpointIO(AsyncCheckpointIO):
@@ -40,14 +48,16 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
     kernels queue behind the copy (~20 ms for the 210 MB checkpoint of the ECL-sized model:
     weights and Adam moments). Here the clone is copied into pinned host memory on a side
     stream, which the copy engine runs alongside training; the thread waits for that copy only.
-    On a CPU the snapshot is a plain clone. The thread writes with `FileCheckpointIO` unless
-    given another `checkpoint_io`.
+    On a CPU the snapshot is a plain clone.
+
+    Args:
+        checkpoint_io: what the thread writes with (default `FileCheckpointIO`).
     """
 
     _streams: dict[torch.device, torch.cuda.Stream] = {}
 
-    def __init__(self, checkpoint_io=None) -> None:
-        super().__init__(checkpoint_io or FileCheckpointIO())
+    def __init__(self, checkpoint_io: CheckpointIO | None = None) -> None:
+        super().__init__(FileCheckpointIO() if checkpoint_io is None else checkpoint_io)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
         self._ensure_setup()

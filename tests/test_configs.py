@@ -94,7 +94,8 @@ def run_script(script: str, *args: str) -> None:
     it must succeed."""
     result = subprocess.run([sys.executable, f"experiments/{script}", *args], cwd=REPO,
                             capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                [str(REPO), os.environ.get("PYTHONPATH", "")])})
     assert result.returncode == 0, result.stderr[-3000:]
 
 

@@ -4,15 +4,16 @@
     PYTHONPATH=. python experiments/gpu/where_time_goes.py --device cpu   # dry run, tiny shape
 
 Prints, for the ETTh1-sized shape (7 channels, hidden 128, batch 256, 4 epochs):
-1. wall ms per step of raw, bare (Lightning alone) and ours, the best of `--rounds` (3)
-   alternating fits;
-2. the GPU's kernel time per step of raw and bare (torch.profiler, user ranges left out):
-   a step whose kernels take far less than its wall time is bound by the CPU, where every
-   microsecond of Python the loop adds shows in full;
+1. wall ms per training step of raw, bare (Lightning alone) and ours, the best of `--rounds`
+   (3) alternating fits (a whole fit, validation included, over its training steps);
+2. the GPU's kernel time per training step of raw and bare, the same way (torch.profiler's
+   kernel events): a step whose kernels take far less than its wall time is bound by the CPU,
+   where every microsecond of Python the loop adds shows in full;
 3. the functions with the most own time (cProfile) in bare and raw;
-4. every host sync of one fit of ours, with its call stack (CUDA's sync debug mode);
-5. the pieces of a checkpoint write of the ECL-sized model (weights and Adam moments, 210 MB):
-   the copy to host memory, Lightning's save, and `FileCheckpointIO`'s.
+4. the host syncs of one fit of ours (CUDA's sync debug mode): their count, and the 14 most
+   frequent call stacks (9 frames each);
+5. the pieces of a checkpoint write of the ECL-sized model (weights and Adam moments, 200 MiB):
+   the copy to host memory, Lightning's save, and `FileCheckpointIO`'s, in alternating order.
 Output only (exit 1 if a section failed); experiments/results/gpu_probe.txt holds a run on the
 H200 machine.
 """
@@ -53,6 +54,11 @@ from forecast.checkpoint_io import FileCheckpointIO, host_snapshot
 TINY = Shape(1, 8, 1, 8, 1, 32, 2000, 2)  # the dry run's shape
 
 
+def quiet():
+    """Lightning's and the progress bar's prints go to stderr, away from the report."""
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 class Probe:
     """The three fits of one shape on one device, each prepared outside its timing."""
 
@@ -89,7 +95,7 @@ class Probe:
         fit = self.fit(name)
         self.sync()
         start = time.perf_counter()
-        with contextlib.redirect_stdout(sys.stderr):
+        with quiet():
             fit()
         self.sync()
         return time.perf_counter() - start
@@ -114,7 +120,7 @@ def kernel_times(probe: Probe) -> None:
     for name in ("raw", "bare"):
         fit = probe.fit(name)
         activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA]
-        with contextlib.redirect_stdout(sys.stderr), profile(activities=activities) as recorded:
+        with quiet(), profile(activities=activities) as recorded:
             probe.sync()
             start = time.perf_counter()
             fit()
@@ -130,7 +136,7 @@ def kernel_times(probe: Probe) -> None:
 def own_times(probe: Probe, top: int = 20) -> None:
     for name in ("bare", "raw"):
         profiler, fit = cProfile.Profile(), probe.fit(name)
-        with contextlib.redirect_stdout(sys.stderr):
+        with quiet():
             profiler.enable()
             fit()
             probe.sync()
@@ -156,7 +162,7 @@ def host_syncs(probe: Probe) -> None:
         warnings.showwarning = record
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            with quiet():
                 fit()
         finally:
             torch.cuda.set_sync_debug_mode(0)
@@ -167,7 +173,7 @@ def host_syncs(probe: Probe) -> None:
 
 
 def checkpoint_writes(device: str, elements: int) -> None:
-    """A checkpoint of `elements` weights and their two Adam moments."""
+    """Times the writes of a checkpoint of `elements` weights and their two Adam moments."""
     weights = {"head": torch.randn(elements * 9 // 10, device=device),
                "lstm": torch.randn(elements // 10, device=device)}
 
@@ -183,13 +189,14 @@ def checkpoint_writes(device: str, elements: int) -> None:
         for event in copied:
             event.synchronize()
         times = {"copy to host (pinned)": time.perf_counter() - start}
-        for name, writer in (("Lightning's save", TorchCheckpointIO()),
-                             ("FileCheckpointIO", FileCheckpointIO())):
+        writers = [("Lightning's save", TorchCheckpointIO()),
+                   ("FileCheckpointIO", FileCheckpointIO())]
+        for name, writer in writers[::-1] if round_ % 2 else writers:  # neither always first
             start = time.perf_counter()
-            writer.save_checkpoint(snapshot, folder / f"{round_}.ckpt")
+            writer.save_checkpoint(snapshot, folder / f"{round_}-{name[:4]}.ckpt")
             times[name] = time.perf_counter() - start
-        size = (folder / f"{round_}.ckpt").stat().st_size / 2**20
-        print(f"round {round_}, {size:.0f} MB: " + ", ".join(
+        size = next(folder.glob(f"{round_}-*.ckpt")).stat().st_size / 2**20
+        print(f"round {round_}, {size:.0f} MiB: " + ", ".join(
             f"{name} {seconds * 1000:.0f} ms" for name, seconds in times.items()))
 
 

@@ -176,7 +176,7 @@ class WindowDataModule(pl.LightningDataModule):
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # Batches of GPU-resident windows (and every batch on a CPU) are on the device already:
-        # Lightning's walk over the batch would cost ~30 us a step for nothing.
+        # Lightning's walk over the batch (~25 calls of its collection helper) is skipped.
         if isinstance(batch, dict) and all(isinstance(value, torch.Tensor)
                                            and value.device == device for value in batch.values()):
             return batch

@@ -1,5 +1,7 @@
 """The datamodule under a real Lightning Trainer: device placement, checkpoints, scoring."""
 
+import warnings
+
 import numpy as np
 import pytest
 import pytorch_lightning as pl
@@ -138,7 +140,19 @@ def test_batches_already_on_the_device_pass_through_and_others_are_moved(sine_wi
     assert moved.keys() == batch.keys()
 
 
-def test_a_fit_on_the_datamodule_gives_no_hook_warning(sine_wide, tmp_path, recwarn):
+class OwnTransfer(ForecastModule):
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch
+
+
+def test_the_batch_hook_lives_on_the_datamodule_so_fits_give_no_hook_warning(sine_wide,
+                                                                           tmp_path):
+    """Lightning warns on every fit when the module and the datamodule both override the hook:
+    the datamodule has it, so ForecastModule must not (the control shows the warning)."""
     dm = WindowDataModule(frame=sine_wide, lookback=24, horizon=6)
-    trainer(tmp_path, limit_train_batches=2, limit_val_batches=1).fit(small_module(dm), dm)
-    assert not [w for w in recwarn if "transfer_batch_to_device" in str(w.message)]
+    for module, warned in ((OwnTransfer, True), (ForecastModule, False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trainer(tmp_path, limit_train_batches=2, limit_val_batches=1).fit(
+                module(ManyToOne(hidden_size=4, **dm.dims)), dm)
+        assert any("transfer_batch_to_device" in str(w.message) for w in caught) == warned
