@@ -173,6 +173,7 @@ def test_interval_experiment_scores_coverage_of_the_net_and_ridge(tmp_path):
                               "--batches", "10"]),
     ("gpu/forecaster_check.py", ["--accelerator", "cpu"]),
     ("gpu/where_time_goes.py", ["--device", "cpu", "--rounds", "1"]),
+    ("gpu/graph_step_check.py", ["--device", "cpu", "--rounds", "1"]),
 ])
 def test_smoke_runs_leave_the_committed_results_alone(script, args):
     results = REPO / "experiments" / "results"

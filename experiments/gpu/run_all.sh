@@ -6,7 +6,8 @@
 #   3. training throughput vs a raw torch loop (experiments/gpu/bench_training.sh, 2 shapes)
 # The ETTh1 L=720 variants on the GPU (experiments/variants.py ... --accelerator gpu) and the
 # accuracy table (experiments/gpu/accuracy.sh) are separate calls: issue #4 is settled.
-# experiments/gpu/where_time_goes.py (where a fit of ours loses time against raw) is one too.
+# experiments/gpu/where_time_goes.py (where a fit of ours loses time against raw) and
+# experiments/gpu/graph_step_check.py (a CUDA-graph step vs the raw loop's) are others.
 # Each step has its own time limit; a failing step is reported and the next still runs.
 # Results land in $OUT (or experiments/results/).
 set -uo pipefail
