@@ -32,10 +32,14 @@ class FileCheckpointIO(TorchCheckpointIO):
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, unfinished = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                               suffix=".partial")
-        os.close(handle)
         try:
-            torch.save(checkpoint, unfinished)
+            with open(handle, "wb") as file:  # through Python, which names a failed write
+                torch.save(checkpoint, file)
             os.replace(unfinished, path)
+        except RuntimeError as error:
+            if isinstance(error.__context__, OSError):  # "No space left on device", not torch's
+                raise error.__context__ from None       # "[enforce fail ...] unexpected pos"
+            raise
         finally:
             Path(unfinished).unlink(missing_ok=True)  # a failed save leaves the old file alone
 

@@ -49,6 +49,13 @@ def test_gpu_preset_sets_bf16_windows_on_the_gpu_and_background_checkpoints():
     assert composed().data.on_device is False
 
 
+def test_cpu_presets_write_checkpoints_straight_into_their_files(tmp_path):
+    for preset in ("default", "ddp", "fast"):
+        cfg = composed(f"trainer={preset}", f"paths.output_dir={tmp_path}")
+        trainer = instantiate(cfg.trainer, logger=False)
+        assert isinstance(trainer.strategy.checkpoint_io, FileCheckpointIO), preset
+
+
 def test_ddp_preset_spawns_two_cpu_processes():
     trainer = composed("trainer=ddp").trainer
     assert (trainer.strategy, trainer.accelerator, trainer.devices) == ("ddp_spawn", "cpu", 2)

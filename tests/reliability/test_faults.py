@@ -12,6 +12,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from forecast.checkpoint_io import BackgroundCheckpointIO, FileCheckpointIO
 from tests.conftest import run_train
 
 # Long enough epochs (~1 s) that a kill lands mid-epoch; no baselines, no early stop; last.ckpt
@@ -193,3 +194,19 @@ def test_unreachable_tracking_server_stops_before_training(tmp_path):
     assert result.returncode != 0
     assert "logger.tracking_uri" in result.stderr and "Traceback" not in result.stderr
     assert not list(tmp_path.glob("outputs/sine/*/checkpoints/*.ckpt"))
+
+
+def test_a_checkpoint_too_big_for_the_disk_names_it_and_leaves_the_old_file(tmp_path):
+    """Both writers of trainer presets (the GPU one in its thread): the error is the disk's,
+    not torch's "[enforce fail ...] unexpected pos", and the last good checkpoint survives."""
+    with tiny_filesystem(tmp_path / "full", "size=96k") as folder:
+        small, big = {"w": torch.zeros(10)}, {"w": torch.zeros(100_000)}  # 400 KB
+        for writer in (FileCheckpointIO(), BackgroundCheckpointIO()):
+            path = folder / f"{type(writer).__name__}.ckpt"
+            writer.save_checkpoint(small, path)
+            with pytest.raises(OSError, match="No space left on device"):
+                writer.save_checkpoint(big, path)
+                writer.teardown()  # the background writer re-raises its thread's error here
+            assert torch.equal(torch.load(path, weights_only=True)["w"], small["w"])
+            path.unlink()
+        assert not list(folder.iterdir())  # no partial file left
