@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,11 @@ class FileCheckpointIO(TorchCheckpointIO):
             return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, unfinished = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                              suffix=".partial")
+        # A new name for each write (so no two writers share one), created with the usual
+        # permissions (mkstemp's would make the checkpoint readable by its owner only).
+        unfinished = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
         try:
-            with open(handle, "wb") as file:  # through Python, which names a failed write
+            with open(unfinished, "xb") as file:  # through Python, which names a failed write
                 torch.save(checkpoint, file)
             os.replace(unfinished, path)
         except RuntimeError as error:

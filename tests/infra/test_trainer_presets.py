@@ -91,6 +91,9 @@ def test_checkpoint_files_are_replaced_whole_and_a_failed_save_leaves_the_old_on
         io.save_checkpoint({"epoch": 3, "lock": threading.Lock()}, path)
     assert torch.load(path, weights_only=True) == {"epoch": 2}
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no partial file left
+    probe = tmp_path / "probe"
+    probe.touch()  # a file made the usual way: the checkpoint has the same permissions
+    assert path.stat().st_mode & 0o777 == probe.stat().st_mode & 0o777
     assert isinstance(BackgroundCheckpointIO().checkpoint_io, FileCheckpointIO)
 
 
