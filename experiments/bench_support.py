@@ -76,6 +76,21 @@ def as_tensors(dm: WindowDataModule, part: str, device: str) -> tuple[torch.Tens
     return torch.tensor(x, device=device), torch.tensor(y, device=device)
 
 
+# -- timing ------------------------------------------------------------------------------------
+def synchronize(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(run, device: str) -> float:
+    """Wall seconds of `run()`, the device's queued work included."""
+    synchronize(device)
+    start = time.perf_counter()
+    run()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
 # -- the raw loops -----------------------------------------------------------------------------
 def train_step(net, optimizer, x, y, autocast) -> None:
     with autocast():

@@ -71,6 +71,7 @@ from experiments.bench_support import (
     run_ours,
     run_raw,
     run_tensor_dataset,
+    synchronize,
 )
 
 SHAPES = {
@@ -205,11 +206,6 @@ def paired_ratios(rounds: list[dict], which: int) -> dict[str, float]:
         if paired:
             ratios[name] = statistics.median(paired)
     return ratios
-
-
-def synchronize(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def sync_audit(shape: Shape) -> str:

@@ -42,7 +42,7 @@ class FileCheckpointIO(TorchCheckpointIO):
                 raise error.__context__ from None       # "[enforce fail ...] unexpected pos"
             raise
         finally:
-            Path(unfinished).unlink(missing_ok=True)  # a failed save leaves the old file alone
+            unfinished.unlink(missing_ok=True)  # a failed save leaves the old file alone
 
 
 class BackgroundCheckpointIO(AsyncCheckpointIO):

@@ -116,9 +116,14 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     return float(np.mean((actual >= lower) & (actual <= upper)))
 
 
+def coverage_prefix(part: str) -> str:
+    """The start of the coverage metrics' names of a part: `test_coverage_` (+ the level)."""
+    return f"{part}_coverage_"
+
+
 def coverage_metrics(calibration: Calibration | None, forecast: np.ndarray, actual: np.ndarray,
-                     spreads: np.ndarray, prefix: str = "test_") -> dict[str, float]:
-    """`{prefix}coverage_80`, `..._95`: the share of the actual values [K, H, T] inside the
+                     spreads: np.ndarray, part: str = "test") -> dict[str, float]:
+    """`{part}_coverage_80`, `..._95`: the share of the actual values [K, H, T] inside the
     intervals around the forecasts [K, H, T] of windows of spreads [K, 1, T] (all scaled), for
     the `REPORTED` levels the calibration answers."""
     if calibration is None:
@@ -127,6 +132,6 @@ def coverage_metrics(calibration: Calibration | None, forecast: np.ndarray, actu
     for level in REPORTED:
         if calibration.answers(level):
             half = calibration.half_width(level, spreads)
-            metrics[f"{prefix}coverage_{level}"] = coverage(actual, forecast - half,
+            metrics[f"{coverage_prefix(part)}{level}"] = coverage(actual, forecast - half,
                                                             forecast + half)
     return metrics

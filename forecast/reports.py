@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from forecast.data import WindowDataModule  # noqa: E402
 from forecast.evaluate import BASELINE, Result, all_windows, target_times, windows  # noqa: E402
+from forecast.intervals import coverage_prefix  # noqa: E402
 
 RANK_BY = "norm_mse"
 TABLE_METRICS = ("mse", "rmse", "mae", "mape", "smape", "mase", "norm_mse", "norm_rmse",
@@ -79,7 +80,7 @@ def summary(title: str, dm: WindowDataModule, results: list[Result], table: pd.D
     n = len(all_windows(dm, part, results[0].index)) if results else 0
     origins = "every step" if stride == 1 else f"every {stride} steps"
     refitted = " (baselines refitted at each)" if refit else ""
-    prefix = f"{part}_coverage_"  # the neural model's (first) intervals, as coverage_metrics
+    prefix = coverage_prefix(part)  # the neural model's (first) intervals
     coverage = [f"{name.removeprefix(prefix)}% covers {value:.3f}"
                 for name, value in (results[0].metrics if results else {}).items()
                 if name.startswith(prefix)]

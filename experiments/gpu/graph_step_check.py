@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import copy
 import sys
-import time
 import traceback
 from functools import partial
 
@@ -37,7 +36,14 @@ import numpy as np
 import torch
 from torch.nn.functional import mse_loss
 
-from experiments.bench_support import Shape, as_tensors, make_datamodule, make_net, train_step
+from experiments.bench_support import (
+    Shape,
+    as_tensors,
+    make_datamodule,
+    make_net,
+    timed,
+    train_step,
+)
 from experiments.bench_support import validate as validation_loss
 from experiments.bench_training import SHAPES
 from forecast.data.shuffle import Permutation
@@ -61,16 +67,6 @@ class Batches:
     def __getitem__(self, number: int) -> tuple[torch.Tensor, torch.Tensor]:
         rows = self.index[number]
         return self.x[rows], self.y[rows]
-
-
-def timed(run, device: str) -> float:
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    run()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def eager_epoch(net, batches: Batches, autocast, device: str) -> float:

@@ -47,6 +47,8 @@ from experiments.bench_support import (
     ours_config,
     run_ours,
     run_raw,
+    synchronize,
+    timed,
 )
 from experiments.bench_training import SHAPES
 from forecast.checkpoint_io import FileCheckpointIO, host_snapshot
@@ -88,17 +90,16 @@ class Probe:
         return lambda: run_ours(self.dm, net, cfg, logger)
 
     def sync(self) -> None:
-        if self.device == "cuda":
-            torch.cuda.synchronize()
+        synchronize(self.device)
 
     def timed(self, name: str) -> float:
         fit = self.fit(name)
-        self.sync()
-        start = time.perf_counter()
-        with quiet():
-            fit()
-        self.sync()
-        return time.perf_counter() - start
+
+        def quietly() -> None:
+            with quiet():
+                fit()
+
+        return timed(quietly, self.device)
 
 
 def step_times(probe: Probe, rounds: int) -> None:
