@@ -4,6 +4,7 @@ data and network, the raw torch loops, our pipeline's fit and Darts' (in its own
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import shutil
 import subprocess
@@ -11,7 +12,6 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,10 +22,11 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from forecast.building import build_module
 from forecast.data.datamodule import WindowDataModule
 from forecast.data.shuffle import Permutation
 from forecast.data.synthetic import sine_frame
-from forecast.models import ForecastModule, ManyToOne
+from forecast.models import ManyToOne
 from forecast.progress import ProgressBar
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -166,13 +167,13 @@ def logger_factory(folder: Path):
     return lambda: tracker.lightning_logger(tracker.child("lstm", "neural"))
 
 
-def ours_config(trainer_name: str, epochs: int) -> DictConfig:
+def ours_config(trainer_name: str, epochs: int, *overrides: str) -> DictConfig:
     """The config of one fit of ours, writing into a new temporary folder. Composing takes
     ~0.25 s here, so it is done before the timing starts. Early stopping's patience is the epoch
     count, so every variant trains them all."""
     folder = tempfile.mkdtemp(prefix="bench_ours_")
     return composed(trainer_name, f"paths.output_dir={folder}", f"trainer.max_epochs={epochs}",
-                    f"callbacks.early_stopping.patience={epochs}")
+                    f"callbacks.early_stopping.patience={epochs}", *overrides)
 
 
 class OursFit(NamedTuple):
@@ -195,8 +196,11 @@ class EpochTimes(pl.Callback):
 def run_ours(dm, net, cfg: DictConfig, logger, checkpoints: bool = True,
              progress: bool = True) -> OursFit:
     """`forecast.train`'s fit of `cfg`, optionally without its checkpoints or progress bar (and
-    with `logger=None`, without a logger); removes the config's folder at the end."""
+    with `logger=None`, without a logger); removes the config's folder at the end. The windows
+    are `dm`'s, served as `cfg.data.steps_per_execution` says."""
     called, times = time.perf_counter(), EpochTimes()
+    dm = copy.copy(dm)  # the same series and windows
+    dm.steps_per_execution = cfg.data.steps_per_execution
     try:
         with contextlib.redirect_stdout(sys.stderr):
             callbacks = [c for c in instantiate(cfg.callbacks).values()
@@ -206,7 +210,7 @@ def run_ours(dm, net, cfg: DictConfig, logger, checkpoints: bool = True,
             trainer = instantiate(cfg.trainer, callbacks=[times, *callbacks],
                                   logger=logger or False, enable_checkpointing=checkpoints,
                                   enable_progress_bar=progress)
-            module = ForecastModule(net, "mse", partial(torch.optim.Adam, lr=1e-3))
+            module = build_module(cfg.optim, net)  # conf/optim/adam.yaml: lr 1e-3, clip at 1
             trainer.fit(module, dm)
             returned = time.perf_counter()
     finally:

@@ -33,6 +33,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from forecast.building import build_module
 from forecast.evaluate import NEURAL, Result, build_baselines, predict_scaled, run_baselines, score
 from forecast.logs import quiet
 from forecast.models import ForecastModule
@@ -65,8 +66,7 @@ def fit_recurrent(cfg: DictConfig, name: str) -> tuple[Result, object, dict, For
     dm = instantiate(cfg.data)
     dm.setup()
     net = instantiate(cfg.model, **dm.dims)
-    module = ForecastModule(net, cfg.optim.loss, instantiate(cfg.optim.optimizer),
-                            instantiate(cfg.optim.scheduler))
+    module = build_module(cfg.optim, net)
     callbacks = list(instantiate(cfg.callbacks).values()) if cfg.callbacks else []
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False,
                           enable_progress_bar=False)

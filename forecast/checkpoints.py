@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from weakref import proxy
 
 import torch
@@ -38,9 +39,12 @@ class EpochCheckpoint(ModelCheckpoint):
         return self._state_key[1]
 
     def on_train_batch_end(self, trainer, pl_module, *args, **kwargs) -> None:
-        if (self._every_n_train_steps >= 1 or self._train_time_interval is not None
-                or not pl_module.automatic_optimization):
-            super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
+        if self._every_n_train_steps >= 1 or self._train_time_interval is not None:
+            with warnings.catch_warnings():
+                # With manual optimisation (ForecastModule's) Lightning warns that a step's
+                # checkpoint holds the weights after the step: so does automatic optimisation's.
+                warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimization")
+                super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
 
 
 class DeferredCheckpoint(EpochCheckpoint):

@@ -31,6 +31,18 @@ def check_config(cfg: DictConfig) -> None:
         accelerator = cfg.trainer.get("accelerator")
         check_accelerator(accelerator, f"trainer.accelerator={accelerator}",
                           "train on the CPU with trainer=default")
+        _check_optimisation_keys(cfg.trainer)
+
+
+def _check_optimisation_keys(trainer: DictConfig) -> None:
+    """ForecastModule steps the optimiser itself: Lightning's clipping and accumulation, which
+    it refuses then, have other keys or none."""
+    if trainer.get("gradient_clip_val"):
+        raise ConfigError("trainer.gradient_clip_val: the model clips its gradients itself; set "
+                          "optim.gradient_clip_val (and optim.gradient_clip_algorithm) instead.")
+    if trainer.get("accumulate_grad_batches", 1) != 1:
+        raise ConfigError("trainer.accumulate_grad_batches: not supported (the model steps its "
+                          "optimiser after every batch); raise data.batch_size instead.")
 
 
 def _target_nodes(node, path: str) -> Iterator[tuple[str, DictConfig]]:

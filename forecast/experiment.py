@@ -13,18 +13,14 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from forecast.backtest import backtest, check_stride
-from forecast.errors import ConfigError, unwrap
+from forecast.building import build, build_module
 from forecast.evaluate import build_baselines, windows
 from forecast.forecaster import Forecaster
 from forecast.intervals import coverage_metrics, spread
-from forecast.models import ForecastModule
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import load_best
 from forecast.progress import ProgressBar
@@ -35,8 +31,6 @@ from forecast.tracking import log_invocation, open_runs
 log = logging.getLogger(__name__)
 
 BAND = 80  # the level of the prediction interval drawn around the neural forecast
-# What constructors raise for a value they reject (torch, Lightning).
-REJECTED_VALUE = (ValueError, TypeError, MisconfigurationException)
 
 
 def run(cfg: DictConfig) -> float:
@@ -46,8 +40,7 @@ def run(cfg: DictConfig) -> float:
     dm = build(cfg.data, "data")
     dm.setup()
     net = build(cfg.model, "model", **dm.dims)
-    module = ForecastModule(net, cfg.optim.loss, build(cfg.optim.optimizer, "optim.optimizer"),
-                            build(cfg.optim.scheduler, "optim.scheduler"))
+    module = build_module(cfg.optim, net)
     module.check_optimization()  # lr=-1 or T_max=0 fail here, not after the first epoch
     check_stride(cfg.backtest.stride)
     baselines = build_baselines(cfg.baselines, dm.season, dm.spec.lookback)
@@ -113,20 +106,6 @@ def build_trainer(cfg: DictConfig, checkpoint: Path | None) -> pl.Trainer:
     return build(cfg.trainer, "trainer", callbacks=callbacks, logger=False)
 
 
-def build(node, key: str, **kwargs):
-    """`hydra.utils.instantiate`, letting our own errors through unwrapped; a value the
-    constructor rejects becomes one message naming the config key."""
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as error:
-        cause = unwrap(error)
-        if cause is error and isinstance(error.__cause__, REJECTED_VALUE):
-            reason = str(error.__cause__).rstrip(".")
-            raise ConfigError(f"{key}: {reason}; fix the value in the override or in "
-                              f"conf/{key.split('.')[0]}/.") from None
-        raise cause from None
-
-
 def _training_params(cfg: DictConfig) -> dict:
     """The run's training settings under the Forecaster's names, so that `get_params` of the
     logged model says how it was trained and `clone(model).fit(df)` trains the same way (with
@@ -142,7 +121,7 @@ def _training_params(cfg: DictConfig) -> dict:
             "max_epochs": cfg.trainer.max_epochs,
             "patience": cfg.trainer.max_epochs if early_stopping is None else early_stopping.get(
                 "patience", EarlyStopping(monitor="val_loss").patience),
-            "gradient_clip_val": cfg.trainer.get("gradient_clip_val") or 0.0, "seed": cfg.seed}
+            "gradient_clip_val": cfg.optim.get("gradient_clip_val") or 0.0, "seed": cfg.seed}
 
 
 def _scheduler_params(cfg: DictConfig) -> dict:

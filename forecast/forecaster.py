@@ -186,7 +186,8 @@ class Forecaster(BaseEstimator):
         options = {k: v for k, v in self.get_params().items() if k in accepted}
         net = net_class(**options, **dims)
         validate = len(dm.starts_["val"]) > 0
-        module = ForecastModule(net, self.loss, *self._optimization(validate))
+        module = ForecastModule(net, self.loss, *self._optimization(validate),
+                                gradient_clip_val=self.gradient_clip_val)
         with tempfile.TemporaryDirectory(prefix="forecast-") as checkpoints:
             trainer = self._trainer(validate, checkpoints)
             dm.on_device = trainer.strategy.root_device.type != "cpu"  # batches gathered there
@@ -246,8 +247,7 @@ class Forecaster(BaseEstimator):
                           "use accelerator='cpu'")
         try:
             return pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator,
-                              devices=1, precision=self.precision,
-                              gradient_clip_val=self.gradient_clip_val, logger=False,
+                              devices=1, precision=self.precision, logger=False,
                               callbacks=callbacks, enable_checkpointing=validate,
                               enable_progress_bar=False, enable_model_summary=False,
                               limit_val_batches=1.0 if validate else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from itertools import islice
 
 import numpy as np
 import torch
@@ -105,14 +106,16 @@ class WindowLoader:
     the global RNG (a resumed run sees the same batches) and no [N] index array is built. With
     `world_size > 1` each rank takes every `world_size`-th position of the (shared) order,
     padded to equal length like torch's DistributedSampler. Without `drop_last` every window
-    is served: the last batch may be smaller.
+    is served: the last batch may be smaller. With `group > 1` it yields lists of `group`
+    consecutive batches (the last list may be shorter), one item per Lightning training step.
     """
 
     def __init__(self, dataset: WindowDataset, batch_size: int, shuffle: bool = False,
-                 drop_last: bool = False, seed: int = 0, rank: int = 0, world_size: int = 1):
+                 drop_last: bool = False, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 group: int = 1):
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
         self.drop_last, self.seed, self.epoch = drop_last, seed, 0
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size, self.group = rank, world_size, group
 
     batch_sampler = None  # read by Lightning's shuffle check; batches are formed here
 
@@ -127,15 +130,22 @@ class WindowLoader:
     def _per_rank(self) -> int:
         return math.ceil(len(self.dataset) / self.world_size)
 
-    def __len__(self) -> int:
+    def _n_batches(self) -> int:
         n = self._per_rank()
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+    def __len__(self) -> int:
+        return math.ceil(self._n_batches() / self.group)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]] | Iterator[list[dict]]:
+        batches = self._batches()
+        return batches if self.group == 1 else _in_groups(batches, self.group)
+
+    def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
         # A generator: the order is drawn at the first batch, after Lightning's set_epoch.
         n = len(self.dataset)
         order = Permutation(n, self.seed + self.epoch) if self.shuffle and n else None
-        served = min(len(self) * self.batch_size, self._per_rank())
+        served = min(self._n_batches() * self.batch_size, self._per_rank())
         chunk = max(self.batch_size, _CHUNK // self.batch_size * self.batch_size)
         for lo in range(0, served, chunk):
             starts = self.dataset.index.starts(self._numbers(lo, min(lo + chunk, served), order))
@@ -154,3 +164,8 @@ class WindowLoader:
         # positions past n wrap around (the padding of the last, shorter, rank).
         number = (self.rank + np.arange(lo, hi) * self.world_size) % len(self.dataset)
         return number if order is None else order(number)
+
+
+def _in_groups(items: Iterator, size: int) -> Iterator[list]:
+    while group := list(islice(items, size)):
+        yield group

@@ -46,8 +46,14 @@ class WeightAverage(pl.Callback):
         else:  # resumed: the state was loaded on the CPU
             self.average = {k: v.to(current[k].device) for k, v in self.average.items()}
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        # After every optimiser step, also those of one Lightning step over several batches
+        # (`steps_per_execution`); a step a mixed-precision scaler skips is not averaged.
+        self._hook = trainer.optimizers[0].register_step_post_hook(
+            lambda optimizer, args, kwargs: self.update(pl_module))
+
     @torch.no_grad()
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def update(self, pl_module) -> None:
         self.steps += 1
         decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
         for name, value in _floats(pl_module).items():
@@ -63,6 +69,7 @@ class WeightAverage(pl.Callback):
             self.live = None
 
     def on_train_end(self, trainer, pl_module) -> None:
+        self._hook.remove()
         if self.average is not None and self.live is None:  # no validation after the last epoch
             self.live = _swap(pl_module, self.average)
 

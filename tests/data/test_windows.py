@@ -82,6 +82,20 @@ def test_loader_serves_every_window_once_per_epoch_and_a_short_last_batch():
     assert len(WindowLoader(dataset, 16, drop_last=True)) == 5
 
 
+def test_grouped_loader_serves_the_same_batches_in_lists():
+    """`group=4`: lists of 4 consecutive batches of the same order, the last list shorter."""
+    dataset = small_dataset()
+    plain = list(WindowLoader(dataset, batch_size=8, shuffle=True, seed=5))
+    grouped_loader = WindowLoader(dataset, batch_size=8, shuffle=True, seed=5, group=4)
+    grouped = list(grouped_loader)
+    assert [len(group) for group in grouped] == [4, 4, 4] and len(grouped_loader) == 3
+    assert len(plain) == 12
+    for a, b in zip(plain, sum(grouped, []), strict=True):
+        assert torch.equal(a["x"], b["x"]) and torch.equal(a["y"], b["y"])
+    assert [len(g) for g in WindowLoader(dataset, batch_size=16, group=4)] == [4, 2]
+    assert len(WindowLoader(dataset, batch_size=16, group=4)) == 2
+
+
 def test_ranks_share_the_windows_like_distributed_sampler():
     dataset = small_dataset()
     seen = []

@@ -42,9 +42,9 @@ def composed(*overrides: str):
 def test_gpu_preset_sets_bf16_windows_on_the_gpu_and_background_checkpoints():
     cfg = composed("trainer=gpu")
     assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
-    assert cfg.data.on_device is True
+    assert cfg.data.on_device is True and cfg.data.steps_per_execution == 8
     assert cfg.trainer.plugins[0]._target_ == "forecast.checkpoint_io.BackgroundCheckpointIO"
-    assert cfg.trainer.gradient_clip_val == 1.0  # the rest of trainer/default.yaml still holds
+    assert cfg.trainer.num_sanity_val_steps == 0  # the rest of trainer/default.yaml still holds
     assert composed("trainer=gpu", "data.on_device=false").data.on_device is False
     assert composed().data.on_device is False
 

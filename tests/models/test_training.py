@@ -219,7 +219,7 @@ def test_lightning_skips_the_step_hooks_the_module_and_callbacks_leave_as_no_ops
     called = set(profiler.recorded_durations)
     assert counter.batches == 2 * trainer.num_training_batches > 0
     assert "[Callback]BatchCounter.on_train_batch_end" in called
-    assert "[LightningModule]ForecastModule.optimizer_step" in called
+    assert "optimizer_step" in called  # each step the module takes (LightningOptimizer.step)
     skipped = ("on_train_batch_start", "on_before_backward", "on_after_backward",
                "on_before_optimizer_step", "on_before_zero_grad")
     assert not {action for action in called
@@ -377,3 +377,94 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
         other = OmegaConf.create({"data": {"lookback": 99}})
         assert find_checkpoint("auto", tmp_path, other) is None
     assert "set up otherwise, e.g. ['data.lookback']" in caplog.text
+
+
+def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=None,
+                  **module_options):
+    pl.seed_everything(0, verbose=False)
+    dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16,
+                          steps_per_execution=steps_per_execution)
+    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims), **module_options)
+    checkpoints = any(isinstance(c, ModelCheckpoint) for c in callbacks)
+    trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=checkpoints,
+                         callbacks=list(callbacks))
+    trainer.fit(module, dm, ckpt_path=resume, weights_only=True)
+    return module, trainer
+
+
+def test_steps_per_execution_takes_the_same_steps_in_fewer_lightning_steps():
+    """Lists of 4 batches: one Lightning step each, an optimiser step per batch; the weights,
+    the weight average and the step count are those of one batch per Lightning step."""
+    one, trainer_one = fit_in_groups(1, WeightAverage(decay=0.9), gradient_clip_val=0.5)
+    four, trainer_four = fit_in_groups(4, WeightAverage(decay=0.9), gradient_clip_val=0.5)
+    batches = trainer_one.num_training_batches
+    assert trainer_four.num_training_batches == math.ceil(batches / 4) and batches % 4 != 0
+    assert trainer_four.global_step == trainer_one.global_step == 2 * batches
+    assert trainer_four.callbacks[0].steps == trainer_one.callbacks[0].steps == 2 * batches
+    for name, value in one.state_dict().items():
+        torch.testing.assert_close(four.state_dict()[name], value, rtol=0, atol=0)
+    assert trainer_four.callback_metrics["train_loss_epoch"] == \
+        trainer_one.callback_metrics["train_loss_epoch"]
+
+
+class StepSizes(pl.Callback):
+    """How far each training step moved the weights: the global norm and the largest element."""
+
+    def __init__(self):
+        self.norms, self.largest = [], []
+
+    def on_train_batch_start(self, trainer, pl_module, *args) -> None:
+        self.before = torch.cat([p.detach().flatten().clone() for p in pl_module.parameters()])
+
+    def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+        step = torch.cat([p.detach().flatten() for p in pl_module.parameters()]) - self.before
+        self.norms.append(float(step.norm()))
+        self.largest.append(float(step.abs().max()))
+
+
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_gradients_are_clipped_before_every_step(algorithm):
+    """With plain SGD at lr 1 a step moves the weights by minus the clipped gradient: by at
+    most the clip value in global norm ("norm") or in each element ("value")."""
+    clip, sgd = 1e-3, (lambda parameters: torch.optim.SGD(parameters, lr=1.0))
+    clipped, unclipped = StepSizes(), StepSizes()
+    fit_in_groups(1, clipped, epochs=1, optimizer=sgd, gradient_clip_val=clip,
+                  gradient_clip_algorithm=algorithm)
+    fit_in_groups(1, unclipped, epochs=1, optimizer=sgd)
+    sizes = {"norm": "norms", "value": "largest"}[algorithm]
+    assert max(getattr(clipped, sizes)) <= clip * (1 + 1e-4)
+    assert min(getattr(unclipped, sizes)) > 10 * clip  # control: every step would be larger
+
+
+def test_epoch_schedules_step_once_an_epoch_and_plateau_on_val_loss():
+    from functools import partial
+
+    decay = partial(torch.optim.lr_scheduler.ExponentialLR, gamma=0.5)
+    _, trainer = fit_in_groups(3, epochs=3, scheduler=decay)
+    assert math.isclose(trainer.optimizers[0].param_groups[0]["lr"], 1e-3 * 0.5 ** 3)
+    # A 100% improvement required: no epoch improves, so each one halves the LR (patience 0).
+    plateau = partial(torch.optim.lr_scheduler.ReduceLROnPlateau, factor=0.5, patience=0,
+                      threshold=1.0)
+    _, trainer = fit_in_groups(1, epochs=3, scheduler=plateau)
+    assert math.isclose(trainer.optimizers[0].param_groups[0]["lr"], 1e-3 * 0.5 ** 3)
+
+
+def test_a_run_with_an_lr_schedule_and_grouped_steps_resumes_exactly(tmp_path):
+    """The module steps the schedule itself: 2 epochs, then 2 more from `last.ckpt`, end on the
+    learning rate and the weights of 4 epochs in one go."""
+    from functools import partial
+
+    def fit(folder, epochs: int, resume=None):
+        decay = partial(torch.optim.lr_scheduler.ExponentialLR, gamma=0.5)
+        saved = pl.callbacks.ModelCheckpoint(dirpath=folder, save_last=True)
+        return fit_in_groups(4, saved, epochs=epochs, resume=resume, scheduler=decay,
+                             gradient_clip_val=1.0)
+
+    full, trainer = fit(tmp_path / "full", 4)
+    fit(tmp_path / "half", 2)
+    resumed, trainer_resumed = fit(tmp_path / "resumed", 4, tmp_path / "half" / "last.ckpt")
+    assert trainer_resumed.optimizers[0].param_groups[0]["lr"] == 1e-3 * 0.5 ** 4
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 1e-3 * 0.5 ** 4
+    for name, value in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)

@@ -8,12 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hydra import compose, initialize_config_dir
 
 import forecast
+from forecast.building import build_module
+from forecast.config_check import check_config
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
 from forecast.errors import ConfigError, DataError, ForecastError, explain, python_terms
-from tests.conftest import run_train
+from forecast.models import ManyToOne
+from tests.conftest import REPO, run_train
 
 
 def frame() -> pd.DataFrame:
@@ -56,6 +60,11 @@ CASES = {
     "season_too_long": (frame(), ["baselines.seasonal_naive.season=500"],
                         ["baselines.seasonal_naive.season", "longer than the lookback"]),
     "backtest_stride": (frame(), ["backtest.stride=0"], ["backtest.stride", "positive"]),
+    "steps_per_execution": (frame(), ["data.steps_per_execution=0"],
+                            ["data.steps_per_execution", "positive integer"]),
+    # Lightning's clipping key, which ForecastModule's own optimiser steps replace
+    "clipping_on_the_trainer": (frame(), ["+trainer.gradient_clip_val=0.5"],
+                                ["trainer.gradient_clip_val", "set optim.gradient_clip_val"]),
 }
 
 
@@ -73,7 +82,8 @@ def write(case_dir, content) -> None:
 # config, our config checks, the constructors of Lightning and torch); the data cases are also
 # checked in-process below.
 CLI_CASES = ["missing_file", "nan", "wrong_key", "wrong_option", "wrong_type", "trainer_rejects",
-             "optimizer_rejects", "scheduler_rejects", "season_too_long", "backtest_stride"]
+             "optimizer_rejects", "scheduler_rejects", "season_too_long", "backtest_stride",
+             "clipping_on_the_trainer"]
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +169,27 @@ def test_datamodule_reports_bad_input_in_one_line(tmp_path, name):
     assert "\n" not in message
     for word in words:
         assert word in message, (word, message)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("+trainer.gradient_clip_val=0.5", r"^trainer\.gradient_clip_val: .* optim\.gradient_clip"),
+    ("+trainer.accumulate_grad_batches=2", r"^trainer\.accumulate_grad_batches: .* data\.batch"),
+    ("optim.gradient_clip_val=-1", r"^optim\.gradient_clip_val: must be a number >= 0"),
+    ("optim.gradient_clip_algorithm=l2", r"^optim\.gradient_clip_algorithm: must be 'norm' or"),
+])
+def test_clipping_and_accumulation_settings_name_their_keys(override, message):
+    def composed(*overrides: str):
+        with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+            return compose("train", overrides=list(overrides))
+
+    net = ManyToOne(n_inputs=1, n_targets=1, lookback=4, horizon=1)
+    default = composed()
+    check_config(default)  # the control: the defaults pass
+    build_module(default.optim, net)
+    cfg = composed(override)
+    with pytest.raises(ConfigError, match=message):
+        check_config(cfg)
+        build_module(cfg.optim, net)
 
 
 def test_the_key_check_names_the_nearest_keys_and_leaves_the_rest_to_hydra():
