@@ -66,5 +66,6 @@ def python_terms(message: str) -> str:
 
     message = re.sub(r"\bdata\.split(\.val)?\b(?!\.)", "val_size", message)
     message = re.sub(r"\bcallbacks\.ema\.decay\b", "ema_decay", message)
+    message = re.sub(r"\boptim\.(gradient_clip_\w+)", r"\1", message)
     message = re.sub(r"\bdata\.(\w+)=([\w.-]*\w)", argument, message)
     return re.sub(r"\bdata\.(\w+)", r"\1", message)

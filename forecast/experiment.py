@@ -121,7 +121,9 @@ def _training_params(cfg: DictConfig) -> dict:
             "max_epochs": cfg.trainer.max_epochs,
             "patience": cfg.trainer.max_epochs if early_stopping is None else early_stopping.get(
                 "patience", EarlyStopping(monitor="val_loss").patience),
-            "gradient_clip_val": cfg.optim.get("gradient_clip_val") or 0.0, "seed": cfg.seed}
+            "gradient_clip_val": cfg.optim.get("gradient_clip_val") or 0.0,
+            "gradient_clip_algorithm": cfg.optim.get("gradient_clip_algorithm", "norm"),
+            "seed": cfg.seed}
 
 
 def _scheduler_params(cfg: DictConfig) -> dict:

@@ -51,6 +51,10 @@ MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "S
          "segment": "SegmentRNN"}
 FORMAT_VERSION = 2  # 2: training options added to the parameters (lr_scheduler, ema_decay ...)
 READABLE_FORMATS = (1, 2)
+# Training batches per Lightning step: the same optimiser steps, Lightning's own cost per step
+# paid once per 8 (the CLI's data.steps_per_execution; no Lightning setting of a Forecaster
+# counts batches, so nothing else changes).
+STEPS_PER_EXECUTION = 8
 # Classes of torch.optim.lr_scheduler that are no schedule of their own: bases, and schedules of
 # schedules, which keyword arguments cannot build.
 NOT_BUILDABLE = frozenset({"LRScheduler", "_LRScheduler", "ChainedScheduler", "SequentialLR"})
@@ -89,8 +93,9 @@ class Forecaster(BaseEstimator):
         future_features: columns known in advance (a price plan ...): inputs over the lookback
             and, given to `predict(..., future=)`, over the horizon.
         val_size: fraction (< 1) or rows (>= 1) of each series held out for validation.
-        loss, lr, weight_decay, batch_size, max_epochs, patience, gradient_clip_val: training
-            options (Adam's learning rate and L2 penalty).
+        loss, lr, weight_decay, batch_size, max_epochs, patience, gradient_clip_val,
+            gradient_clip_algorithm: training options (Adam's learning rate and L2 penalty;
+            clipping of the global norm, or with "value" of each gradient, before each step).
         lr_scheduler: None, or the name of a `torch.optim.lr_scheduler` class, stepped once an
             epoch ("CosineAnnealingLR", "ExponentialLR", "ReduceLROnPlateau" on the validation
             loss ...); the CLI's `optim=adam_cosine` is `"CosineAnnealingLR"`.
@@ -131,8 +136,8 @@ class Forecaster(BaseEstimator):
                  lr_scheduler: str | None = None, lr_scheduler_kwargs: dict | None = None,
                  ema_decay: float | None = None,
                  batch_size: int = 64, max_epochs: int = 20, patience: int = 5,
-                 gradient_clip_val: float = 1.0, accelerator: str = "cpu",
-                 precision: str = "32-true", seed: int = 0):
+                 gradient_clip_val: float = 1.0, gradient_clip_algorithm: str = "norm",
+                 accelerator: str = "cpu", precision: str = "32-true", seed: int = 0):
         self.mode, self.cell, self.lookback, self.horizon = mode, cell, lookback, horizon
         self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
         self.bidirectional, self.revin = bidirectional, revin
@@ -147,7 +152,7 @@ class Forecaster(BaseEstimator):
         self.lr_scheduler_kwargs, self.ema_decay = lr_scheduler_kwargs, ema_decay
         self.max_epochs, self.patience = max_epochs, patience
         self.gradient_clip_val, self.accelerator, self.seed = gradient_clip_val, accelerator, seed
-        self.precision = precision
+        self.precision, self.gradient_clip_algorithm = precision, gradient_clip_algorithm
 
     def __setstate__(self, state: dict) -> None:
         """Unpickle; parameters and fitted state added since the pickle was made take their
@@ -179,7 +184,7 @@ class Forecaster(BaseEstimator):
             id_col=self.id_col, fill=self.fill, sort=self.sort, lookback=self.lookback,
             horizon=self.horizon, split=Split(val=self.val_size, test=0), scaler=self.scaler,
             calendar=self.calendar, future_features=self.future_features,
-            batch_size=self.batch_size, seed=self.seed)
+            batch_size=self.batch_size, steps_per_execution=STEPS_PER_EXECUTION, seed=self.seed)
         net_class = NETS[MODES[self.mode]]
         dims = dm.dims  # the frame is validated here
         accepted = _net_options(net_class) - set(dims)
@@ -187,7 +192,7 @@ class Forecaster(BaseEstimator):
         net = net_class(**options, **dims)
         validate = len(dm.starts_["val"]) > 0
         module = ForecastModule(net, self.loss, *self._optimization(validate),
-                                gradient_clip_val=self.gradient_clip_val)
+                                self.gradient_clip_val, self.gradient_clip_algorithm)
         with tempfile.TemporaryDirectory(prefix="forecast-") as checkpoints:
             trainer = self._trainer(validate, checkpoints)
             dm.on_device = trainer.strategy.root_device.type != "cpu"  # batches gathered there

@@ -14,8 +14,9 @@ log = logging.getLogger(__name__)
 RUNS_FILE = "mlflow_runs.json"
 FINISHED_FILE = "finished"  # beside the checkpoints of a run that ended normally
 # What a resumed run shares with the run it continues (trainer.max_epochs, callbacks and the
-# logger may change).
+# logger may change), less what only changes the speed (the same steps on the same batches).
 SETUP = ("data", "model", "optim", "seed", "baselines", "backtest")
+SPEED_ONLY = frozenset({"data.steps_per_execution"})
 
 
 def find_checkpoint(resume: str | None, outputs: Path, cfg=None) -> Path | None:
@@ -55,7 +56,8 @@ def changed_setup(checkpoint: Path, cfg) -> list[str]:
         return []
     old = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
     new = OmegaConf.to_container(cfg, resolve=False)  # `${trainer.max_epochs}` stays as it is
-    return sorted(key for part in SETUP for key in _changed(old.get(part), new.get(part), part))
+    return sorted(key for part in SETUP for key in _changed(old.get(part), new.get(part), part)
+                  if key not in SPEED_ONLY)
 
 
 def _changed(old, new, prefix: str) -> list[str]:

@@ -14,13 +14,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from experiments.accuracy_report import SETTINGS
+from forecast.building import build_module
 from forecast.data.datasets import classic_frame, m4_frame
 from forecast.data.frame import build_panel
 from forecast.errors import DataError
 from forecast.evaluate import build_baselines
 from forecast.experiment import _training_params
 from forecast.forecaster import Forecaster
-from forecast.models import ForecastModule
 from tests.conftest import REPO, SHARED_DATA
 
 PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
@@ -52,8 +52,8 @@ def test_preset_follows_its_protocol_and_builds_its_model(name, tmp_path):
     assert len(dm.starts_["test"]) == test_windows and len(dm.starts_["val"]) > 0
     assert dm.dims["n_inputs"] == channels
     net = instantiate(cfg.model, **dm.dims)
-    module = ForecastModule(net, cfg.optim.loss, instantiate(cfg.optim.optimizer),
-                            instantiate(cfg.optim.scheduler))
+    module = build_module(cfg.optim, net)
+    assert module.gradient_clip_val == 1.0
     module.configure_optimizers()
     module.check_optimization()  # the first steps too: T_max=0 would fail only there
     instantiate(cfg.callbacks)
@@ -83,6 +83,9 @@ def test_a_presets_training_carries_over_to_the_python_api(tmp_path):
     custom = _training_params(compose_preset(
         "sine", tmp_path, "optim.scheduler._target_=mylib.schedules.Warmup"))
     assert "lr_scheduler" not in custom  # not a torch scheduler: nothing to carry over
+    clipped = _training_params(compose_preset("sine", tmp_path, "optim.gradient_clip_val=0.5",
+                                              "optim.gradient_clip_algorithm=value"))
+    assert (clipped["gradient_clip_val"], clipped["gradient_clip_algorithm"]) == (0.5, "value")
 
 
 def test_every_preset_has_its_protocol_checked():

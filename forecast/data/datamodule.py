@@ -49,7 +49,8 @@ class WindowDataModule(pl.LightningDataModule):
         steps_per_execution: training batches per Lightning step (a list of them): the module
             takes an optimiser step on each, and Lightning's own cost per step (~0.3-0.9 ms of
             Python) is paid once per list. Lightning's batch counters (progress bar,
-            `limit_train_batches`, `val_check_interval`, `log_every_n_steps`) count lists.
+            `limit_train_batches`, `val_check_interval`, `log_every_n_steps`) count lists;
+            `global_step` counts optimiser steps, so `max_steps` may be passed by up to K-1.
         on_device: keep the series on the trainer's device (GPU) and gather batches there.
         seed: seed of the shuffling order.
 
@@ -176,7 +177,8 @@ class WindowDataModule(pl.LightningDataModule):
                              self.panel_.n_targets, on_device.calendar)
 
     def loader(self, part: str, distributed: bool = False) -> WindowLoader:
-        """Batches of a part; shuffled for "train"; sharded across ranks if `distributed`."""
+        """Batches of a part; shuffled for "train", and then in lists of `steps_per_execution`
+        batches when that is above 1; sharded across ranks if `distributed`."""
         trainer = getattr(self, "trainer", None)
         shard = trainer is not None and distributed
         rank, world = (trainer.global_rank, trainer.world_size) if shard else (0, 1)

@@ -69,9 +69,17 @@ class WeightAverage(pl.Callback):
             self.live = None
 
     def on_train_end(self, trainer, pl_module) -> None:
-        self._hook.remove()
+        self._unhook()
         if self.average is not None and self.live is None:  # no validation after the last epoch
             self.live = _swap(pl_module, self.average)
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self._unhook()
+
+    def _unhook(self) -> None:
+        if (hook := getattr(self, "_hook", None)) is not None:
+            hook.remove()
+            self._hook = None
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "average": self.average, "live": self.live}

@@ -19,18 +19,22 @@ LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 # Plain attributes written many times a step: Lightning sets `_current_fx_name` around each of
 # its ~20 hook calls a step. They skip nn.Module.__setattr__ (which checks for parameters,
 # buffers and submodules): 55 us a step, a sixth of Lightning's own cost per step on a CPU.
-PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_count"})
-# Hooks Lightning calls at every training step on the module and on each callback, each inside
-# a profiler context, also where they are the base class's no-ops; it skips an attribute of None.
-STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_before_zero_grad",
-              "on_before_backward", "on_after_backward", "on_before_optimizer_step")
+PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_count", "_step_loss"})
+# Hooks Lightning calls at every training step (of manual optimisation) on the module and on
+# each callback, each inside a profiler context, also where they are the base class's no-ops;
+# it skips an attribute of None.
+STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_before_backward",
+              "on_after_backward", "on_before_optimizer_step")
 
 
 class ForecastModule(pl.LightningModule):
     """Trains any `ForecastNet` on the batches of a `WindowDataModule`.
 
     The optimisation is written out in `training_step` (Lightning's manual optimisation): for
-    each batch, zero the gradients, backward, clip, step. A training item may be a list of
+    each batch, `optimizer.step(closure)`, whose closure computes the loss, zeroes the gradients
+    and runs backward (called again by optimisers that re-evaluate, LBFGS); the gradients are
+    clipped in `on_before_optimizer_step`, after the callbacks' hooks saw them and a 16-bit
+    scaler unscaled them, as in automatic optimisation. A training item may be a list of
     batches (`WindowDataModule(steps_per_execution=K)`): one optimiser step each, in one
     Lightning step, whose own cost (hooks, closure, progress tracking: ~0.3 ms on a CPU, ~0.9 ms
     beside a GPU) then falls on K steps. The LR scheduler steps after every epoch (a
@@ -52,7 +56,7 @@ class ForecastModule(pl.LightningModule):
             scheduler watches `val_loss`.
         gradient_clip_val: clip the gradients to this global norm (or, with
             `gradient_clip_algorithm="value"`, each to [-v, v]) before every step; None or 0:
-            no clipping.
+            no clipping. 1.0 as in conf/optim/adam.yaml and `Forecaster`.
 
     Example:
         >>> from forecast.models import ManyToOne
@@ -62,7 +66,7 @@ class ForecastModule(pl.LightningModule):
     def __init__(self, net: ForecastNet, loss: str = "mse",
                  optimizer: Callable[..., torch.optim.Optimizer] | None = None,
                  scheduler: Callable[..., object] | None = None,
-                 gradient_clip_val: float | None = None, gradient_clip_algorithm: str = "norm"):
+                 gradient_clip_val: float | None = 1.0, gradient_clip_algorithm: str = "norm"):
         super().__init__()
         if loss not in LOSSES:
             raise ConfigError(f"optim.loss: unknown loss '{loss}'; use one of {sorted(LOSSES)}.")
@@ -102,21 +106,28 @@ class ForecastModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         optimizer = self.optimizers()
         for part in batch if isinstance(batch, list) else [batch]:
-            x, y = part["x"], part["y"]
-            output = self.net(x, part.get("x_time"), part.get("y_time"), y)
-            loss = self.loss_fn(output, self.net.target(x, y))
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            if self.gradient_clip_val:
-                self.clip_gradients(optimizer, self.gradient_clip_val, self.gradient_clip_algorithm)
-            optimizer.step()
+            optimizer.step(closure=partial(self._backward, part, optimizer))
             # The epoch mean is summed here, on the device: a `self.log` per step costs
             # Lightning about as much as a small LSTM step on a CPU, and showing a step value
             # in the progress bar would copy it to the host (a GPU sync) every step.
-            self._loss_sum.add_(loss.detach() * len(x))
-            self._loss_count += len(x)
+            self._loss_sum.add_(self._step_loss.detach() * len(part["x"]))
+            self._loss_count += len(part["x"])
         if self.trainer._logger_connector.should_update_logs:  # only what is written out
-            self.log("train_loss_step", loss, on_step=True, on_epoch=False, batch_size=len(x))
+            self.log("train_loss_step", self._step_loss, on_step=True, on_epoch=False,
+                     batch_size=len(part["x"]))
+
+    def _backward(self, batch: dict[str, torch.Tensor], optimizer) -> torch.Tensor:
+        """The step's closure: the loss of `batch`, its gradients in place of the previous ones."""
+        x, y = batch["x"], batch["y"]
+        output = self.net(x, batch.get("x_time"), batch.get("y_time"), y)
+        self._step_loss = self.loss_fn(output, self.net.target(x, y))
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(self._step_loss)
+        return self._step_loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.gradient_clip_val:
+            self.clip_gradients(optimizer, self.gradient_clip_val, self.gradient_clip_algorithm)
 
     def on_train_epoch_end(self) -> None:
         if self._loss_count:
@@ -124,8 +135,10 @@ class ForecastModule(pl.LightningModule):
                      sync_dist=True)
         scheduler = self.lr_schedulers()
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            if (val_loss := self.trainer.callback_metrics.get("val_loss")) is not None:
-                scheduler.step(val_loss)
+            if (val_loss := self.trainer.callback_metrics.get("val_loss")) is None:
+                raise ConfigError("optim.scheduler: ReduceLROnPlateau watches val_loss, and this "
+                                  "run has no validation; use another schedule or a val part.")
+            scheduler.step(val_loss)
         elif scheduler is not None:
             scheduler.step()
 
@@ -168,7 +181,7 @@ class ForecastModule(pl.LightningModule):
 
 def check_clipping(value, algorithm: str) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                              or value < 0):
+                              or not value >= 0):  # NaN too
         raise ConfigError(f"optim.gradient_clip_val: must be a number >= 0 (0 or null: no "
                           f"clipping), got {value!r}.")
     if algorithm not in ("norm", "value"):

@@ -19,9 +19,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch.overrides import TorchFunctionMode
 
+from forecast.building import build_module
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
-from forecast.models import ForecastModule, ManyToOne
+from forecast.models import ManyToOne
 from forecast.progress import ProgressBar
 from forecast.tracking import Tracker
 from tests.conftest import REPO
@@ -50,15 +51,15 @@ class HostReads(TorchFunctionMode):
 
 def fit_counting_reads(folder: Path, rows: int) -> tuple[int, int, collections.Counter]:
     """(steps, log_every_n_steps, host reads by place) of a 3-epoch fit as `trainer=gpu` runs
-    it, on the CPU."""
+    it (bf16, windows gathered by torch, 8 batches per Lightning step, clipping), on the CPU."""
     folder.mkdir()
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[f"paths.output_dir={folder}", "trainer.max_epochs=3",
                                           "trainer.precision=bf16-mixed"])
     pl.seed_everything(0, verbose=False)
     dm = WindowDataModule(frame=sine_frame(n_steps=rows), lookback=12, horizon=3, batch_size=16,
-                          on_device=True)
-    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
+                          on_device=True, steps_per_execution=8)
+    module = build_module(cfg.optim, ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
     tracker = Tracker(f"sqlite:///{folder}/mlflow.db", "syncs", "syncs")
     logger = tracker.lightning_logger(tracker.child("lstm", "neural"))
     trainer = instantiate(cfg.trainer, logger=logger,

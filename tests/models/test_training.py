@@ -1,8 +1,11 @@
 """Training options through the real CLI: determinism with `seed`, resume from `last.ckpt`,
 losses and LR schedulers."""
 
+import contextlib
 import logging
 import math
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -12,10 +15,12 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.precision import MixedPrecision
 
 from forecast.checkpoints import BestCheckpoint, EpochCheckpoint, ResumeCheckpoint
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
+from forecast.errors import ConfigError
 from forecast.experiment import _objective
 from forecast.models import ForecastModule, ManyToOne
 from forecast.models.ema import WeightAverage
@@ -197,6 +202,28 @@ def test_epoch_checkpoints_keep_lightnings_state_key_and_step_triggers(tmp_path)
     assert {p.name for p in tmp_path.glob("*.ckpt")} >= {"step=2.ckpt", "step=4.ckpt"}
 
 
+def test_step_triggers_fire_after_lists_of_batches(tmp_path):
+    """With 4 batches per Lightning step, `every_n_train_steps=6` saves after the list that
+    passed 6, 12, 18 ... optimiser steps; `train_time_interval=0` after every list."""
+    every_6 = EpochCheckpoint(dirpath=tmp_path / "every_6", filename="{step}", monitor=None,
+                              save_top_k=-1, every_n_train_steps=6)
+    timed = EpochCheckpoint(dirpath=tmp_path / "timed", filename="{step}", monitor=None,
+                            save_top_k=-1, train_time_interval=timedelta(0))
+    _, trainer = fit_in_groups(4, every_6, timed)
+    batches = math.ceil(len(trainer.datamodule.starts_["train"]) / 16)  # 13: lists 4, 4, 4, 1
+    list_ends = [min(end, batches) + epoch * batches for epoch in range(2)
+                 for end in range(4, batches + 4, 4)]
+    expected, last = [], 0
+    for step in list_ends:
+        if step // 6 > last // 6:
+            expected.append(step)
+            last = step
+    saved = sorted(int(p.stem.removeprefix("step=")) for p in (tmp_path / "every_6").glob("*"))
+    assert saved == expected == [8, 12, 21, 25]
+    assert sorted(int(p.stem.removeprefix("step=")) for p in (tmp_path / "timed").glob("*")) \
+        == list_ends
+
+
 class BatchCounter(pl.Callback):
     def __init__(self):
         self.batches = 0
@@ -219,11 +246,12 @@ def test_lightning_skips_the_step_hooks_the_module_and_callbacks_leave_as_no_ops
     called = set(profiler.recorded_durations)
     assert counter.batches == 2 * trainer.num_training_batches > 0
     assert "[Callback]BatchCounter.on_train_batch_end" in called
-    assert "optimizer_step" in called  # each step the module takes (LightningOptimizer.step)
+    clipping = "[LightningModule]ForecastModule.on_before_optimizer_step"  # overridden: it clips
+    assert "optimizer_step" in called and clipping in called
     skipped = ("on_train_batch_start", "on_before_backward", "on_after_backward",
-               "on_before_optimizer_step", "on_before_zero_grad")
-    assert not {action for action in called
-                if action.endswith(skipped) and not action.startswith("[Strategy]")}
+               "on_before_optimizer_step")
+    assert not {action for action in called if action.endswith(skipped)
+                and not action.startswith("[Strategy]") and action != clipping}
     assert module.on_before_backward is None and counter.on_train_batch_start is None
 
 
@@ -373,6 +401,8 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
     run_folder("c", lookback=50, finished=True)  # newest of this setup, but it finished
     cfg = OmegaConf.create({"data": {"lookback": 50}, "trainer": {"max_epochs": 9}})
     assert find_checkpoint("auto", tmp_path, cfg) == same  # max_epochs may change
+    faster = OmegaConf.create({"data": {"lookback": 50, "steps_per_execution": 8}})
+    assert find_checkpoint("auto", tmp_path, faster) == same  # the same steps, only faster
     with caplog.at_level(logging.INFO, logger="forecast"):
         other = OmegaConf.create({"data": {"lookback": 99}})
         assert find_checkpoint("auto", tmp_path, other) is None
@@ -380,7 +410,7 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
 
 
 def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=None,
-                  **module_options):
+                  plugins=(), limit_val_batches=None, **module_options):
     pl.seed_everything(0, verbose=False)
     dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16,
                           steps_per_execution=steps_per_execution)
@@ -388,7 +418,8 @@ def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=
     checkpoints = any(isinstance(c, ModelCheckpoint) for c in callbacks)
     trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, enable_checkpointing=checkpoints,
-                         callbacks=list(callbacks))
+                         callbacks=list(callbacks), plugins=list(plugins),
+                         limit_val_batches=limit_val_batches)
     trainer.fit(module, dm, ckpt_path=resume, weights_only=True)
     return module, trainer
 
@@ -423,23 +454,44 @@ class StepSizes(pl.Callback):
         self.largest.append(float(step.abs().max()))
 
 
-@pytest.mark.parametrize("algorithm", ["norm", "value"])
-def test_gradients_are_clipped_before_every_step(algorithm):
+class LossScaling(MixedPrecision):
+    """16-mixed's gradient scaler (x65536) without fp16 autocast, which LSTMs lack on a CPU."""
+
+    def __init__(self):
+        super().__init__("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu"))
+
+    def forward_context(self):
+        return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("algorithm, scaled", [("norm", False), ("value", False), ("norm", True)])
+def test_gradients_are_clipped_before_every_step(algorithm, scaled):
     """With plain SGD at lr 1 a step moves the weights by minus the clipped gradient: by at
-    most the clip value in global norm ("norm") or in each element ("value")."""
+    most the clip value in global norm ("norm") or in each element ("value"). Under a 16-bit
+    loss scaler the gradients are clipped once unscaled (clipping the scaled ones would leave
+    steps 65536 times too small)."""
     clip, sgd = 1e-3, (lambda parameters: torch.optim.SGD(parameters, lr=1.0))
     clipped, unclipped = StepSizes(), StepSizes()
+    plugins = [LossScaling()] if scaled else []
     fit_in_groups(1, clipped, epochs=1, optimizer=sgd, gradient_clip_val=clip,
-                  gradient_clip_algorithm=algorithm)
-    fit_in_groups(1, unclipped, epochs=1, optimizer=sgd)
-    sizes = {"norm": "norms", "value": "largest"}[algorithm]
-    assert max(getattr(clipped, sizes)) <= clip * (1 + 1e-4)
-    assert min(getattr(unclipped, sizes)) > 10 * clip  # control: every step would be larger
+                  gradient_clip_algorithm=algorithm, plugins=plugins)
+    fit_in_groups(1, unclipped, epochs=1, optimizer=sgd, gradient_clip_val=None)
+    measure = {"norm": "norms", "value": "largest"}[algorithm]
+    sizes = getattr(clipped, measure)
+    assert clip / 2 < min(sizes) and max(sizes) <= clip * (1 + 1e-4)
+    assert min(getattr(unclipped, measure)) > 10 * clip  # control: every step would be larger
+
+
+def test_optimisers_that_reevaluate_the_loss_train():
+    """LBFGS calls the step's closure several times a step."""
+    _, trainer = fit_in_groups(2, epochs=1, optimizer=partial(torch.optim.LBFGS, lr=0.1,
+                                                              max_iter=3))
+    batches = math.ceil(len(trainer.datamodule.starts_["train"]) / 16)
+    assert trainer.global_step == batches and trainer.num_training_batches == math.ceil(batches / 2)
+    assert torch.isfinite(trainer.callback_metrics["train_loss_epoch"])
 
 
 def test_epoch_schedules_step_once_an_epoch_and_plateau_on_val_loss():
-    from functools import partial
-
     decay = partial(torch.optim.lr_scheduler.ExponentialLR, gamma=0.5)
     _, trainer = fit_in_groups(3, epochs=3, scheduler=decay)
     assert math.isclose(trainer.optimizers[0].param_groups[0]["lr"], 1e-3 * 0.5 ** 3)
@@ -448,13 +500,13 @@ def test_epoch_schedules_step_once_an_epoch_and_plateau_on_val_loss():
                       threshold=1.0)
     _, trainer = fit_in_groups(1, epochs=3, scheduler=plateau)
     assert math.isclose(trainer.optimizers[0].param_groups[0]["lr"], 1e-3 * 0.5 ** 3)
+    with pytest.raises(ConfigError, match="^optim.scheduler: ReduceLROnPlateau watches val_loss"):
+        fit_in_groups(1, epochs=1, scheduler=plateau, limit_val_batches=0)
 
 
 def test_a_run_with_an_lr_schedule_and_grouped_steps_resumes_exactly(tmp_path):
     """The module steps the schedule itself: 2 epochs, then 2 more from `last.ckpt`, end on the
     learning rate and the weights of 4 epochs in one go."""
-    from functools import partial
-
     def fit(folder, epochs: int, resume=None):
         decay = partial(torch.optim.lr_scheduler.ExponentialLR, gamma=0.5)
         saved = pl.callbacks.ModelCheckpoint(dirpath=folder, save_last=True)
