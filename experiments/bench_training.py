@@ -83,6 +83,9 @@ SHAPES = {
     "sine": Shape(1, 50, 1, 32, 1, 64, 4000, 30),  # the sine preset, 30 of its 60 epochs
     "ett_cpu": Shape(7, 96, 24, 64, 2, 64, 4000, 2),
     "ett_cpu_6": Shape(7, 96, 24, 64, 2, 64, 4000, 6),
+    # A net too small to cost anything (4 hidden units, lookback 8): a step's time over the raw
+    # loop's is the pipeline's own cost per step (with --shapes tiny).
+    "tiny": Shape(1, 8, 1, 4, 1, 64, 40000, 3),
     # GPU, the shapes of issue #7: ETTh1 (14,400 rows) and ETTm1 (69,680 rows) sizes with
     # 7 channels, ECL size (26,304 rows) with 321 channels.
     "etth": Shape(7, 96, 96, 128, 1, 256, 14400, 20),
