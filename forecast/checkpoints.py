@@ -42,6 +42,12 @@ class EpochCheckpoint(ModelCheckpoint):
             self._state_key = (settings, super().state_key)
         return self._state_key[1]
 
+    _step_checked = 0  # the optimiser step at which the step trigger was last due
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._step_checked = trainer.global_step  # resumed runs count on from their step
+
     def on_train_batch_end(self, trainer, pl_module, *args, **kwargs) -> None:
         if not self._step_due(trainer) or self._should_skip_saving_checkpoint(trainer):
             return
@@ -51,7 +57,9 @@ class EpochCheckpoint(ModelCheckpoint):
 
     def _step_due(self, trainer) -> bool:
         every, interval = self._every_n_train_steps, self._train_time_interval
-        passed = every >= 1 and trainer.global_step // every > self._last_global_step_saved // every
+        passed = every >= 1 and trainer.global_step // every > self._step_checked // every
+        if passed:
+            self._step_checked = trainer.global_step
         if interval is None:
             return passed
         now = time.monotonic()

@@ -410,7 +410,8 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
 
 
 def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=None,
-                  plugins=(), limit_val_batches=None, **module_options):
+                  plugins=(), limit_val_batches=None, check_val_every_n_epoch=1,
+                  **module_options):
     pl.seed_everything(0, verbose=False)
     dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16,
                           steps_per_execution=steps_per_execution)
@@ -419,7 +420,8 @@ def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=
     trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, enable_checkpointing=checkpoints,
                          callbacks=list(callbacks), plugins=list(plugins),
-                         limit_val_batches=limit_val_batches)
+                         limit_val_batches=limit_val_batches,
+                         check_val_every_n_epoch=check_val_every_n_epoch)
     trainer.fit(module, dm, ckpt_path=resume, weights_only=True)
     return module, trainer
 
@@ -502,20 +504,26 @@ def test_epoch_schedules_step_once_an_epoch_and_plateau_on_val_loss():
     assert math.isclose(trainer.optimizers[0].param_groups[0]["lr"], 1e-3 * 0.5 ** 3)
     with pytest.raises(ConfigError, match="^optim.scheduler: ReduceLROnPlateau watches val_loss"):
         fit_in_groups(1, epochs=1, scheduler=plateau, limit_val_batches=0)
+    # Validation every 2nd epoch: the schedule steps after those epochs only.
+    _, trainer = fit_in_groups(1, epochs=4, scheduler=plateau, check_val_every_n_epoch=2)
+    assert math.isclose(trainer.optimizers[0].param_groups[0]["lr"], 1e-3 * 0.5 ** 2)
 
 
 def test_a_run_with_an_lr_schedule_and_grouped_steps_resumes_exactly(tmp_path):
-    """The module steps the schedule itself: 2 epochs, then 2 more from `last.ckpt`, end on the
-    learning rate and the weights of 4 epochs in one go."""
-    def fit(folder, epochs: int, resume=None):
+    """The module steps the schedule itself: 2 epochs in lists of 4 batches, then 2 more from
+    `last.ckpt` one batch at a time, end on the learning rate, the step count and the weights of
+    4 epochs in one go."""
+    def fit(folder, epochs: int, resume=None, steps_per_execution: int = 4):
         decay = partial(torch.optim.lr_scheduler.ExponentialLR, gamma=0.5)
         saved = pl.callbacks.ModelCheckpoint(dirpath=folder, save_last=True)
-        return fit_in_groups(4, saved, epochs=epochs, resume=resume, scheduler=decay,
-                             gradient_clip_val=1.0)
+        return fit_in_groups(steps_per_execution, saved, epochs=epochs, resume=resume,
+                             scheduler=decay, gradient_clip_val=1.0)
 
     full, trainer = fit(tmp_path / "full", 4)
     fit(tmp_path / "half", 2)
-    resumed, trainer_resumed = fit(tmp_path / "resumed", 4, tmp_path / "half" / "last.ckpt")
+    # resumed with another number of batches per Lightning step: the same optimiser steps
+    resumed, trainer_resumed = fit(tmp_path / "resumed", 4, tmp_path / "half" / "last.ckpt", 1)
+    assert trainer_resumed.global_step == trainer.global_step
     assert trainer_resumed.optimizers[0].param_groups[0]["lr"] == 1e-3 * 0.5 ** 4
     assert trainer.optimizers[0].param_groups[0]["lr"] == 1e-3 * 0.5 ** 4
     for name, value in full.state_dict().items():
