@@ -24,7 +24,7 @@ from sklearn.base import clone
 
 from forecast.data import WindowDataModule
 from forecast.data.split import PARTS
-from forecast.errors import ConfigError, DataError
+from forecast.errors import ConfigError, DataError, is_positive_int
 from forecast.evaluate import (
     BASELINE,
     NEURAL,
@@ -41,7 +41,7 @@ from forecast.evaluate import (
 
 
 def check_stride(stride) -> None:
-    if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
+    if not is_positive_int(stride):
         raise ConfigError(f"backtest.stride: must be a positive integer, got {stride!r}.")
 
 

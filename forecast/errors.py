@@ -1,5 +1,6 @@
 """Errors a user can act on: each message names what is wrong and how to fix it."""
 
+import numbers
 import re
 
 
@@ -13,6 +14,11 @@ class DataError(ForecastError):
 
 class ConfigError(ForecastError):
     """A configuration value is out of range or inconsistent with the data."""
+
+
+def is_positive_int(value) -> bool:
+    """An integer (numpy's too) of at least 1, not a bool: what counts and sizes take."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
 
 
 def check_accelerator(accelerator: str, setting: str, fix: str) -> None:

@@ -12,7 +12,7 @@ from pandas.tseries.frequencies import to_offset
 
 from forecast.data.frame import build_panel
 from forecast.data.panel import Panel
-from forecast.errors import ConfigError, DataError
+from forecast.errors import ConfigError, DataError, is_positive_int
 
 
 @dataclass
@@ -136,7 +136,7 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
     """`frame` validated as `read_history` validates it, cut into `n_windows` windows per
     series whose horizons end `step` rows apart, the last at the frame's end."""
     for name, value in (("n_windows", n_windows), ("step", step)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not is_positive_int(value):
             raise ConfigError(f"backtest: {name}={value!r}; pass a positive integer.")
     taken = {"cutoff", *(f"{target}-actual" for target in schema.targets)}
     clash = taken & {schema.time_name, schema.id_col, *schema.columns}

@@ -18,7 +18,7 @@ from forecast.data.panel import Panel
 from forecast.data.scaling import Scaler
 from forecast.data.split import PARTS, Split, split_borders
 from forecast.data.windows import WindowSpec, check_enough_rows, gather_windows, window_index
-from forecast.errors import ConfigError, DataError
+from forecast.errors import ConfigError, DataError, is_positive_int
 from forecast.metrics import naive_scale
 
 
@@ -104,8 +104,7 @@ class WindowDataModule(pl.LightningDataModule):
         if batch_size < 1:
             raise ConfigError(f"data.batch_size: must be >= 1, got {batch_size}.")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or 4 * batch_size
-        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) \
-                or steps_per_execution < 1:
+        if not is_positive_int(steps_per_execution):
             raise ConfigError("data.steps_per_execution: must be a positive integer, got "
                               f"{steps_per_execution!r}.")
         self.steps_per_execution = steps_per_execution

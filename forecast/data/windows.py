@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.errors import ConfigError, DataError
+from forecast.errors import ConfigError, DataError, is_positive_int
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class WindowSpec:
     def __post_init__(self):
         for key in ("lookback", "horizon", "stride"):
             value = getattr(self, key)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            if not is_positive_int(value):
                 raise ConfigError(f"data.{key}: must be a positive integer, got {value!r}.")
 
     @property

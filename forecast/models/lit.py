@@ -36,10 +36,11 @@ class ForecastModule(pl.LightningModule):
     clipped in `on_before_optimizer_step`, after the callbacks' hooks saw them and a 16-bit
     scaler unscaled them, as in automatic optimisation. A training item may be a list of
     batches (`WindowDataModule(steps_per_execution=K)`): one optimiser step each, in one
-    Lightning step, whose own cost (hooks, closure, progress tracking: ~0.3 ms on a CPU, ~0.9 ms
-    beside a GPU) then falls on K steps. The LR scheduler steps after every epoch (a
-    ReduceLROnPlateau on `val_loss`). Clipping is the module's, so `Trainer(gradient_clip_val=)`
-    and `Trainer(accumulate_grad_batches=)` are refused by Lightning.
+    Lightning step, whose own cost per step (fetching, hooks, progress tracking: about half of
+    the pipeline's ~0.4 ms a step on a CPU) then falls on K steps. The LR scheduler steps
+    after every epoch (a ReduceLROnPlateau on `val_loss`). Clipping is the module's, so
+    `Trainer(gradient_clip_val=)` and `Trainer(accumulate_grad_batches=)` are refused by
+    Lightning.
 
     Logs `train_loss_epoch` and `val_loss`, `val_mse`, `val_mae` per epoch on the scaled horizon
     forecast (the quantity early stopping watches), and `train_loss_step` when Lightning writes
@@ -114,11 +115,12 @@ class ForecastModule(pl.LightningModule):
             # The epoch mean is summed here, on the device: a `self.log` per step costs
             # Lightning about as much as a small LSTM step on a CPU, and showing a step value
             # in the progress bar would copy it to the host (a GPU sync) every step.
-            self._loss_sum.add_(self._step_loss.detach() * len(part["x"]))
-            self._loss_count += len(part["x"])
+            size = len(part["x"])
+            self._loss_sum.add_(self._step_loss.detach() * size)
+            self._loss_count += size
         if self.trainer._logger_connector.should_update_logs:  # only what is written out
             self.log("train_loss_step", self._step_loss, on_step=True, on_epoch=False,
-                     batch_size=len(part["x"]))
+                     batch_size=size)
 
     def _backward(self, batch: dict[str, torch.Tensor], optimizer) -> torch.Tensor:
         """The step's closure: the loss of `batch`, its gradients in place of the previous ones."""
