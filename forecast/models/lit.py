@@ -8,6 +8,13 @@ from functools import partial
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.plugins.precision import (
+    DoublePrecision,
+    HalfPrecision,
+    MixedPrecision,
+    Precision,
+)
+from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
 
 from forecast.errors import ConfigError
@@ -19,12 +26,19 @@ LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 # Plain attributes written many times a step: Lightning sets `_current_fx_name` around each of
 # its ~20 hook calls a step. They skip nn.Module.__setattr__ (which checks for parameters,
 # buffers and submodules): 55 us a step, a sixth of Lightning's own cost per step on a CPU.
-PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_count", "_step_loss"})
+PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_count", "_step_loss", "_scored"})
 # Hooks Lightning calls at every training step (of manual optimisation) on the module and on
 # each callback, each inside a profiler context, also where they are the base class's no-ops;
 # it skips an attribute of None.
 STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_before_backward",
               "on_after_backward", "on_before_optimizer_step")
+# The hooks Lightning calls around each backward pass and optimiser step, and the precisions
+# whose backward and step are torch's own where they have no loss scaler (32, 64, bf16): where
+# no callback overrides those hooks, on one device, a step can skip Lightning's wrappers.
+BACKWARD_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+PLAIN_PRECISIONS = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
+# The validation (and test) scores, each logged as the epoch's mean over all windows.
+SCORES = ("loss", "mse", "mae")
 
 
 class ForecastModule(pl.LightningModule):
@@ -34,20 +48,22 @@ class ForecastModule(pl.LightningModule):
     each batch, `optimizer.step(closure)`, whose closure computes the loss, zeroes the gradients
     and runs backward (called again by optimisers that re-evaluate, LBFGS); the gradients are
     clipped in `on_before_optimizer_step`, after the callbacks' hooks saw them and a 16-bit
-    scaler unscaled them, as in automatic optimisation. A training item may be a list of
-    batches (`WindowDataModule(steps_per_execution=K)`): one optimiser step each, in one
-    Lightning step, whose own cost per step (fetching, hooks, progress tracking: about half of
-    the pipeline's ~0.4 ms a step on a CPU) then falls on K steps. The LR scheduler steps
-    after every epoch (a ReduceLROnPlateau on `val_loss`). Clipping is the module's, so
-    `Trainer(gradient_clip_val=)` and `Trainer(accumulate_grad_batches=)` are refused by
-    Lightning.
+    scaler unscaled them, as in automatic optimisation. Where nothing needs Lightning's
+    wrappers around a step (`steps_directly`: one device, no loss scaler, no callback hooked
+    to the backward pass), the step is torch's own and counted as Lightning counts it. A
+    training item may be a list of batches (`WindowDataModule(steps_per_execution=K)`): one
+    optimiser step each, in one Lightning step, whose own cost (fetching, hooks, progress
+    tracking) then falls on K steps. The LR scheduler steps after every epoch (a
+    ReduceLROnPlateau on `val_loss`). Clipping is the module's, so `Trainer(gradient_clip_val=)`
+    and `Trainer(accumulate_grad_batches=)` are refused by Lightning.
 
     Logs `train_loss_epoch` and `val_loss`, `val_mse`, `val_mae` per epoch on the scaled horizon
-    forecast (the quantity early stopping watches), and `train_loss_step` when Lightning writes
-    logs (every `trainer.log_every_n_steps` training items). `predict_step` returns the
-    scaled forecast [B, H, T]; `forecast.evaluate` turns it into metrics in both scales.
-    At `setup`, the per-step hooks that it and the trainer's callbacks inherit as no-ops become
-    None (`skip_noop_hooks`), so Lightning does not dispatch them.
+    forecast (the quantity early stopping watches; means over all windows), and
+    `train_loss_step` when Lightning writes logs (every `trainer.log_every_n_steps` training
+    items). `predict_step` returns the scaled forecast [B, H, T]; `forecast.evaluate` turns it
+    into metrics in both scales. At `setup`, the per-step hooks that it and the trainer's
+    callbacks inherit as no-ops become None (`skip_noop_hooks`), so Lightning does not
+    dispatch them.
 
     Args:
         net: the network.
@@ -95,8 +111,11 @@ class ForecastModule(pl.LightningModule):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net.predict(batch["x"], batch.get("x_time"), batch.get("y_time"))
 
+    _direct = False  # whether a step skips Lightning's wrappers (`steps_directly`)
+
     def on_fit_start(self) -> None:
         self._base_seed = torch.initial_seed()  # set by seed_everything, also when resuming
+        self._direct = steps_directly(self)
 
     def on_train_epoch_start(self) -> None:
         # Dropout and teacher forcing draw from the global RNG; reseeding per epoch makes a run
@@ -105,13 +124,15 @@ class ForecastModule(pl.LightningModule):
         self._loss_sum, self._loss_count = torch.zeros((), device=self.device), 0
         self._validated = False
 
-    def on_validation_epoch_end(self) -> None:
-        self._validated = not self.trainer.sanity_checking
-
     def training_step(self, batch, batch_idx):
         optimizer = self.optimizers()
         for part in batch if isinstance(batch, list) else [batch]:
-            optimizer.step(closure=partial(self._backward, part, optimizer))
+            if self._direct:  # what optimizer.step does, less the calls of no use here
+                optimizer._on_before_step()  # Lightning's step count (global_step)
+                optimizer.optimizer.step(partial(self._backward, part, optimizer.optimizer, True))
+                optimizer._on_after_step()
+            else:
+                optimizer.step(closure=partial(self._backward, part, optimizer))
             # The epoch mean is summed here, on the device: a `self.log` per step costs
             # Lightning about as much as a small LSTM step on a CPU, and showing a step value
             # in the progress bar would copy it to the host (a GPU sync) every step.
@@ -122,13 +143,19 @@ class ForecastModule(pl.LightningModule):
             self.log("train_loss_step", self._step_loss, on_step=True, on_epoch=False,
                      batch_size=size)
 
-    def _backward(self, batch: dict[str, torch.Tensor], optimizer) -> torch.Tensor:
-        """The step's closure: the loss of `batch`, its gradients in place of the previous ones."""
+    def _backward(self, batch: dict[str, torch.Tensor], optimizer,
+                  direct: bool = False) -> torch.Tensor:
+        """The step's closure: the loss of `batch`, its gradients in place of the previous ones
+        (`direct`: by torch, then clipped; else by Lightning, which clips after its hooks)."""
         x, y = batch["x"], batch["y"]
         output = self.net(x, batch.get("x_time"), batch.get("y_time"), y)
         self._step_loss = self.loss_fn(output, self.net.target(x, y))
         optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(self._step_loss)
+        if direct:
+            self._step_loss.backward()
+            self.on_before_optimizer_step(optimizer)
+        else:
+            self.manual_backward(self._step_loss)
         return self._step_loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
@@ -149,20 +176,39 @@ class ForecastModule(pl.LightningModule):
         elif scheduler is not None:
             scheduler.step()
 
-    def _score(self, batch, prefix: str) -> torch.Tensor:
+    def on_validation_epoch_start(self) -> None:
+        self._scores, self._scored = torch.zeros(len(SCORES) + 1, device=self.device), 0
+
+    on_test_epoch_start = on_validation_epoch_start
+
+    def _score(self, batch) -> None:
+        """Adds the batch's scores, each times its size, and its size to the epoch's sums."""
         forecast, y = self(batch), batch["y"]
-        n = len(y)
-        self.log(f"{prefix}_loss", self.loss_fn(forecast, y), prog_bar=True, batch_size=n,
-                 sync_dist=True)
-        self.log(f"{prefix}_mse", nn.functional.mse_loss(forecast, y), batch_size=n, sync_dist=True)
-        self.log(f"{prefix}_mae", nn.functional.l1_loss(forecast, y), batch_size=n, sync_dist=True)
-        return forecast
+        losses = (self.loss_fn(forecast, y), nn.functional.mse_loss(forecast, y),
+                  nn.functional.l1_loss(forecast, y))
+        self._scores.add_(torch.stack([*losses, torch.ones_like(losses[0])]).float() * len(y))
+        self._scored += len(y)
+
+    def _log_scores(self, prefix: str) -> None:
+        """Logs the epoch's mean scores over all windows, of every process. Once an epoch: a
+        `self.log` costs Lightning ~0.3 ms, three a batch as much as a sine batch's forecast."""
+        if self._scored:
+            sums = self.trainer.strategy.reduce(self._scores, reduce_op="sum")
+            for name, mean in zip(SCORES, sums[:-1] / sums[-1], strict=True):
+                self.log(f"{prefix}_{name}", mean, prog_bar=name == "loss")
 
     def validation_step(self, batch, batch_idx):
-        self._score(batch, "val")
+        self._score(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_scores("val")
+        self._validated = not self.trainer.sanity_checking
 
     def test_step(self, batch, batch_idx):
-        self._score(batch, "test_scaled")
+        self._score(batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_scores("test_scaled")
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch)
@@ -194,6 +240,22 @@ def check_clipping(value, algorithm: str) -> None:
     if algorithm not in ("norm", "value"):
         raise ConfigError(f"optim.gradient_clip_algorithm: must be 'norm' or 'value', got "
                           f"{algorithm!r}.")
+
+
+def steps_directly(module: ForecastModule) -> bool:
+    """Whether `module`'s optimiser steps may skip Lightning's wrappers around them (~0.07 ms a
+    step on a CPU): on one device, in a precision without a loss scaler, where no callback
+    overrides a `BACKWARD_HOOKS` hook and the module overrides none but its clipping. They
+    still count steps, as `optimizer.step` does. Elsewhere (DDP, 16-mixed) Lightning steps."""
+    trainer = module.trainer
+    precision = trainer.precision_plugin
+    return (type(trainer.strategy) is SingleDeviceStrategy
+            and type(precision) in PLAIN_PRECISIONS and getattr(precision, "scaler", None) is None
+            and type(module).backward is pl.LightningModule.backward
+            and all(getattr(type(module), hook) is getattr(ForecastModule, hook)
+                    for hook in BACKWARD_HOOKS)
+            and not any(getattr(callback, hook) for callback in trainer.callbacks
+                        for hook in BACKWARD_HOOKS))
 
 
 def skip_noop_hooks(hooked: object, base: type) -> None:
