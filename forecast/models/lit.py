@@ -26,7 +26,8 @@ LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 # Plain attributes written many times a step: Lightning sets `_current_fx_name` around each of
 # its ~20 hook calls a step. They skip nn.Module.__setattr__ (which checks for parameters,
 # buffers and submodules): 55 us a step, a sixth of Lightning's own cost per step on a CPU.
-PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_count", "_step_loss", "_scored"})
+PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_count", "_step_loss", "_scores",
+                              "_scored"})
 # Hooks Lightning calls at every training step (of manual optimisation) on the module and on
 # each callback, each inside a profiler context, also where they are the base class's no-ops;
 # it skips an attribute of None.
@@ -177,25 +178,29 @@ class ForecastModule(pl.LightningModule):
             scheduler.step()
 
     def on_validation_epoch_start(self) -> None:
-        self._scores, self._scored = torch.zeros(len(SCORES) + 1, device=self.device), 0
+        self._scores, self._scored = None, 0
 
     on_test_epoch_start = on_validation_epoch_start
 
     def _score(self, batch) -> None:
-        """Adds the batch's scores, each times its size, and its size to the epoch's sums."""
+        """Adds the batch's scores, each times its size, to the epoch's sums, on the device."""
         forecast, y = self(batch), batch["y"]
-        losses = (self.loss_fn(forecast, y), nn.functional.mse_loss(forecast, y),
-                  nn.functional.l1_loss(forecast, y))
-        self._scores.add_(torch.stack([*losses, torch.ones_like(losses[0])]).float() * len(y))
+        scores = torch.stack([self.loss_fn(forecast, y), nn.functional.mse_loss(forecast, y),
+                              nn.functional.l1_loss(forecast, y)])
+        scores = scores.to(torch.promote_types(scores.dtype, torch.float32)) * len(y)  # bf16 up
+        self._scores = scores if self._scores is None else self._scores + scores
         self._scored += len(y)
 
     def _log_scores(self, prefix: str) -> None:
-        """Logs the epoch's mean scores over all windows, of every process. Once an epoch: a
-        `self.log` costs Lightning ~0.3 ms, three a batch as much as a sine batch's forecast."""
+        """Logs the epoch's mean scores over its windows, once: a `self.log` costs Lightning
+        ~0.35 ms, three a batch as much as a sine batch's forecast. Across processes Lightning
+        averages them weighted by their window counts (`sync_dist`): the mean over all windows.
+        Logged in the module's `on_*_epoch_end`, which Lightning calls after the callbacks':
+        callbacks read them from `on_validation_end` on, as early stopping and checkpoints do."""
         if self._scored:
-            sums = self.trainer.strategy.reduce(self._scores, reduce_op="sum")
-            for name, mean in zip(SCORES, sums[:-1] / sums[-1], strict=True):
-                self.log(f"{prefix}_{name}", mean, prog_bar=name == "loss")
+            for name, mean in zip(SCORES, self._scores / self._scored, strict=True):
+                self.log(f"{prefix}_{name}", mean, prog_bar=name == "loss",
+                         batch_size=self._scored, sync_dist=True)
 
     def validation_step(self, batch, batch_idx):
         self._score(batch)
@@ -244,16 +249,20 @@ def check_clipping(value, algorithm: str) -> None:
 
 def steps_directly(module: ForecastModule) -> bool:
     """Whether `module`'s optimiser steps may skip Lightning's wrappers around them (~0.07 ms a
-    step on a CPU): on one device, in a precision without a loss scaler, where no callback
-    overrides a `BACKWARD_HOOKS` hook and the module overrides none but its clipping. They
-    still count steps, as `optimizer.step` does. Elsewhere (DDP, 16-mixed) Lightning steps."""
+    step on a CPU): on one device, in a precision without a loss scaler, where no callback has
+    a `BACKWARD_HOOKS` hook and the module none but its clipping, nor its own backward (after
+    `skip_noop_hooks`, which sets the no-op hooks to None). They still count steps and time
+    them (the profiler's `optimizer_step`), as `optimizer.step` does; the profiler then sees no
+    `on_before_optimizer_step`. Elsewhere (DDP, 16-mixed) Lightning steps."""
     trainer = module.trainer
     precision = trainer.precision_plugin
+    clipping = getattr(module.on_before_optimizer_step, "__func__", None)
     return (type(trainer.strategy) is SingleDeviceStrategy
             and type(precision) in PLAIN_PRECISIONS and getattr(precision, "scaler", None) is None
             and type(module).backward is pl.LightningModule.backward
-            and all(getattr(type(module), hook) is getattr(ForecastModule, hook)
-                    for hook in BACKWARD_HOOKS)
+            and type(module).manual_backward is pl.LightningModule.manual_backward
+            and module.on_before_backward is None and module.on_after_backward is None
+            and clipping is ForecastModule.on_before_optimizer_step
             and not any(getattr(callback, hook) for callback in trainer.callbacks
                         for hook in BACKWARD_HOOKS))
 

@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.plugins.precision import MixedPrecision
+from pytorch_lightning.plugins.precision import DoublePrecision, MixedPrecision
 
 from forecast.checkpoints import BestCheckpoint, EpochCheckpoint, ResumeCheckpoint
 from forecast.data import WindowDataModule
@@ -279,6 +279,18 @@ def test_a_callback_hooked_to_the_step_gets_lightnings_step_with_the_same_result
         torch.testing.assert_close(hooked.state_dict()[name], value, rtol=0, atol=0)
     _, trainer_scaled = fit_in_groups(1, epochs=1, plugins=[LossScaling()])
     assert not trainer_scaled.lightning_module._direct
+    own, _ = fit_in_groups(1, epochs=1, module_class=CountedBackward)
+    assert not own._direct and own.backwards == own.trainer.global_step > 0
+
+
+class CountedBackward(ForecastModule):
+    """A module with its own `manual_backward`, which the direct steps would bypass."""
+
+    backwards = 0
+
+    def manual_backward(self, loss, *args, **kwargs) -> None:
+        self.backwards += 1
+        super().manual_backward(loss, *args, **kwargs)
 
 
 def test_validation_scores_are_means_over_all_windows():
@@ -294,6 +306,10 @@ def test_validation_scores_are_means_over_all_windows():
     torch.testing.assert_close(metrics["val_mse"], torch.mean((forecasts - targets) ** 2))
     torch.testing.assert_close(metrics["val_mae"], torch.mean((forecasts - targets).abs()))
     assert metrics["val_loss"] == metrics["val_mse"]
+    # In 64-bit precision they stay 64-bit (the steps are direct there too).
+    _, trainer = fit_in_groups(1, epochs=1, plugins=[DoublePrecision()])
+    assert trainer.lightning_module._direct
+    assert trainer.callback_metrics["val_mse"].dtype == torch.float64
 
 
 class EpochRecorder(pl.Callback):
@@ -452,11 +468,11 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
 
 def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=None,
                   plugins=(), limit_val_batches=None, check_val_every_n_epoch=1,
-                  eval_batch_size=None, **module_options):
+                  eval_batch_size=None, module_class=ForecastModule, **module_options):
     pl.seed_everything(0, verbose=False)
     dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16,
                           eval_batch_size=eval_batch_size, steps_per_execution=steps_per_execution)
-    module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims), **module_options)
+    module = module_class(ManyToOne(hidden_size=8, num_layers=1, **dm.dims), **module_options)
     checkpoints = any(isinstance(c, ModelCheckpoint) for c in callbacks)
     trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, enable_checkpointing=checkpoints,
