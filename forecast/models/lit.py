@@ -28,16 +28,15 @@ LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 # buffers and submodules): 55 us a step, a sixth of Lightning's own cost per step on a CPU.
 PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_count", "_step_loss", "_scores",
                               "_scored"})
-# Hooks Lightning calls at every training step (of manual optimisation) on the module and on
-# each callback, each inside a profiler context, also where they are the base class's no-ops;
-# it skips an attribute of None.
-STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_before_backward",
-              "on_after_backward", "on_before_optimizer_step")
 # The hooks Lightning calls around each backward pass and optimiser step, and the precisions
 # whose backward and step are torch's own where they have no loss scaler (32, 64, bf16): where
 # no callback overrides those hooks, on one device, a step can skip Lightning's wrappers.
 BACKWARD_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
 PLAIN_PRECISIONS = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
+# Hooks Lightning calls at every training step (of manual optimisation) on the module and on
+# each callback, each inside a profiler context, also where they are the base class's no-ops;
+# it skips an attribute of None.
+STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", *BACKWARD_HOOKS)
 # The validation (and test) scores, each logged as the epoch's mean over all windows.
 SCORES = ("loss", "mse", "mae")
 
