@@ -50,7 +50,7 @@ class WindowDataModule(pl.LightningDataModule):
             takes an optimiser step on each, and Lightning's own cost per step (~0.3-0.9 ms of
             Python) is paid once per list. Lightning's batch counters (progress bar,
             `limit_train_batches`, `val_check_interval`, `log_every_n_steps`) count lists;
-            `global_step` counts optimiser steps, so `max_steps` may be passed by up to K-1.
+            `global_step` and `max_steps` count optimiser steps.
         on_device: keep the series on the trainer's device (GPU) and gather batches there.
         seed: seed of the shuffling order.
 

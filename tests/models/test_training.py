@@ -468,7 +468,8 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
 
 def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=None,
                   plugins=(), limit_val_batches=None, check_val_every_n_epoch=1,
-                  eval_batch_size=None, module_class=ForecastModule, **module_options):
+                  eval_batch_size=None, module_class=ForecastModule, max_steps=-1,
+                  **module_options):
     pl.seed_everything(0, verbose=False)
     dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16,
                           eval_batch_size=eval_batch_size, steps_per_execution=steps_per_execution)
@@ -477,7 +478,7 @@ def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=
     trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, enable_checkpointing=checkpoints,
                          callbacks=list(callbacks), plugins=list(plugins),
-                         limit_val_batches=limit_val_batches,
+                         limit_val_batches=limit_val_batches, max_steps=max_steps,
                          check_val_every_n_epoch=check_val_every_n_epoch)
     trainer.fit(module, dm, ckpt_path=resume, weights_only=True)
     return module, trainer
@@ -496,6 +497,19 @@ def test_steps_per_execution_takes_the_same_steps_in_fewer_lightning_steps():
         torch.testing.assert_close(four.state_dict()[name], value, rtol=0, atol=0)
     assert trainer_four.callback_metrics["train_loss_epoch"] == \
         trainer_one.callback_metrics["train_loss_epoch"]
+
+
+def test_max_steps_inside_a_list_of_batches_stops_there():
+    """`max_steps=6` with lists of 4 batches: the second list stops after its second batch, at
+    the weights of 6 steps taken one batch per Lightning step."""
+    one, trainer_one = fit_in_groups(1, max_steps=6)
+    four, trainer_four = fit_in_groups(4, max_steps=6)
+    assert trainer_four.global_step == trainer_one.global_step == 6
+    for name, value in one.state_dict().items():
+        torch.testing.assert_close(four.state_dict()[name], value, rtol=0, atol=0)
+    seven, _ = fit_in_groups(1, max_steps=7)  # control: one step more moves the weights
+    head = "net.head.weight"
+    assert not torch.equal(seven.state_dict()[head], one.state_dict()[head])
 
 
 class StepSizes(pl.Callback):
