@@ -32,6 +32,7 @@ def check_config(cfg: DictConfig) -> None:
         check_accelerator(accelerator, f"trainer.accelerator={accelerator}",
                           "train on the CPU with trainer=default")
         _check_optimisation_keys(cfg.trainer)
+        _check_batch_counts(cfg.trainer, cfg.get("data"))
 
 
 def _check_optimisation_keys(trainer: DictConfig) -> None:
@@ -43,6 +44,17 @@ def _check_optimisation_keys(trainer: DictConfig) -> None:
     if trainer.get("accumulate_grad_batches", 1) != 1:
         raise ConfigError("trainer.accumulate_grad_batches: not supported (the model steps its "
                           "optimiser after every batch); raise data.batch_size instead.")
+
+
+def _check_batch_counts(trainer: DictConfig, data: DictConfig | None) -> None:
+    """With `data.steps_per_execution` above 1 a Lightning step is a list of batches, which an
+    integer `trainer.val_check_interval` would count."""
+    interval = trainer.get("val_check_interval")
+    steps = data.get("steps_per_execution", 1) if data is not None else 1
+    if type(interval) is int and steps != 1:
+        raise ConfigError(f"trainer.val_check_interval: an integer counts Lightning steps, here "
+                          f"lists of data.steps_per_execution={steps} batches; give a fraction "
+                          "of the epoch (0.5), or data.steps_per_execution=1 to count batches.")
 
 
 def _target_nodes(node, path: str) -> Iterator[tuple[str, DictConfig]]:

@@ -19,8 +19,9 @@ def quiet() -> None:
     # written before fit, or the checkpoints a resumed run continues from).
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
-    # Short epochs (the sine preset's 43 steps) log no train_loss_step; train_loss_epoch is
-    # logged every epoch all the same.
+    # Lightning warns where an epoch has fewer training items than log_every_n_steps (the sine
+    # preset: 6 lists of 8 batches); train_loss_step counts optimiser steps across epochs and
+    # is logged every 50 all the same.
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     # MLflow reloads a model it has just logged to check the input example, behind a bar; and
     # with a tracking server it prints two links per run (16 lines for the sine preset):

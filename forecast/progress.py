@@ -50,6 +50,22 @@ class ProgressBar(TQDMProgressBar):
         self._next_draw = now + self.interval
         return True
 
+    @property
+    def total_train_batches(self) -> int | float:
+        """Batches, also where a training item is a list of them (`steps_per_execution`)."""
+        total, loader = super().total_train_batches, self.trainer.train_dataloader
+        if getattr(loader, "group", 1) == 1 or total == float("inf"):
+            return total
+        batches = min(self.trainer.num_training_batches * loader.group, loader.n_batches())
+        steps_left = self.trainer.max_steps - self.trainer.global_step  # max_steps -1: no limit
+        return batches if steps_left < 0 else min(batches, steps_left)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        total = self.train_progress_bar.total  # set at on_train_start, also when disabled
+        if isinstance(batch, list) and total is not None:  # count the lists' batches so far
+            batch_idx = min(batch_idx * trainer.train_dataloader.group + len(batch), total) - 1
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         super().on_train_epoch_start(trainer, pl_module)
         if self._lines and trainer.current_epoch > 0 and time.monotonic() >= self._next_line:

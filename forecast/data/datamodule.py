@@ -181,10 +181,13 @@ class WindowDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         shard = trainer is not None and distributed
         rank, world = (trainer.global_rank, trainer.world_size) if shard else (0, 1)
-        train = part == "train"
+        train, group = part == "train", self.steps_per_execution
+        # Lightning's integer limit counts training items, here lists: the loader counts batches.
+        limit = getattr(trainer, "limit_train_batches", None) if train and group > 1 else None
         return WindowLoader(self.dataset(part), self.batch_size if train else self.eval_batch_size,
                             shuffle=train, seed=self.seed, rank=rank, world_size=world,
-                            group=self.steps_per_execution if train else 1)
+                            group=group if train else 1,
+                            max_batches=limit if type(limit) is int else None)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # Batches of GPU-resident windows (and every batch on a CPU) are on the device already:

@@ -108,14 +108,17 @@ class WindowLoader:
     padded to equal length like torch's DistributedSampler. Without `drop_last` every window
     is served: the last batch may be smaller. With `group > 1` it yields lists of `group`
     consecutive batches (the last list may be shorter), one item per Lightning training step.
+    `max_batches` serves only the first batches of each epoch (Lightning's integer
+    `limit_train_batches`, in batches where an item is a list of them).
     """
 
     def __init__(self, dataset: WindowDataset, batch_size: int, shuffle: bool = False,
                  drop_last: bool = False, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 group: int = 1):
+                 group: int = 1, max_batches: int | None = None):
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
         self.drop_last, self.seed, self.epoch = drop_last, seed, 0
         self.rank, self.world_size, self.group = rank, world_size, group
+        self.max_batches = max_batches
 
     batch_sampler = None  # read by Lightning's shuffle check; batches are formed here
 
@@ -130,12 +133,14 @@ class WindowLoader:
     def _per_rank(self) -> int:
         return math.ceil(len(self.dataset) / self.world_size)
 
-    def _n_batches(self) -> int:
+    def n_batches(self) -> int:
+        """Batches an epoch serves (to this rank), in lists of `group` or not."""
         n = self._per_rank()
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        n = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return n if self.max_batches is None else min(n, self.max_batches)
 
     def __len__(self) -> int:
-        return math.ceil(self._n_batches() / self.group)
+        return math.ceil(self.n_batches() / self.group)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]] | Iterator[list[dict]]:
         batches = self._batches()
@@ -145,7 +150,7 @@ class WindowLoader:
         # A generator: the order is drawn at the first batch, after Lightning's set_epoch.
         n = len(self.dataset)
         order = Permutation(n, self.seed + self.epoch) if self.shuffle and n else None
-        served = min(self._n_batches() * self.batch_size, self._per_rank())
+        served = min(self.n_batches() * self.batch_size, self._per_rank())
         chunk = max(self.batch_size, _CHUNK // self.batch_size * self.batch_size)
         for lo in range(0, served, chunk):
             starts = self.dataset.index.starts(self._numbers(lo, min(lo + chunk, served), order))

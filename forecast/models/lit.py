@@ -61,11 +61,11 @@ class ForecastModule(pl.LightningModule):
 
     Logs `train_loss_epoch` and `val_loss`, `val_mse`, `val_mae` per epoch on the scaled horizon
     forecast (the quantity early stopping watches; means over all windows), and
-    `train_loss_step` when Lightning writes logs (every `trainer.log_every_n_steps` training
-    items). `predict_step` returns the scaled forecast [B, H, T]; `forecast.evaluate` turns it
-    into metrics in both scales. At `setup`, the per-step hooks that it and the trainer's
-    callbacks inherit as no-ops become None (`skip_noop_hooks`), so Lightning does not
-    dispatch them.
+    `train_loss_step` every `trainer.log_every_n_steps` optimiser steps; the loggers' step axis
+    counts optimiser steps also where a Lightning step takes several. `predict_step` returns
+    the scaled forecast [B, H, T]; `forecast.evaluate` turns it into metrics in both scales.
+    At `setup`, the per-step hooks that it and the trainer's callbacks inherit as no-ops
+    become None (`skip_noop_hooks`), so Lightning does not dispatch them.
 
     Args:
         net: the network.
@@ -128,10 +128,13 @@ class ForecastModule(pl.LightningModule):
         self._validated = False
 
     def training_step(self, batch, batch_idx):
-        optimizer, parts = self.optimizers(), batch if isinstance(batch, list) else [batch]
-        steps_left = self.trainer.max_steps - self.trainer.global_step  # max_steps -1: no limit
+        optimizer, trainer = self.optimizers(), self.trainer
+        parts = batch if isinstance(batch, list) else [batch]
+        steps_left = trainer.max_steps - trainer.global_step  # max_steps -1: no limit
         if 0 < steps_left < len(parts):  # a list that would pass max_steps stops at it
             parts = parts[:steps_left]
+        loop, every = trainer.fit_loop.epoch_loop, trainer.log_every_n_steps
+        step = loop._batches_that_stepped  # the loggers' step axis: optimiser steps so far
         for part in parts:
             if self._direct:  # what optimizer.step does, less the calls of no use here
                 optimizer._on_before_step()  # Lightning's step count (global_step)
@@ -145,9 +148,21 @@ class ForecastModule(pl.LightningModule):
             size = len(part["x"])
             self._loss_sum.add_(self._step_loss.detach(), alpha=size)
             self._loss_count += size
-        if self.trainer._logger_connector.should_update_logs:  # only what is written out
-            self.log("train_loss_step", self._step_loss, on_step=True, on_epoch=False,
-                     batch_size=size)
+            if every and (step + 1) % every == 0:
+                self._log_step_loss(step)
+            step += 1
+        # Lightning counts one step per training item, after it: the others of a list count
+        # here, so the loggers' step axis and `log_every_n_steps` count optimiser steps.
+        loop._batches_that_stepped = step - 1
+
+    def _log_step_loss(self, step: int) -> None:
+        """Write `train_loss_step` of optimiser step `step` (from 0) to the loggers, as Lightning
+        writes a step's logs (a host read; every `log_every_n_steps` steps). Not through
+        `self.log`, whose writes come once per training item, which may be a list of batches."""
+        if self.trainer.loggers:
+            self.trainer._logger_connector.log_metrics(
+                {"train_loss_step": self._step_loss.detach(), "epoch": self.current_epoch},
+                step=step)
 
     def _backward(self, batch: dict[str, torch.Tensor], optimizer,
                   direct: bool = False) -> torch.Tensor:

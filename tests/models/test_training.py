@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -469,17 +470,21 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
 def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=None,
                   plugins=(), limit_val_batches=None, check_val_every_n_epoch=1,
                   eval_batch_size=None, module_class=ForecastModule, max_steps=-1,
+                  logger=False, log_every_n_steps=50, limit_train_batches=None,
                   **module_options):
     pl.seed_everything(0, verbose=False)
     dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=16,
                           eval_batch_size=eval_batch_size, steps_per_execution=steps_per_execution)
     module = module_class(ManyToOne(hidden_size=8, num_layers=1, **dm.dims), **module_options)
     checkpoints = any(isinstance(c, ModelCheckpoint) for c in callbacks)
-    trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
+    progress = any(isinstance(c, ProgressBar) for c in callbacks)
+    trainer = pl.Trainer(max_epochs=epochs, logger=logger, enable_progress_bar=progress,
                          enable_model_summary=False, enable_checkpointing=checkpoints,
                          callbacks=list(callbacks), plugins=list(plugins),
                          limit_val_batches=limit_val_batches, max_steps=max_steps,
-                         check_val_every_n_epoch=check_val_every_n_epoch)
+                         check_val_every_n_epoch=check_val_every_n_epoch,
+                         log_every_n_steps=log_every_n_steps,
+                         limit_train_batches=limit_train_batches)
     trainer.fit(module, dm, ckpt_path=resume, weights_only=True)
     return module, trainer
 
@@ -510,6 +515,54 @@ def test_max_steps_inside_a_list_of_batches_stops_there():
     seven, _ = fit_in_groups(1, max_steps=7)  # control: one step more moves the weights
     head = "net.head.weight"
     assert not torch.equal(seven.state_dict()[head], one.state_dict()[head])
+
+
+def test_lists_of_batches_log_at_the_steps_of_single_batches(tmp_path):
+    """`train_loss_step` every 5 optimiser steps and the epoch metrics, at the same steps and
+    with the same values whether a Lightning step takes 1 batch or a list of 4."""
+    def logged(steps_per_execution: int) -> list[dict]:
+        logger = pl.loggers.CSVLogger(tmp_path, name=f"k{steps_per_execution}")
+        fit_in_groups(steps_per_execution, logger=logger, log_every_n_steps=5)
+        return pd.read_csv(Path(logger.log_dir) / "metrics.csv").to_dict("records")
+
+    one, four = logged(1), logged(4)
+    steps = [row["step"] for row in one if not math.isnan(row["train_loss_step"])]
+    assert steps == list(range(4, 26, 5))  # 13 batches an epoch, 2 epochs: steps 0-25
+    assert [row["step"] for row in one if not math.isnan(row["val_loss"])] == [12, 25]
+    assert pd.DataFrame(four).equals(pd.DataFrame(one))
+
+
+def test_an_integer_batch_limit_counts_batches_in_lists_too():
+    """`limit_train_batches=5` with lists of 4 batches: 5 optimiser steps an epoch (a list of
+    4 and one of 1), the weights of 5 single batches."""
+    one, trainer_one = fit_in_groups(1, limit_train_batches=5)
+    four, trainer_four = fit_in_groups(4, limit_train_batches=5)
+    assert trainer_four.global_step == trainer_one.global_step == 10
+    assert trainer_four.num_training_batches == 2
+    for name, value in one.state_dict().items():
+        torch.testing.assert_close(four.state_dict()[name], value, rtol=0, atol=0)
+
+
+class BarCounts(pl.Callback):
+    """The training bar's count and total at each epoch end."""
+
+    def __init__(self, bar: ProgressBar):
+        self.bar, self.counts = bar, []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.counts.append((self.bar.train_progress_bar.n, self.bar.train_progress_bar.total))
+
+
+@pytest.mark.parametrize("max_steps, expected", [(-1, [(13, 13), (13, 13)]),
+                                                 (18, [(13, 13), (5, 5)])])
+def test_the_progress_bar_counts_batches_in_lists(monkeypatch, max_steps, expected):
+    """At a terminal the bar counts the batches of the lists of 4 (13 an epoch), also where
+    `max_steps` ends an epoch early."""
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    bar = ProgressBar(interval=0)
+    counts = BarCounts(bar)
+    fit_in_groups(4, bar, counts, max_steps=max_steps)
+    assert counts.counts == expected
 
 
 class StepSizes(pl.Callback):

@@ -176,6 +176,8 @@ def test_datamodule_reports_bad_input_in_one_line(tmp_path, name):
     ("+trainer.accumulate_grad_batches=2", r"^trainer\.accumulate_grad_batches: .* data\.batch"),
     ("optim.gradient_clip_val=-1", r"^optim\.gradient_clip_val: must be a number >= 0"),
     ("optim.gradient_clip_algorithm=l2", r"^optim\.gradient_clip_algorithm: must be 'norm' or"),
+    ("+trainer.val_check_interval=10", r"^trainer\.val_check_interval: an integer counts "
+                                       r"Lightning steps, here lists of data\.steps_per_exec"),
 ])
 def test_clipping_and_accumulation_settings_name_their_keys(override, message):
     def composed(*overrides: str):
@@ -190,6 +192,13 @@ def test_clipping_and_accumulation_settings_name_their_keys(override, message):
     with pytest.raises(ConfigError, match=message):
         check_config(cfg)
         build_module(cfg.optim, net)
+
+
+def test_an_integer_validation_interval_counts_batches_one_per_step():
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        check_config(compose("train", overrides=["+trainer.val_check_interval=10",
+                                                 "data.steps_per_execution=1"]))
+        check_config(compose("train", overrides=["+trainer.val_check_interval=0.5"]))
 
 
 def test_the_key_check_names_the_nearest_keys_and_leaves_the_rest_to_hydra():
