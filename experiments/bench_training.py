@@ -10,9 +10,9 @@ trainer config, and validates once per epoch keeping the best weights:
 - ours: `WindowDataModule` + `ForecastModule` + `pl.Trainer` as `forecast.train` builds them:
   trainer settings from conf/trainer/{default,gpu}.yaml, conf/callbacks/default.yaml (best and
   last checkpoints, early stopping), the progress bar, and the MLflow logger of a `Tracker` on
-  a local sqlite store (a CSV logger where mlflow is missing). On a GPU the windows stay there.
-- grouped, single (with --variants): ours with `data.steps_per_execution=8` (8 batches, 8
-  optimiser steps, per Lightning step; trainer=gpu's setting) or 1 (trainer=default's).
+  a local sqlite store (a CSV logger where mlflow is missing), 8 batches (8 optimiser steps)
+  per Lightning step (`data.steps_per_execution`'s default). On a GPU the windows stay there.
+- single (with --variants): ours with `data.steps_per_execution=1`, one batch per Lightning step.
 - no_checkpoints (with --variants): ours without the checkpoint callbacks (logger kept).
 - bare (with --variants): ours without logger, checkpoints and progress bar: Lightning's loop.
 - raw: a hand-written loop over windows materialised as tensors already on the device, in the
@@ -123,7 +123,6 @@ def variants_of(shape, dm, initial, device, names, darts_python=None) -> dict:
                 lambda net, train, val: run_raw(shape, net, device, autocast, train, val,
                                                     dm.seed)),
         "ours": (ours_args, partial(run_ours, dm)),
-        "grouped": (partial(ours_args, "data.steps_per_execution=8"), partial(run_ours, dm)),
         "single": (partial(ours_args, "data.steps_per_execution=1"), partial(run_ours, dm)),
         "no_checkpoints": (ours_args, partial(run_ours, dm, checkpoints=False)),
         "bare": (partial(ours_args, with_logger=False),
@@ -262,7 +261,7 @@ def machine(device: str) -> str:
 def report(results: list[dict], device: str) -> str:
     """Throughput (windows/s of wall time, best round) and ratios to raw; on a CPU also the
     ratios of process CPU time."""
-    names = [n for n in ("ours", "grouped", "single", "no_checkpoints", "bare", "tensor_dataset",
+    names = [n for n in ("ours", "single", "no_checkpoints", "bare", "tensor_dataset",
                          "darts")
              if any(n in r["throughput"] for r in results)]
     header = ["shape", "train windows x epochs", "raw win/s", *[f"{n} win/s" for n in names],
@@ -315,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES))
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per variant")
     parser.add_argument("--variants", nargs="+", default=["raw", "ours", "tensor_dataset"],
-                        choices=["raw", "ours", "grouped", "single", "no_checkpoints", "bare",
+                        choices=["raw", "ours", "single", "no_checkpoints", "bare",
                                  "tensor_dataset", "darts"])
     parser.add_argument("--darts-python", help="a Python with Darts installed, for the darts "
                         "variant (see experiments/darts_worker.py)")

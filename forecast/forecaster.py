@@ -52,8 +52,7 @@ MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "S
 FORMAT_VERSION = 2  # 2: training options added to the parameters (lr_scheduler, ema_decay ...)
 READABLE_FORMATS = (1, 2)
 # Training batches per Lightning step: the same optimiser steps, Lightning's own cost per step
-# paid once per 8 (the CLI's data.steps_per_execution; no Lightning setting of a Forecaster
-# counts batches, so nothing else changes).
+# paid once per 8 (as the CLI's default data.steps_per_execution).
 STEPS_PER_EXECUTION = 8
 # Classes of torch.optim.lr_scheduler that are no schedule of their own: bases, and schedules of
 # schedules, which keyword arguments cannot build.

@@ -48,9 +48,11 @@ class WindowDataModule(pl.LightningDataModule):
         batch_size: training batch size; `eval_batch_size` for val/test (default 4x).
         steps_per_execution: training batches per Lightning step (a list of them): the module
             takes an optimiser step on each, and Lightning's own cost per step (~0.3-0.9 ms of
-            Python) is paid once per list. Lightning's batch counters (progress bar,
-            `limit_train_batches`, `val_check_interval`, `log_every_n_steps`) count lists;
-            `global_step` and `max_steps` count optimiser steps.
+            Python) is paid once per list. With `ForecastModule`, `global_step`, `max_steps`,
+            `log_every_n_steps` and the loggers' step axis count optimiser steps, an integer
+            `limit_train_batches` batches (the loader serves no more), and
+            `forecast.progress.ProgressBar` batches; Lightning's own bar, a fractional
+            `limit_train_batches` and an integer `val_check_interval` count lists.
         on_device: keep the series on the trainer's device (GPU) and gather batches there.
         seed: seed of the shuffling order.
 
