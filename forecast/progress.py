@@ -63,7 +63,8 @@ class ProgressBar(TQDMProgressBar):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         total = self.train_progress_bar.total  # set at on_train_start, also when disabled
         if isinstance(batch, list) and total is not None:  # count the lists' batches so far
-            batch_idx = min(batch_idx * trainer.train_dataloader.group + len(batch), total) - 1
+            group = getattr(trainer.train_dataloader, "group", len(batch))
+            batch_idx = min(batch_idx * group + len(batch), total) - 1
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:

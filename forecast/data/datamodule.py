@@ -49,10 +49,11 @@ class WindowDataModule(pl.LightningDataModule):
         steps_per_execution: training batches per Lightning step (a list of them): the module
             takes an optimiser step on each, and Lightning's own cost per step (~0.3-0.9 ms of
             Python) is paid once per list. With `ForecastModule`, `global_step`, `max_steps`,
-            `log_every_n_steps` and the loggers' step axis count optimiser steps, an integer
-            `limit_train_batches` batches (the loader serves no more), and
-            `forecast.progress.ProgressBar` batches; Lightning's own bar, a fractional
-            `limit_train_batches` and an integer `val_check_interval` count lists.
+            the loggers' step axis and its `train_loss_step` every `log_every_n_steps` count
+            optimiser steps, an integer `limit_train_batches` batches (the loader serves no
+            more), and `forecast.progress.ProgressBar` batches; Lightning's own bar, a
+            fractional `limit_train_batches`, an integer `val_check_interval` and the batch
+            hooks of callbacks count lists (README: "The training step").
         on_device: keep the series on the trainer's device (GPU) and gather batches there.
         seed: seed of the shuffling order.
 

@@ -96,7 +96,6 @@ class ForecastModule(pl.LightningModule):
         self.scheduler = scheduler
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
-        self._clip_by = GradClipAlgorithmType(gradient_clip_algorithm)
 
     def __setattr__(self, name: str, value) -> None:
         if name in PLAIN_ATTRIBUTES:
@@ -119,6 +118,15 @@ class ForecastModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         self._base_seed = torch.initial_seed()  # set by seed_everything, also when resuming
         self._direct = steps_directly(self)
+        self._clip_by = GradClipAlgorithmType(self.gradient_clip_algorithm)
+
+    def on_train_start(self) -> None:
+        # A checkpoint written before the loggers' step axis counted optimiser steps (a list of
+        # batches counted once) resumes on the axis of its optimiser steps. (The axis of one
+        # written within an epoch is one step short; Lightning adds that step at restart.)
+        loop = self.trainer.fit_loop.epoch_loop
+        if loop._batches_that_stepped < self.trainer.global_step - 1:
+            loop._batches_that_stepped = self.trainer.global_step
 
     def on_train_epoch_start(self) -> None:
         # Dropout and teacher forcing draw from the global RNG; reseeding per epoch makes a run

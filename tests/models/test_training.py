@@ -532,6 +532,28 @@ def test_lists_of_batches_log_at_the_steps_of_single_batches(tmp_path):
     assert pd.DataFrame(four).equals(pd.DataFrame(one))
 
 
+def test_a_resumed_run_logs_at_the_steps_of_an_uninterrupted_one(tmp_path):
+    """Lists of 4 batches, a log every 5 steps: 2 epochs, then 2 more from `last.ckpt`, log
+    the rows of the last 2 epochs of 4 in one go, at their steps; so does a checkpoint whose
+    step axis counted lists (as before it counted optimiser steps)."""
+    def fit(name: str, epochs: int, resume=None) -> pd.DataFrame:
+        logger = pl.loggers.CSVLogger(tmp_path, name=name)
+        saved = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / name, save_last=True)
+        fit_in_groups(4, saved, epochs=epochs, resume=resume, logger=logger,
+                      log_every_n_steps=5)
+        return pd.read_csv(Path(logger.log_dir) / "metrics.csv")
+
+    later = fit("full", 4).query("epoch >= 2").reset_index(drop=True)
+    fit("half", 2)
+    assert later["step"].min() > 25 and later["train_loss_step"].notna().sum() >= 2
+    assert fit("resumed", 4, tmp_path / "half" / "last.ckpt").equals(later)
+    checkpoint = torch.load(tmp_path / "half" / "last.ckpt", weights_only=False)
+    loop = checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]
+    loop["_batches_that_stepped"] = 8  # 2 epochs of 4 lists
+    torch.save(checkpoint, tmp_path / "lists.ckpt")
+    assert fit("lists", 4, tmp_path / "lists.ckpt").equals(later)
+
+
 def test_an_integer_batch_limit_counts_batches_in_lists_too():
     """`limit_train_batches=5` with lists of 4 batches: 5 optimiser steps an epoch (a list of
     4 and one of 1), the weights of 5 single batches."""
