@@ -61,7 +61,7 @@ class ProgressBar(TQDMProgressBar):
         return batches if steps_left < 0 else min(batches, steps_left)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        total = self.train_progress_bar.total  # set at on_train_start, also when disabled
+        total = self.train_progress_bar.total  # the bar exists from on_train_start, disabled too
         if isinstance(batch, list) and total is not None:  # count the lists' batches so far
             group = getattr(trainer.train_dataloader, "group", len(batch))
             batch_idx = min(batch_idx * group + len(batch), total) - 1
