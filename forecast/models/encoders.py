@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import torch
 from torch import nn
 
@@ -51,6 +54,10 @@ class RecurrentEncoder(nn.Module):
         return self.directions * self.hidden_size
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+                and not autocast_runs(self.cell, torch.get_autocast_dtype("cpu"))):
+            with torch.autocast("cpu", enabled=False):  # float32, as autocast runs a GRU
+                return self.rnn(x.float(), as_float(state))
         return self.rnn(x, state)
 
     def summary(self, state: State) -> torch.Tensor:
@@ -65,3 +72,26 @@ class RecurrentEncoder(nn.Module):
             h = h.view(layers, self.directions, batch, self.hidden_size)
             return h.permute(0, 2, 1, 3).reshape(layers, batch, self.output_size)
         return tuple(merge(h) for h in state) if isinstance(state, tuple) else merge(state)
+
+
+@functools.cache
+def autocast_runs(cell: str, dtype: torch.dtype) -> bool:
+    """Whether torch runs `cell` under CPU autocast to `dtype` on this machine. Its LSTM under
+    autocast is oneDNN's, which needs AVX-512 for bfloat16 and float16: on an AVX2-only CPU it
+    fails, and `RecurrentEncoder` runs the layer in float32 instead (once told, with a warning)."""
+    try:
+        with torch.autocast("cpu", dtype=dtype):
+            CELLS[cell](1, 1)(torch.zeros(1, 1, 1))
+    except RuntimeError:
+        name, layer = str(dtype).removeprefix("torch."), cell.upper()
+        warnings.warn(f"{layer} layers run in float32 under {name} autocast on this CPU: torch "
+                      f"(oneDNN) has no {name} {layer} kernel for it (AVX-512 needed); the rest "
+                      "of the network keeps the mixed precision.", stacklevel=2)
+        return False
+    return True
+
+
+def as_float(state: State | None) -> State | None:
+    if state is None:
+        return None
+    return tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()

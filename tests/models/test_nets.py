@@ -108,6 +108,26 @@ def test_gradients_reach_the_first_step(cls):
     assert x.grad[:, 0].abs().sum() > 0
 
 
+@pytest.mark.filterwarnings("ignore:LSTM layers run in float32")
+@pytest.mark.parametrize("cls", MODES + [SegmentRNN])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_every_model_and_cell_runs_under_cpu_autocast(cls, cell, dtype):
+    """Mixed precision on a CPU (`precision=bf16-mixed`): oneDNN's LSTM fails under autocast on
+    CPUs without AVX-512, where the layer runs in float32 instead. Forecasts and gradients come
+    out finite and near float32's, on any CPU."""
+    net = make(cls, cell=cell, num_layers=2)
+    x, x_time, y_time, y = inputs()
+    expected = net.predict(x, x_time, y_time)
+    with torch.autocast("cpu", dtype=dtype):
+        forecast = net.predict(x, x_time, y_time)
+        loss = net(x, x_time, y_time, y).float().square().mean()
+    loss.backward()
+    assert torch.allclose(forecast.float(), expected, atol=0.05)
+    assert all(p.grad is not None and p.grad.isfinite().all() for p in net.parameters()
+               if p.requires_grad)
+
+
 def test_segment_length_must_divide_lookback():
     with pytest.raises(ConfigError, match="segment_length"):
         make(SegmentRNN, segment_length=5)
