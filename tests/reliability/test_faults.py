@@ -210,3 +210,44 @@ def test_a_checkpoint_too_big_for_the_disk_names_it_and_leaves_the_old_file(tmp_
             assert torch.equal(torch.load(path, weights_only=True)["w"], small["w"])
             path.unlink()
         assert not list(folder.iterdir())  # no partial file left
+
+
+# Saves `{"epoch": 9}` to argv[1] with a torch.save that writes a few bytes, then dies by SIGKILL
+# ("kill") or says "writing" and waits ("wait"): a write cut short, or one under way.
+WRITER = """
+import os, signal, sys, time
+import torch
+from forecast.checkpoint_io import FileCheckpointIO
+
+def save(checkpoint, file):
+    file.write(b"the first bytes of a checkpoint")
+    file.flush()
+    if sys.argv[2] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    print("writing", flush=True)
+    time.sleep(120)
+
+torch.save = save
+FileCheckpointIO().save_checkpoint({"epoch": 9}, sys.argv[1])
+"""
+
+
+def test_a_write_cut_by_sigkill_leaves_a_file_that_the_next_save_removes(tmp_path):
+    """The next save of the same checkpoint removes what a killed writer left (up to a whole
+    checkpoint, hidden), and not the file of a write still under way in another process."""
+    path = tmp_path / "last.ckpt"
+    killed = subprocess.run([sys.executable, "-c", WRITER, str(path), "kill"])
+    assert killed.returncode == -signal.SIGKILL
+    (abandoned,) = tmp_path.iterdir()
+    assert abandoned.name.endswith(".partial") and abandoned.stat().st_size > 0
+    writing = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "wait"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert writing.stdout.readline() == "writing\n"
+        (under_way,) = (p for p in tmp_path.iterdir() if p != abandoned)
+        FileCheckpointIO().save_checkpoint({"epoch": 1}, path)
+        assert sorted(tmp_path.iterdir()) == sorted([path, under_way])
+        assert torch.load(path, weights_only=True) == {"epoch": 1}
+    finally:
+        writing.kill()
+        writing.wait()
