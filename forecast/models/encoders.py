@@ -56,8 +56,10 @@ class RecurrentEncoder(nn.Module):
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
                 and not autocast_runs(self.cell, torch.get_autocast_dtype("cpu"))):
-            with torch.autocast("cpu", enabled=False):  # float32, as autocast runs a GRU
-                return self.rnn(x.float(), as_float(state))
+            # In the weights' precision (float32), as autocast always runs a GRU on a CPU.
+            dtype = self.rnn.weight_ih_l0.dtype
+            with torch.autocast("cpu", enabled=False):
+                return self.rnn(x.to(dtype), _cast(state, dtype))
         return self.rnn(x, state)
 
     def summary(self, state: State) -> torch.Tensor:
@@ -74,13 +76,15 @@ class RecurrentEncoder(nn.Module):
         return tuple(merge(h) for h in state) if isinstance(state, tuple) else merge(state)
 
 
+
 @functools.cache
 def autocast_runs(cell: str, dtype: torch.dtype) -> bool:
     """Whether torch runs `cell` under CPU autocast to `dtype` on this machine. Its LSTM under
     autocast is oneDNN's, which needs AVX-512 for bfloat16 and float16: on an AVX2-only CPU it
-    fails, and `RecurrentEncoder` runs the layer in float32 instead (once told, with a warning)."""
+    fails, and `RecurrentEncoder` runs the layer in its weights' precision instead, warning once
+    per cell and dtype. The probe leaves the random stream as it was (resumed runs rely on it)."""
     try:
-        with torch.autocast("cpu", dtype=dtype):
+        with torch.random.fork_rng(devices=[]), torch.autocast("cpu", dtype=dtype):
             CELLS[cell](1, 1)(torch.zeros(1, 1, 1))
     except RuntimeError:
         name, layer = str(dtype).removeprefix("torch."), cell.upper()
@@ -91,7 +95,7 @@ def autocast_runs(cell: str, dtype: torch.dtype) -> bool:
     return True
 
 
-def as_float(state: State | None) -> State | None:
+def _cast(state: State | None, dtype: torch.dtype) -> State | None:
     if state is None:
         return None
-    return tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()
+    return tuple(s.to(dtype) for s in state) if isinstance(state, tuple) else state.to(dtype)

@@ -1,8 +1,18 @@
+import warnings
+
 import pytest
 import torch
 
 from forecast.errors import ConfigError
-from forecast.models import ForecastModule, ManyToMany, ManyToOne, RevIN, SegmentRNN, Seq2Seq
+from forecast.models import (
+    ForecastModule,
+    ManyToMany,
+    ManyToOne,
+    RevIN,
+    SegmentRNN,
+    Seq2Seq,
+    encoders,
+)
 from forecast.models.encoders import CELLS
 
 B, L, H, C, F = 4, 24, 6, 3, 2
@@ -126,6 +136,34 @@ def test_every_model_and_cell_runs_under_cpu_autocast(cls, cell, dtype):
     assert torch.allclose(forecast.float(), expected, atol=0.05)
     assert all(p.grad is not None and p.grad.isfinite().all() for p in net.parameters()
                if p.requires_grad)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_the_cpu_autocast_fallback_runs_a_layer_in_its_weights_precision(monkeypatch, cell):
+    """What an AVX2-only CPU does for an LSTM, forced here on any CPU and for every cell: the
+    layer gives the same outputs as outside autocast, float64 weights included."""
+    monkeypatch.setattr(encoders, "autocast_runs", lambda cell, dtype: False)
+    for dtype in (torch.float32, torch.float64):
+        encoder = encoders.RecurrentEncoder(C, 8, 2, cell=cell).to(dtype)
+        x = torch.randn(B, L, C, dtype=dtype)
+        expected, _ = encoder(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            output, state = encoder(x.bfloat16(), None)
+            output_from_state, _ = encoder(x, state)
+        assert output.dtype == dtype and torch.allclose(output, expected, atol=0.02)
+        assert output_from_state.dtype == dtype
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_the_cpu_autocast_probe_warns_once_when_it_fails_and_keeps_the_random_stream(cell):
+    encoders.autocast_runs.cache_clear()
+    rng = torch.get_rng_state()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runs = [encoders.autocast_runs(cell, torch.bfloat16) for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert len(caught) == (0 if runs[0] else 1)  # on an AVX2-only CPU an LSTM fails
+    assert torch.equal(torch.get_rng_state(), rng)
 
 
 def test_segment_length_must_divide_lookback():

@@ -232,22 +232,27 @@ FileCheckpointIO().save_checkpoint({"epoch": 9}, sys.argv[1])
 """
 
 
-def test_a_write_cut_by_sigkill_leaves_a_file_that_the_next_save_removes(tmp_path):
-    """The next save of the same checkpoint removes what a killed writer left (up to a whole
-    checkpoint, hidden), and not the file of a write still under way in another process."""
+def test_a_write_cut_by_sigkill_leaves_a_file_that_a_later_save_removes(tmp_path):
+    """A later save of the same checkpoint removes what a killed writer left (up to a whole
+    checkpoint, hidden) once it is a minute old, and not the file of a write under way."""
     path = tmp_path / "last.ckpt"
     killed = subprocess.run([sys.executable, "-c", WRITER, str(path), "kill"])
     assert killed.returncode == -signal.SIGKILL
     (abandoned,) = tmp_path.iterdir()
     assert abandoned.name.endswith(".partial") and abandoned.stat().st_size > 0
+    FileCheckpointIO().save_checkpoint({"epoch": 1}, path)
+    assert abandoned.exists()  # too new: its writer may have only just created it
     writing = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "wait"],
                                stdout=subprocess.PIPE, text=True)
     try:
         assert writing.stdout.readline() == "writing\n"
-        (under_way,) = (p for p in tmp_path.iterdir() if p != abandoned)
-        FileCheckpointIO().save_checkpoint({"epoch": 1}, path)
+        (under_way,) = (p for p in tmp_path.iterdir() if p not in (path, abandoned))
+        an_hour_ago = time.time() - 3600
+        for file in (abandoned, under_way):
+            os.utime(file, (an_hour_ago, an_hour_ago))
+        FileCheckpointIO().save_checkpoint({"epoch": 2}, path)
         assert sorted(tmp_path.iterdir()) == sorted([path, under_way])
-        assert torch.load(path, weights_only=True) == {"epoch": 1}
+        assert torch.load(path, weights_only=True) == {"epoch": 2}
     finally:
         writing.kill()
         writing.wait()
