@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -45,8 +46,7 @@ class FileCheckpointIO(TorchCheckpointIO):
         unfinished = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
         try:
             with open(unfinished, "xb") as file:  # through Python, which names a failed write
-                if fcntl is not None:  # held while writing: see `remove_abandoned`
-                    fcntl.flock(file, fcntl.LOCK_EX)
+                hold(file)
                 torch.save(checkpoint, file)
             os.replace(unfinished, path)
         except RuntimeError as error:
@@ -55,6 +55,14 @@ class FileCheckpointIO(TorchCheckpointIO):
             raise
         finally:
             unfinished.unlink(missing_ok=True)  # a failed save leaves the old file alone
+
+
+def hold(file) -> None:
+    """Lock `file` while it is written, so `remove_abandoned` leaves it alone; where the file
+    system has no locks (some FUSE mounts), the write goes on unlocked."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(file, fcntl.LOCK_EX)  # a cleaner holds it a moment at most
 
 
 def remove_abandoned(path: Path, min_age_s: float = 60.0) -> None:
