@@ -241,7 +241,9 @@ def machine(device: str) -> str:
     with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                    if line.startswith("model name"))
-    parts = [f"CPU {cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"]
+    simd = torch.backends.cpu.get_cpu_capability()  # "AVX2", "AVX512": machines named alike differ
+    parts = [f"CPU {cpu} ({simd}), {os.cpu_count()} cores, torch threads "
+             f"{torch.get_num_threads()}"]
     if device == "cuda":
         parts.append(f"GPU {torch.cuda.get_device_name()}")
     try:
