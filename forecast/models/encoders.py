@@ -76,7 +76,6 @@ class RecurrentEncoder(nn.Module):
         return tuple(merge(h) for h in state) if isinstance(state, tuple) else merge(state)
 
 
-
 @functools.cache
 def autocast_runs(cell: str, dtype: torch.dtype) -> bool:
     """Whether torch runs `cell` under CPU autocast to `dtype` on this machine. Its LSTM under
