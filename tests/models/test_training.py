@@ -603,7 +603,8 @@ class StepSizes(pl.Callback):
 
 
 class LossScaling(MixedPrecision):
-    """16-mixed's gradient scaler (x65536) without fp16 autocast, which LSTMs lack on a CPU."""
+    """16-mixed's gradient scaler (x65536), which Lightning refuses on a CPU as
+    `precision="16-mixed"`, without fp16 autocast: the steps are float32's, scaled."""
 
     def __init__(self):
         super().__init__("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu"))
