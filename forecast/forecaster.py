@@ -14,7 +14,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from torch.optim import lr_scheduler as schedulers
 
 from forecast.checkpoints import BestCheckpoint
@@ -31,6 +31,7 @@ from forecast.errors import (
 from forecast.evaluate import predict_scaled
 from forecast.inference import (
     History,
+    Origins,
     Schema,
     as_index,
     backtest_frame,
@@ -38,6 +39,8 @@ from forecast.inference import (
     read_future,
     read_history,
     read_origins,
+    refit_every,
+    rows_through,
     series_frame,
     window_times,
 )
@@ -330,28 +333,62 @@ class Forecaster(BaseEstimator):
 
     @_python_terms
     def backtest(self, X: pd.DataFrame, n_windows: int = 1, step: int | None = None,
-                 level=None) -> pd.DataFrame:
+                 level=None, refit: bool | int = False) -> pd.DataFrame:
         """Forecast from `n_windows` cutoffs of each series of `X`, `step` rows apart (default
         `horizon`), the last horizon ending at X's end, and put each beside what followed:
-        rolling-origin evaluation of the fitted model (it is not refitted).
+        rolling-origin evaluation.
 
         X is checked as `predict` checks it, and needs lookback + horizon +
         (n_windows - 1) * step rows per series; known-future columns are read from X itself.
         `level` adds interval bounds, as in `predict`. Each window is `predict` on the history
         up to its cutoff, except that with `fill=` X is filled once, as a whole: a gap is then
-        filled from both sides, and a filled row's actual is the filled value. Cutoffs inside
-        the rows the model was fitted on score it on data it has seen.
+        filled from both sides, and a filled row's actual is the filled value.
+
+        `refit=False` forecasts every window with this fitted model: cutoffs inside the rows it
+        was fitted on score it on data it has seen. `refit=True` forecasts each window with a
+        clone of this estimator (the same parameters and seed) fitted on X's rows up to the
+        window's cutoff; `refit=k` refits before every k-th window, the earliest first, and
+        forecasts the windows between with the latest clone (one fit per k windows).
 
         Returns:
             `horizon` rows per window: `[id,] cutoff, time`, the forecast columns of `predict`
             and `{target}-actual`; `cutoff` is the last timestamp of the window's history.
         """
         self._check_fitted()
-        schema = self.schema_
+        schema, every = self.schema_, refit_every(refit)
         origins = read_origins(X, schema, n_windows, schema.horizon if step is None else step)
         times = window_times(origins.history.ends, schema.freq, schema.lookback, schema.horizon)
-        values, names = self._columns(origins.history, times, origins.ahead, level)
+        if every:
+            values, names = self._refitted_columns(X, origins, times, n_windows, every, level)
+        else:
+            values, names = self._columns(origins.history, times, origins.ahead, level)
         return backtest_frame(values, origins, times[:, schema.lookback:], schema, names)
+
+    def _refitted_columns(self, X: pd.DataFrame, origins: Origins, times: np.ndarray,
+                          n_windows: int, every: int, level) -> tuple[np.ndarray, list[str]]:
+        """`_columns` of the backtest windows, each run of `every` windows (of every series)
+        forecast by a clone fitted on X's rows up to the run's first cutoffs."""
+        history = origins.history
+        windows = np.arange(len(history.ids)).reshape(-1, n_windows)  # [S, K], series-major
+        values = None
+        for first in range(0, n_windows, every):
+            cutoffs = {history.ids[i]: history.ends[i] for i in windows[:, first]}
+            try:
+                model = clone(self).fit(rows_through(X, self.schema_, cutoffs))
+            except ForecastError as error:
+                at = set(cutoffs.values())
+                cutoff = at.pop() if len(at) == 1 else "each series' cutoff"
+                raise type(error)(f"backtest: refitting before window {first + 1} of "
+                                  f"{n_windows}, on the rows up to {cutoff}: {error}") from None
+            run = windows[:, first:first + every].ravel()
+            part = History(history.values[run], history.ends[run],
+                           [history.ids[i] for i in run])
+            ahead = None if origins.ahead is None else origins.ahead[run]
+            forecast, names = model._columns(part, times[run], ahead, level)
+            if values is None:
+                values = np.empty((len(history.ids), *forecast.shape[1:]), forecast.dtype)
+            values[run] = forecast
+        return values, names
 
     def _columns(self, history: History, times: np.ndarray, ahead: np.ndarray | None,
                  level) -> tuple[np.ndarray, list[str]]:

@@ -3,6 +3,7 @@ columns) checked like the training frame, and the forecast in the input's form."
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -163,6 +164,32 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
     return Origins(History(past, panel.time_at(first_ahead - 1), ids),
                    coming[..., n_past:] if schema.n_future else None,
                    coming[..., :schema.n_targets])
+
+
+def refit_every(refit) -> int:
+    """`backtest(refit=)` as windows per refit: 0 never, 1 before every window, k before every
+    k-th (the earliest first)."""
+    if isinstance(refit, bool):
+        return int(refit)
+    if isinstance(refit, numbers.Integral) and refit >= 0:
+        return int(refit)
+    raise ConfigError(f"backtest: refit={refit!r}; pass False, True (refit before every window) "
+                      "or a positive integer k (refit before every k-th window).")
+
+
+def rows_through(frame: pd.DataFrame, schema: Schema, cutoffs: dict) -> pd.DataFrame:
+    """The rows of `frame` at or before the cutoff of their series (`cutoffs`: series id ->
+    time): what a model refitted at those cutoffs may see."""
+    raw = frame[schema.time_name] if schema.time_name in frame.columns else frame.index
+    times = _parse_times(pd.Series(raw))
+    if times is None:
+        raise DataError(f"backtest: the times of '{schema.time_name}' cannot be compared with "
+                        "the cutoffs; pass naive timestamps or integer steps.")
+    ids = (frame[schema.id_col].astype(str).to_numpy() if schema.id_col is not None
+           else np.full(len(frame), next(iter(cutoffs))))  # a wide frame: one series
+    limits = pd.Index(list(cutoffs.values())).to_numpy()
+    which = pd.Index(list(cutoffs)).get_indexer(ids)
+    return frame[(which >= 0) & (times.to_numpy() <= limits[which])]
 
 
 def _check_form(frame, schema: Schema, caller: str) -> None:

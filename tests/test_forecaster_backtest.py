@@ -4,6 +4,7 @@ same numbers as `predict` on each cutoff's history."""
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 import forecast
 from forecast.data.synthetic import sine_frame
@@ -77,10 +78,44 @@ def test_integer_time_axes_and_series_of_different_lengths():
         np.testing.assert_allclose(rows.y.to_numpy()[:4], expected.y.to_numpy(), rtol=1e-5)
 
 
+def test_refit_forecasts_each_run_of_windows_with_a_clone_fitted_up_to_its_cutoff(frame):
+    model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=8, max_epochs=2)
+    model.fit(frame.iloc[:200])
+    out = model.backtest(frame.iloc[:300], n_windows=3, step=6, refit=2, level=[80])
+    cutoffs = out.cutoff.unique()
+    for fitted_at, windows in ((cutoffs[0], cutoffs[:2]), (cutoffs[2], cutoffs[2:])):
+        refitted = clone(model).fit(frame[frame.date <= fitted_at])  # nothing after its cutoff
+        for cutoff in windows:
+            expected = refitted.predict(frame[frame.date <= cutoff], level=[80])
+            window = out[out.cutoff == cutoff].set_index("date")[expected.columns]
+            np.testing.assert_allclose(window.to_numpy(), expected.to_numpy(), atol=1e-6)
+    unrefitted = model.backtest(frame.iloc[:300], n_windows=3, step=6)
+    assert np.abs(unrefitted.y0 - out.y0).max() > 1e-3  # the model fitted on rows 0..199 differs
+
+
+def test_refit_cuts_each_series_of_a_long_frame_at_its_own_cutoff():
+    long = sine_frame(n_steps=150, n_series=2, long=True)
+    long["ds"] = long.groupby("unique_id").cumcount()
+    ragged = long[(long.unique_id == "y0") | (long.ds >= 40)]  # y1: its last 110 rows
+    model = forecast.Forecaster(lookback=16, horizon=4, max_epochs=1, hidden_size=8,
+                                time_col="ds").fit(ragged)
+    out = model.backtest(ragged, n_windows=2, step=4, refit=True)
+    assert out.cutoff.unique().tolist() == [141, 145]
+    first = ragged[ragged.ds <= 141]
+    expected = clone(model).fit(first).predict(first)
+    window = out[out.cutoff == 141].reset_index(drop=True)
+    np.testing.assert_allclose(window.y, expected.y, atol=1e-6)
+
+
 def test_bad_arguments_get_one_clear_error(model, frame):
     for options, error, message in [
             (dict(n_windows=0), ConfigError, r"^backtest: n_windows=0; pass a positive integer"),
             (dict(step="5"), ConfigError, r"^backtest: step='5'; pass a positive integer"),
+            (dict(refit="yes"), ConfigError, r"^backtest: refit='yes'; pass False, True"),
+            (dict(refit=-2), ConfigError, r"^backtest: refit=-2; pass False, True"),
+            (dict(n_windows=45, step=12, refit=45), DataError,
+             r"^backtest: refitting before window 1 of 45, on the rows up to 2020-01-03 "
+             r"11:00:00: data: the train part .* is too short"),
             (dict(n_windows=20, step=30), DataError, r"^backtest: 20 windows 30 rows apart need "
                                                      r"630 rows per series .*, and the frame has "
                                                      r"600; pass more")]:
