@@ -181,12 +181,7 @@ class Forecaster(BaseEstimator):
                               "inputs; choose another mode or drop them.")
         quiet()
         pl.seed_everything(self.seed, verbose=False)
-        dm = WindowDataModule(
-            frame=X, target=self.target, features=self.features, time_col=self.time_col,
-            id_col=self.id_col, fill=self.fill, sort=self.sort, lookback=self.lookback,
-            horizon=self.horizon, split=Split(val=self.val_size, test=0), scaler=self.scaler,
-            calendar=self.calendar, future_features=self.future_features,
-            batch_size=self.batch_size, steps_per_execution=STEPS_PER_EXECUTION, seed=self.seed)
+        dm = self._datamodule(X)
         net_class = NETS[MODES[self.mode]]
         dims = dm.dims  # the frame is validated here
         accepted = _net_options(net_class) - set(dims)
@@ -202,6 +197,15 @@ class Forecaster(BaseEstimator):
             best_epoch = load_best(module, trainer)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
                                           "kwargs": {**options, **dims}}, best_epoch)
+
+    def _datamodule(self, X: pd.DataFrame) -> WindowDataModule:
+        """The windows of `X` as this estimator's data options cut them (not yet validated)."""
+        return WindowDataModule(
+            frame=X, target=self.target, features=self.features, time_col=self.time_col,
+            id_col=self.id_col, fill=self.fill, sort=self.sort, lookback=self.lookback,
+            horizon=self.horizon, split=Split(val=self.val_size, test=0), scaler=self.scaler,
+            calendar=self.calendar, future_features=self.future_features,
+            batch_size=self.batch_size, steps_per_execution=STEPS_PER_EXECUTION, seed=self.seed)
 
     def _optimization(self, validate: bool) -> tuple[partial, partial | None]:
         """The partial Adam and LR scheduler, tried on a probe parameter (the scheduler stepped
@@ -285,13 +289,7 @@ class Forecaster(BaseEstimator):
             inputs, actual = dm.windows("val")
             self.calibration_ = Calibration.fit(forecast, actual, spread(inputs, actual.shape[-1]))
         self.net_, self.net_spec_, self.scaler_ = net.cpu().eval(), net_spec, dm.scaler
-        self.best_epoch_ = best_epoch
-        self.schema_ = Schema(
-            columns=list(panel.columns), n_targets=panel.n_targets,
-            n_future=len(dm.columns["future_features"]), freq=panel.freq,
-            series_ids=list(panel.series_ids), lookback=lookback, horizon=dm.spec.horizon,
-            calendar=bool(dm.calendar), time_name=panel.time_name, id_col=panel.id_col,
-            fill=dm.columns["fill"], sort=dm.columns["sort"])
+        self.best_epoch_, self.schema_ = best_epoch, _schema(dm)
         ends = panel.bounds[1:]
         self.history_ = dm.unscaled(ends[:, None] - lookback + np.arange(lookback))  # [S, L, C]
         self.history_end_ = panel.time_at(ends - 1)
@@ -348,24 +346,33 @@ class Forecaster(BaseEstimator):
         was fitted on score it on data it has seen. `refit=True` forecasts each window with a
         clone of this estimator (the same parameters and seed) fitted on X's rows up to the
         window's cutoff; `refit=k` refits before every k-th window, the earliest first, and
-        forecasts the windows between with the latest clone (one fit per k windows).
+        forecasts the windows between with the latest clone (one fit per k windows). With a
+        refit, this estimator need not be fitted: X is then read as `fit` reads it.
 
         Returns:
             `horizon` rows per window: `[id,] cutoff, time`, the forecast columns of `predict`
             and `{target}-actual`; `cutoff` is the last timestamp of the window's history.
         """
-        self._check_fitted()
-        schema, every = self.schema_, refit_every(refit)
+        every = refit_every(refit)
+        if every and not hasattr(self, "net_"):  # every forecast comes from a refitted clone
+            dm = self._datamodule(X)
+            dm.setup()  # validates the frame as fit does
+            schema = _schema(dm)
+        else:
+            self._check_fitted()
+            schema = self.schema_
         origins = read_origins(X, schema, n_windows, schema.horizon if step is None else step)
         times = window_times(origins.history.ends, schema.freq, schema.lookback, schema.horizon)
         if every:
-            values, names = self._refitted_columns(X, origins, times, n_windows, every, level)
+            values, names = self._refitted_columns(X, schema, origins, times, n_windows,
+                                                   every, level)
         else:
             values, names = self._columns(origins.history, times, origins.ahead, level)
         return backtest_frame(values, origins, times[:, schema.lookback:], schema, names)
 
-    def _refitted_columns(self, X: pd.DataFrame, origins: Origins, times: np.ndarray,
-                          n_windows: int, every: int, level) -> tuple[np.ndarray, list[str]]:
+    def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,
+                          times: np.ndarray, n_windows: int, every: int,
+                          level) -> tuple[np.ndarray, list[str]]:
         """`_columns` of the backtest windows, each run of `every` windows (of every series)
         forecast by a clone fitted on X's rows up to the run's first cutoffs."""
         history = origins.history
@@ -374,7 +381,7 @@ class Forecaster(BaseEstimator):
         for first in range(0, n_windows, every):
             cutoffs = {history.ids[i]: history.ends[i] for i in windows[:, first]}
             try:
-                model = clone(self).fit(rows_through(X, self.schema_, cutoffs))
+                model = clone(self).fit(rows_through(X, schema, cutoffs))
             except ForecastError as error:
                 at = set(cutoffs.values())
                 cutoff = at.pop() if len(at) == 1 else "each series' cutoff"
@@ -521,6 +528,17 @@ class Forecaster(BaseEstimator):
                                    if isinstance(forecaster.schema_.freq, int)
                                    else pd.DatetimeIndex(ends))
         return forecaster
+
+
+def _schema(dm: WindowDataModule) -> Schema:
+    """How `dm`'s (validated) frame looked: what reading a new frame like it needs."""
+    panel = dm.panel_
+    return Schema(
+        columns=list(panel.columns), n_targets=panel.n_targets,
+        n_future=len(dm.columns["future_features"]), freq=panel.freq,
+        series_ids=list(panel.series_ids), lookback=dm.spec.lookback, horizon=dm.spec.horizon,
+        calendar=bool(dm.calendar), time_name=panel.time_name, id_col=panel.id_col,
+        fill=dm.columns["fill"], sort=dm.columns["sort"])
 
 
 def _net_options(net_class: type) -> set[str]:

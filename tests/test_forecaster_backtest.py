@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 import forecast
 from forecast.data.synthetic import sine_frame
@@ -91,6 +92,11 @@ def test_refit_forecasts_each_run_of_windows_with_a_clone_fitted_up_to_its_cutof
             np.testing.assert_allclose(window.to_numpy(), expected.to_numpy(), atol=1e-6)
     unrefitted = model.backtest(frame.iloc[:300], n_windows=3, step=6)
     assert np.abs(unrefitted.y0 - out.y0).max() > 1e-3  # the model fitted on rows 0..199 differs
+    never_fitted = clone(model)  # refits need no fitted model: the frame is read as fit reads it
+    pd.testing.assert_frame_equal(
+        never_fitted.backtest(frame.iloc[:300], n_windows=3, step=6, refit=2, level=[80]), out)
+    with pytest.raises(NotFittedError, match="call fit"):
+        never_fitted.backtest(frame.iloc[:300], n_windows=3, step=6)
 
 
 def test_refit_cuts_each_series_of_a_long_frame_at_its_own_cutoff():
