@@ -169,9 +169,7 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
 def refit_every(refit) -> int:
     """`backtest(refit=)` as windows per refit: 0 never, 1 before every window, k before every
     k-th (the earliest first)."""
-    if isinstance(refit, bool):
-        return int(refit)
-    if isinstance(refit, numbers.Integral) and refit >= 0:
+    if isinstance(refit, numbers.Integral) and refit >= 0:  # bools too: False 0, True 1
         return int(refit)
     raise ConfigError(f"backtest: refit={refit!r}; pass False, True (refit before every window) "
                       "or a positive integer k (refit before every k-th window).")
