@@ -94,6 +94,10 @@ class Forecaster(BaseEstimator):
             `WindowDataModule`).
         future_features: columns known in advance (a price plan ...): inputs over the lookback
             and, given to `predict(..., future=)`, over the horizon.
+        static_features: columns of a long frame with one value per series (a region, a
+            capacity), read from X in `fit`, `predict` and `backtest`: text is one-hot encoded
+            (a region unseen in `fit` gets zeros), numbers standardised; every step of the
+            series' windows carries them.
         val_size: fraction (< 1) or rows (>= 1) of each series held out for validation.
         loss, lr, weight_decay, batch_size, max_epochs, patience, gradient_clip_val,
             gradient_clip_algorithm: training options (Adam's learning rate and L2 penalty;
@@ -131,7 +135,7 @@ class Forecaster(BaseEstimator):
                  channel_independent: bool = False, teacher_forcing: float = 0.5,
                  segment_length: int = 24, nonlinearity: str = "tanh",
                  subtract_last: bool = False, channel_embedding: bool = True,
-                 target=None, features=None, future_features=None,
+                 target=None, features=None, future_features=None, static_features=None,
                  time_col=None, id_col=None, calendar: bool = False, fill=None,
                  sort: bool = False, scaler: str = "standard", val_size: float = 0.2,
                  loss: str = "mse", lr: float = 1e-3, weight_decay: float = 0.0,
@@ -148,6 +152,7 @@ class Forecaster(BaseEstimator):
         self.nonlinearity, self.subtract_last = nonlinearity, subtract_last
         self.channel_embedding = channel_embedding
         self.future_features, self.time_col, self.id_col = future_features, time_col, id_col
+        self.static_features = static_features
         self.calendar, self.fill, self.sort, self.scaler = calendar, fill, sort, scaler
         self.val_size, self.loss, self.lr, self.batch_size = val_size, loss, lr, batch_size
         self.weight_decay, self.lr_scheduler = weight_decay, lr_scheduler
@@ -161,7 +166,7 @@ class Forecaster(BaseEstimator):
         defaults (no interval calibration)."""
         defaults = {name: parameter.default for name, parameter
                     in inspect.signature(type(self)).parameters.items()}
-        fitted = {"calibration_": None} if "net_" in state else {}
+        fitted = {"calibration_": None, "static_": None} if "net_" in state else {}
         super().__setstate__({**defaults, **fitted, **state})
 
     def __sklearn_tags__(self):
@@ -176,9 +181,10 @@ class Forecaster(BaseEstimator):
         """Train on the DataFrame `X` (`y` is ignored: the targets are columns of X)."""
         if self.mode not in MODES:
             raise ConfigError(f"mode: unknown mode '{self.mode}'; use one of {sorted(MODES)}.")
-        if self.mode == "segment" and (self.future_features or self.calendar):
-            raise ConfigError("future_features/calendar: the segment model uses no known-future "
-                              "inputs; choose another mode or drop them.")
+        if self.mode == "segment" and (self.future_features or self.calendar
+                                       or self.static_features):
+            raise ConfigError("future_features/static_features/calendar: the segment model uses "
+                              "no known-future inputs; choose another mode or drop them.")
         quiet()
         pl.seed_everything(self.seed, verbose=False)
         dm = self._datamodule(X)
@@ -205,7 +211,8 @@ class Forecaster(BaseEstimator):
             id_col=self.id_col, fill=self.fill, sort=self.sort, lookback=self.lookback,
             horizon=self.horizon, split=Split(val=self.val_size, test=0), scaler=self.scaler,
             calendar=self.calendar, future_features=self.future_features,
-            batch_size=self.batch_size, steps_per_execution=STEPS_PER_EXECUTION, seed=self.seed)
+            static_features=self.static_features, batch_size=self.batch_size,
+            steps_per_execution=STEPS_PER_EXECUTION, seed=self.seed)
 
     def _optimization(self, validate: bool) -> tuple[partial, partial | None]:
         """The partial Adam and LR scheduler, tried on a probe parameter (the scheduler stepped
@@ -290,6 +297,7 @@ class Forecaster(BaseEstimator):
             self.calibration_ = Calibration.fit(forecast, actual, spread(inputs, actual.shape[-1]))
         self.net_, self.net_spec_, self.scaler_ = net.cpu().eval(), net_spec, dm.scaler
         self.best_epoch_, self.schema_ = best_epoch, _schema(dm)
+        self.static_ = panel.static  # each training series' static features, or None
         ends = panel.bounds[1:]
         self.history_ = dm.unscaled(ends[:, None] - lookback + np.arange(lookback))  # [S, L, C]
         self.history_end_ = panel.time_at(ends - 1)
@@ -321,7 +329,7 @@ class Forecaster(BaseEstimator):
         self._check_fitted()
         schema = self.schema_
         if X is None:
-            history = History(self.history_, self.history_end_, schema.series_ids)
+            history = History(self.history_, self.history_end_, schema.series_ids, self.static_)
         else:
             history = read_history(X, schema)
         times = window_times(history.ends, schema.freq, schema.lookback, schema.horizon)
@@ -388,8 +396,7 @@ class Forecaster(BaseEstimator):
                 raise type(error)(f"backtest: refitting before window {first + 1} of "
                                   f"{n_windows}, on the rows up to {cutoff}: {error}") from None
             run = windows[:, first:first + every].ravel()
-            part = History(history.values[run], history.ends[run],
-                           [history.ids[i] for i in run])
+            part = history.take(run)
             ahead = None if origins.ahead is None else origins.ahead[run]
             forecast, names = model._columns(part, times[run], ahead, level)
             if values is None:
@@ -423,10 +430,13 @@ class Forecaster(BaseEstimator):
         center, scale = self._statistics(history)  # [S, 1, C] each
         scaled = (history.values - center) / scale  # [S, L, C]
         n_past = len(schema.columns) - schema.n_future
-        known = []  # known-future inputs over lookback + horizon: calendar, then columns
+        known = []  # known-future inputs over lookback + horizon: calendar, static, columns
         if schema.calendar:
             marks = calendar_features(as_index(times), schema.freq)
             known.append(marks.reshape(*times.shape, marks.shape[-1]))
+        if history.static is not None:  # [S, F] at every step
+            encoded = schema.encode_static(history.static)
+            known.append(np.repeat(encoded[:, None], times.shape[1], axis=1))
         if schema.n_future:
             future = (ahead - center[..., n_past:]) / scale[..., n_past:]  # [S, H, F]
             known.append(np.concatenate([scaled[..., n_past:], future], axis=1))
@@ -461,7 +471,7 @@ class Forecaster(BaseEstimator):
         self._check_fitted()
         schema = self.schema_
         times = window_times(self.history_end_, schema.freq, schema.lookback, 0)  # [S, L]
-        return series_frame(self.history_, times, schema.series_ids, schema)
+        return series_frame(self.history_, times, schema.series_ids, schema, self.static_)
 
     def _check_fitted(self):
         if not hasattr(self, "net_"):
@@ -489,7 +499,8 @@ class Forecaster(BaseEstimator):
                                         else self.calibration_.windows),
                 "schema": self.schema_.to_dict(), "scaler": self.scaler_.state_dict(),
                 "history_end": [t.isoformat() for t in ends] if isinstance(
-                    ends, pd.DatetimeIndex) else [int(t) for t in ends]}
+                    ends, pd.DatetimeIndex) else [int(t) for t in ends],
+                "static": None if self.static_ is None else self.static_.to_dict("list")}
         (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=_json_number))
         calibration = {} if self.calibration_ is None else {
             "interval_widths": torch.from_numpy(self.calibration_.widths),
@@ -518,6 +529,9 @@ class Forecaster(BaseEstimator):
         forecaster.scaler_ = Scaler.from_state_dict(meta["scaler"])
         forecaster.schema_ = Schema.from_dict(meta["schema"])
         forecaster.history_ = tensors["history"].numpy()
+        static = meta.get("static")  # (absent in files saved before static features)
+        forecaster.static_ = None if static is None else pd.DataFrame(
+            static, index=pd.Index(forecaster.schema_.series_ids, name="series"))
         forecaster.calibration_ = None  # fitted without validation, or saved by an older version
         if "interval_floor" in tensors:  # (widths without a floor: unnormalised, pre-release)
             forecaster.calibration_ = Calibration(tensors["interval_widths"].numpy(),
@@ -538,7 +552,9 @@ def _schema(dm: WindowDataModule) -> Schema:
         n_future=len(dm.columns["future_features"]), freq=panel.freq,
         series_ids=list(panel.series_ids), lookback=dm.spec.lookback, horizon=dm.spec.horizon,
         calendar=bool(dm.calendar), time_name=panel.time_name, id_col=panel.id_col,
-        fill=dm.columns["fill"], sort=dm.columns["sort"])
+        fill=dm.columns["fill"], sort=dm.columns["sort"],
+        static_features=dm.columns["static_features"],
+        static=None if dm.static_encoder_ is None else dm.static_encoder_.state_dict())
 
 
 def _net_options(net_class: type) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,7 @@ from pandas.tseries.frequencies import to_offset
 
 from forecast.data.frame import build_panel
 from forecast.data.panel import Panel
+from forecast.data.static import StaticEncoder
 from forecast.errors import ConfigError, DataError, is_positive_int
 
 
@@ -29,6 +30,8 @@ class Schema:
         calendar: whether calendar features are known-future inputs.
         time_name: the time column (or index) name; id_col: the id column of a long frame.
         fill, sort: the cleaning options of training, applied to new histories too.
+        static_features: columns with one value per series; `static` the state of their
+            fitted `StaticEncoder` (None without them).
     """
 
     columns: list[str]
@@ -43,6 +46,8 @@ class Schema:
     id_col: str | None = None
     fill: str | None = None
     sort: bool = False
+    static_features: list[str] = field(default_factory=list)
+    static: dict | None = None
 
     @property
     def targets(self) -> list[str]:
@@ -51,6 +56,12 @@ class Schema:
     @property
     def future_features(self) -> list[str]:
         return self.columns[len(self.columns) - self.n_future:]
+
+    def encode_static(self, table: pd.DataFrame | None) -> np.ndarray | None:
+        """[S, F] encoding of the static features `table` (one row per series), or None."""
+        if table is None:
+            return None
+        return StaticEncoder.from_state_dict(self.static).transform(table)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,11 +79,19 @@ class History:
         values: [S, L, C] float32 channels in the schema's order.
         ends: [S] timestamp (or integer step) of each series' last row.
         ids: S series ids.
+        static: the static features of each series, S rows (None without them).
     """
 
     values: np.ndarray
     ends: pd.Index
     ids: list[str]
+    static: pd.DataFrame | None = None
+
+    def take(self, which: np.ndarray) -> History:
+        """The series (or backtest windows) `which` [K]."""
+        static = None if self.static is None else self.static.iloc[which]
+        return History(self.values[which], self.ends[which], [self.ids[i] for i in which],
+                       static)
 
 
 # -- reading a history ---------------------------------------------------------------------------
@@ -85,7 +104,8 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
     panel = read_panel(frame, schema)
     lookback, ends = schema.lookback, panel.bounds[1:]
     rows = ends[:, None] - lookback + np.arange(lookback)  # [S, L]
-    return History(panel.values[rows], panel.time_at(ends - 1), list(panel.series_ids))
+    return History(panel.values[rows], panel.time_at(ends - 1), list(panel.series_ids),
+                   panel.static)
 
 
 def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict") -> Panel:
@@ -96,7 +116,8 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict") -> 
     panel = build_panel(frame, target=schema.targets,
                         features=schema.columns[schema.n_targets:n_past],
                         time_col=_time_col(frame, schema), id_col=schema.id_col,
-                        fill=schema.fill, sort=schema.sort, future_features=schema.future_features)
+                        fill=schema.fill, sort=schema.sort, future_features=schema.future_features,
+                        static_features=schema.static_features, freq=schema.freq)
     ids, freq, lookback = list(panel.series_ids), panel.freq, schema.lookback
     counts = panel.lengths
     short = np.flatnonzero(counts < lookback)
@@ -161,7 +182,9 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
     coming = panel.values[first_ahead[:, None] + np.arange(horizon)]  # [N, H, C]
     ids = np.repeat(np.asarray(panel.series_ids, dtype=object), n_windows).tolist()
     n_past = len(schema.columns) - schema.n_future
-    return Origins(History(past, panel.time_at(first_ahead - 1), ids),
+    static = None if panel.static is None else panel.static.iloc[
+        np.repeat(np.arange(panel.n_series), n_windows)]
+    return Origins(History(past, panel.time_at(first_ahead - 1), ids, static),
                    coming[..., n_past:] if schema.n_future else None,
                    coming[..., :schema.n_targets])
 
@@ -201,10 +224,11 @@ def _check_form(frame, schema: Schema, caller: str) -> None:
     if schema.id_col is not None and schema.id_col not in frame.columns:
         raise DataError(f"{caller}: the model was trained on a long frame; the history needs its "
                         f"series id column '{schema.id_col}'.")
-    missing = [c for c in schema.columns if c not in frame.columns]
+    needed = schema.columns + schema.static_features
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(f"{caller}: the history misses column(s) {missing} the model was "
-                        f"trained on; pass a frame with columns {schema.columns}.")
+                        f"trained on; pass a frame with columns {needed}.")
 
 
 def _time_col(frame: pd.DataFrame, schema: Schema) -> str | None:
@@ -372,10 +396,14 @@ def backtest_frame(values: np.ndarray, origins: Origins, times: np.ndarray, sche
     return pd.DataFrame(columns)
 
 
-def series_frame(values: np.ndarray, times: np.ndarray, ids: list[str],
-                 schema: Schema) -> pd.DataFrame:
-    """Rows [S, L, C] of every channel at their times [S, L], as columns: a `predict` input."""
-    return _stacked_frame(values.astype(np.float64), times, ids, schema.columns, schema)
+def series_frame(values: np.ndarray, times: np.ndarray, ids: list[str], schema: Schema,
+                 static: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows [S, L, C] of every channel at their times [S, L], as columns, and each series'
+    static features (`static`, S rows) on each of its rows: a `predict` input."""
+    frame = _stacked_frame(values.astype(np.float64), times, ids, schema.columns, schema)
+    for name in [] if static is None else static.columns:
+        frame[name] = static[name].to_numpy().repeat(values.shape[1])
+    return frame
 
 
 def _stacked_frame(values, times, ids, names, schema: Schema) -> pd.DataFrame:

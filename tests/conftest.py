@@ -72,3 +72,20 @@ def printed_results(stdout: str) -> dict[str, dict[str, str]]:
             break
         rows[cells[0]] = dict(zip(columns, cells, strict=True))
     return rows
+
+
+def untrained_from_config(frame, folder: Path, *overrides: str):
+    """(datamodule, Forecaster) of the CLI's config for `frame` (written to a CSV in `folder`)
+    and `overrides`: the untrained net wrapped by `Forecaster.from_fitted`, as the CLI wraps
+    its trained one."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    import forecast
+
+    frame.to_csv(folder / "frame.csv", index=False)
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"data.path={folder / 'frame.csv'}", *overrides])
+    dm = instantiate(cfg.data)
+    net = instantiate(cfg.model, **dm.dims)
+    return dm, forecast.Forecaster.from_fitted(dm, net, {"cell": "lstm"})

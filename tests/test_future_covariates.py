@@ -7,7 +7,7 @@ import pytest
 import forecast
 from forecast.data import WindowDataModule
 from forecast.errors import ConfigError, DataError
-from tests.conftest import REPO
+from tests.conftest import untrained_from_config
 
 HORIZON = 6
 
@@ -96,18 +96,10 @@ def test_every_mode_with_known_future_inputs_takes_them(priced, mode):
 
 
 def test_cli_config_key_reaches_the_model(priced, tmp_path):
-    from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
-
-    priced.to_csv(tmp_path / "priced.csv", index=False)
-    overrides = ["data=csv", f"data.path={tmp_path / 'priced.csv'}", "data.target=load",
-                 "data.future_features=[price_plan]", "data.lookback=24", f"data.horizon={HORIZON}"]
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    dm = instantiate(cfg.data)
+    dm, model = untrained_from_config(priced, tmp_path, "data=csv", "data.target=load",
+                                      "data.future_features=[price_plan]", "data.lookback=24",
+                                      f"data.horizon={HORIZON}")
     assert dm.dims["n_time_features"] == 1 and dm.dims["n_inputs"] == 1
-    net = instantiate(cfg.model, **dm.dims)
-    model = forecast.Forecaster.from_fitted(dm, net, {"cell": "lstm"})
     assert model.future_features == ["price_plan"] and model.schema_.n_future == 1
     ahead = pd.DataFrame({"date": pd.date_range(priced.date.max(), periods=HORIZON + 1,
                                                 freq="h")[1:], "price_plan": 1.0})

@@ -17,6 +17,7 @@ from forecast.data.frame import build_panel, read_frame
 from forecast.data.panel import Panel
 from forecast.data.scaling import Scaler
 from forecast.data.split import PARTS, Split, split_borders
+from forecast.data.static import StaticEncoder
 from forecast.data.windows import WindowSpec, check_enough_rows, gather_windows, window_index
 from forecast.errors import ConfigError, DataError, is_positive_int
 from forecast.metrics import naive_scale
@@ -44,6 +45,9 @@ class WindowDataModule(pl.LightningDataModule):
         future_features: columns whose future values are known (a price plan, holidays ...).
             Scaled like the other channels, they join the calendar features as the batch's
             `x_time`/`y_time` (not `x`), so forecasting needs their next `horizon` values.
+        static_features: columns of a long frame with one value per series (a region, a
+            capacity): encoded by a `StaticEncoder` (one-hot or standardised), they join
+            `x_time`/`y_time` at every step of the series' windows.
         season: season length for seasonal baselines; None infers it from the frequency.
         batch_size: training batch size; `eval_batch_size` for val/test (default 4x).
         steps_per_execution: training batches per Lightning step (a list of them): the module
@@ -83,6 +87,7 @@ class WindowDataModule(pl.LightningDataModule):
         scaler: str = "standard",
         calendar: bool = False,
         future_features: str | Sequence[str] | None = None,
+        static_features: str | Sequence[str] | None = None,
         season: int | None = None,
         batch_size: int = 64,
         eval_batch_size: int | None = None,
@@ -94,12 +99,16 @@ class WindowDataModule(pl.LightningDataModule):
         if path is None and frame is None:
             raise ConfigError("data.path: give a CSV/Parquet path (or a DataFrame as `frame`).")
         self.path, self.frame = path, frame
-        future = _names(future_features)
+        future, static = _names(future_features), _names(static_features)
         if overlap := set(future) & set(_names(target)):
             raise ConfigError(f"data.future_features: {sorted(overlap)} are targets; a target's "
                               "future is what the model forecasts, so drop it from the list.")
+        if overlap := set(static) & set(_names(target) + future):
+            raise ConfigError(f"data.static_features: {sorted(overlap)} are also targets or "
+                              "future_features; a column is one of them, so drop it from one.")
         self.columns = dict(target=_plain(target), features=_plain(features), time_col=time_col,
-                            id_col=id_col, fill=fill, sort=sort, future_features=future)
+                            id_col=id_col, fill=fill, sort=sort, future_features=future,
+                            static_features=static)
         self.spec = WindowSpec(lookback, horizon, stride)
         self.split = _as_split(_plain(split))
         self.scaler = Scaler(scaler)
@@ -113,6 +122,7 @@ class WindowDataModule(pl.LightningDataModule):
         self.steps_per_execution = steps_per_execution
         self.on_device, self.seed = on_device, seed
         self.panel_: Panel | None = None
+        self.static_encoder_: StaticEncoder | None = None
         self._restored: dict | None = None  # a checkpoint's scaler, applied by setup()
         self._tensors: dict = {}  # device -> a dataset holding the series there
 
@@ -133,11 +143,18 @@ class WindowDataModule(pl.LightningDataModule):
         n_past = values.shape[1] - len(self.columns["future_features"])
         known = [calendar_features(panel.time_at(np.arange(len(values))), panel.freq)
                  ] if self.calendar else []
+        if panel.static is not None:  # each series' encoding on each of its rows
+            restored = (self._restored or {}).get("static")
+            self.static_encoder_ = (StaticEncoder().fit(panel.static) if restored is None
+                                    else StaticEncoder.from_state_dict(restored))
+            encoded = self.static_encoder_.transform(panel.static)  # [S, F]
+            known.append(np.repeat(encoded, panel.lengths, axis=0))
         if n_past < values.shape[1]:  # known-future columns ride with the calendar (x_time)
             known.append(np.ascontiguousarray(values[:, n_past:]))
             values = np.ascontiguousarray(values[:, :n_past])
         self.values_ = values  # [T, C_past]: the inputs x
-        self.calendar_ = np.concatenate(known, axis=1) if known else None  # [T, F] or None
+        # [T, F] or None: calendar, static, then known-future columns (last, see `unscaled`)
+        self.calendar_ = np.concatenate(known, axis=1) if known else None
         parts = np.concatenate([np.zeros_like(borders[:, :1]), borders], axis=1)  # [S, 4]
         self.starts_ = {
             name: window_index(panel.bounds, parts[:, i:i + 2], self.spec,
@@ -265,9 +282,12 @@ class WindowDataModule(pl.LightningDataModule):
         """What a checkpoint needs to reproduce the data transform (plain types only)."""
         if self.panel_ is None:
             return {}
-        return {"scaler": self.scaler.state_dict(), "columns": list(self.panel_.columns),
-                "series_ids": list(self.panel_.series_ids),
-                "n_targets": self.panel_.n_targets, "freq": str(self.panel_.freq)}
+        state = {"scaler": self.scaler.state_dict(), "columns": list(self.panel_.columns),
+                 "series_ids": list(self.panel_.series_ids),
+                 "n_targets": self.panel_.n_targets, "freq": str(self.panel_.freq)}
+        if self.static_encoder_ is not None:
+            state["static"] = self.static_encoder_.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Use the scaler of a checkpoint instead of fitting one (Lightning calls this when a

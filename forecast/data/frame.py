@@ -30,6 +30,7 @@ from forecast.data.checks import (
 )
 from forecast.data.fill import FILL_POLICIES, fill_missing, insert_missing_steps
 from forecast.data.panel import Panel
+from forecast.data.static import static_table
 from forecast.data.timeaxis import (
     as_ticks,
     grid_positions,
@@ -67,6 +68,8 @@ def build_panel(
     fill: str | None = None,
     sort: bool = False,
     future_features: Sequence[str] = (),
+    static_features: Sequence[str] = (),
+    freq: str | int | None = None,
 ) -> Panel:
     """Validate `frame` and return its `Panel`.
 
@@ -80,6 +83,10 @@ def build_panel(
         sort: sort by time instead of rejecting unsorted rows.
         future_features: columns known in advance (a price plan ...); they come last and are
             never taken by `target=None` or `features="all"`.
+        static_features: columns of a long frame that hold one value per series (a region, a
+            capacity); kept as the panel's `static` table, not as channels.
+        freq: the frequency where it is known (a model's history): taken when every series
+            has one row, which shows none.
     """
     _check_frame(frame, fill)
     if id_col is None and "unique_id" in frame.columns:
@@ -87,8 +94,10 @@ def build_panel(
     if id_col is not None and id_col not in frame.columns:
         raise DataError(_unknown("data.id_col", [id_col], frame.columns))
     time_col = _find_time_column(frame, time_col, id_col)
+    static_features = list(static_features)
+    _check_static(frame, static_features, id_col)
     target, features = _select_columns(frame, target, features, time_col, id_col,
-                                       list(future_features))
+                                       list(future_features), static_features)
     _check_numeric(frame, target + features)
 
     ticks, unit = _parse_time(frame, time_col)
@@ -101,9 +110,11 @@ def build_panel(
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     rows = RowNames(order, bounds, series_ids, ticks, unit)
     check_order(ticks, bounds, rows)
+    static = static_table(frame, static_features, rows) if static_features else None
 
     longest = int(np.argmax(counts))
-    freq = infer_freq(ticks[bounds[longest]:bounds[longest + 1]], unit)
+    if freq is None or counts[longest] > 1:
+        freq = infer_freq(ticks[bounds[longest]:bounds[longest + 1]], unit)
     regular = regular_steps(ticks, freq, unit)  # [N - 1]
     check_frequencies(regular, bounds, freq, rows, longest)
     columns = target + features
@@ -117,7 +128,7 @@ def build_panel(
     time_name = time_col or frame.index.name or ("step" if unit is None else "date")
     return Panel(values=values, bounds=bounds, start=start, series_ids=series_ids,
                  columns=tuple(columns), n_targets=len(target), freq=freq,
-                 time_name=str(time_name), id_col=id_col)
+                 time_name=str(time_name), id_col=id_col, static=static)
 
 
 def _unknown(key: str, names: Sequence[str], columns) -> str:
@@ -188,8 +199,19 @@ def _holds_timestamps(column: pd.Series) -> bool:
     return True
 
 
-def _select_columns(frame, target, features, time_col, id_col, future) -> tuple[list, list]:
-    reserved = {time_col, id_col, *future}
+def _check_static(frame: pd.DataFrame, static: list, id_col) -> None:
+    if static and id_col is None:
+        raise DataError(f"data.static_features: {static}: static features describe the series of "
+                        "a long frame (one row per series and time, with data.id_col); this frame "
+                        "is one series. Drop data.static_features, or pass the long form.")
+    missing = [c for c in static if c not in frame.columns]
+    if missing:
+        raise DataError(_unknown("data.static_features", missing, frame.columns))
+
+
+def _select_columns(frame, target, features, time_col, id_col, future,
+                    static=()) -> tuple[list, list]:
+    reserved = {time_col, id_col, *future, *static}
     candidates = [c for c in frame.columns if c not in reserved]
     if target is None or features == "all":  # "every numeric column": text columns are not
         text = [c for c in candidates if _is_text(frame[c])]
@@ -208,6 +230,9 @@ def _select_columns(frame, target, features, time_col, id_col, future) -> tuple[
     elif isinstance(features, str):
         features = [c for c in candidates if c not in target] if features == "all" else [features]
     features = [f for f in features if f not in target and f not in future] + future
+    if also := [c for c in static if c in target + features]:
+        raise DataError(f"data.static_features: {also} are also targets or features; a column is "
+                        "one of them, so drop it from one list.")
     missing = [c for c in target + features if c not in frame.columns]
     if missing:
         raise DataError(_unknown("data.target/data.features", missing, frame.columns))

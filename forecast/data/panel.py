@@ -26,6 +26,8 @@ class Panel:
         freq: pandas offset alias, or the integer step of an integer time axis.
         time_name: name of the time column (or index) in the input frame.
         id_col: the series id column of a long frame; None for a wide frame.
+        static: the static features of each series, one row per series (indexed by id), or
+            None.
     """
 
     values: np.ndarray | None
@@ -37,6 +39,7 @@ class Panel:
     freq: str | int
     time_name: str = "date"
     id_col: str | None = None
+    static: pd.DataFrame | None = None
 
     @property
     def n_series(self) -> int:
