@@ -1,11 +1,14 @@
 """Static covariates (`static_features`): one value per series, encoded and carried by every
 step of its windows; frame checks, datamodule, Forecaster, CLI config."""
 
+import doctest
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import forecast
+import forecast.data.static
 from forecast.data import WindowDataModule
 from forecast.data.static import StaticEncoder
 from forecast.errors import ConfigError, DataError
@@ -60,6 +63,7 @@ def test_encoder_one_hot_and_standardised_with_unknown_categories_as_zeros():
                                .transform(new), [[0, 0, 0, 0]])
     with pytest.raises(DataError, match="'size' was a number in training, but series 's9' has"):
         encoder.transform(new.assign(size="big"))
+    assert doctest.testmod(forecast.data.static).failed == 0
 
 
 def test_datamodule_carries_each_series_encoding_at_every_step(panel):
@@ -90,7 +94,14 @@ def test_static_columns_are_checked(panel):
          r"\(series 's0'\): static feature 'kind' changes within the series: 'down' at row 5 "
          r"\(2024-01-01 05:00:00\), 'up' before"),
         (panel.assign(capacity=panel.capacity.where(panel.index != 300)),
-         {"static_features": "capacity"}, r"'capacity' has no value at row 300"),
+         {"static_features": "capacity"}, r"'capacity' has no value \(or an infinite one\) at "
+         "row 300"),
+        (panel.assign(capacity=panel.capacity.where(panel.index != 7, np.inf)),
+         {"static_features": "capacity"}, r"'capacity' has no value \(or an infinite one\) at "
+         "row 7"),
+        (panel.assign(capacity=panel.capacity.where(panel.index != 9, 3.5)),
+         {"static_features": "capacity"}, r"'capacity' changes within the series: 3.5 at row 9 "
+         r"\(2024-01-01 09:00:00\), 10.0 before"),
         (panel, {"static_features": ["region"]}, r"data.static_features: unknown column"),
         (panel[panel.unique_id == "s0"].drop(columns="unique_id").set_index("ds"),
          {"static_features": ["kind"], "target": "y"}, "describe the series of a long frame"),

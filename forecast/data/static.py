@@ -23,8 +23,8 @@ class StaticEncoder:
         >>> encoder = StaticEncoder().fit(table)
         >>> encoder.names
         ['region=north', 'region=south', 'size']
-        >>> encoder.transform(table.iloc[:1]).round(3).tolist()
-        [[1.0, 0.0, -1.225]]
+        >>> [round(float(v), 3) for v in encoder.transform(table.iloc[:1])[0]]
+        [1.0, 0.0, -1.225]
     """
 
     def __init__(self, columns: dict[str, dict] | None = None):
@@ -92,21 +92,29 @@ def static_table(frame: pd.DataFrame, names: list, rows: RowNames) -> pd.DataFra
         column = frame[name]
         values = column.to_numpy() if order is None else column.to_numpy()[order]
         missing = pd.isna(values)
+        if _is_number(column):
+            missing |= ~np.isfinite(values.astype(np.float64))
         if missing.any():
             k = int(np.argmax(missing))
-            raise DataError(f"data{rows.where(k)}: static feature '{name}' has no value at row "
-                            f"{rows.row(k)}; give every row its series' value.")
+            raise DataError(f"data{rows.where(k)}: static feature '{name}' has no value (or an "
+                            f"infinite one) at row {rows.row(k)}; give every row its series' "
+                            "value.")
         first = values[bounds[:-1]]  # [S] each series' value
         changed = values != first[series]
         if changed.any():
             k = int(np.argmax(changed))
             raise DataError(f"data{rows.where(k)}: static feature '{name}' changes within the "
-                            f"series: {values[k]!r} at row {rows.row(k)} ({rows.time(k)}), "
-                            f"{first[series[k]]!r} before. A static feature holds one value per "
-                            "series; use data.features (past inputs) or data.future_features for "
-                            "values that change over time.")
+                            f"series: {_plain(values[k])!r} at row {rows.row(k)} "
+                            f"({rows.time(k)}), {_plain(first[series[k]])!r} before. A static "
+                            "feature holds one value per series; use data.features (past inputs) "
+                            "or data.future_features for values that change over time.")
         table[name] = pd.array(first, dtype=column.dtype)
     return pd.DataFrame(table, index=pd.Index(rows.series_ids, name="series"))
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds (for messages: 10.0, not np.float64(10.0))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_number(column: pd.Series) -> bool:
