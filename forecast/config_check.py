@@ -14,7 +14,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from hydra.utils import get_object
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from forecast.errors import ConfigError, check_accelerator
@@ -24,7 +24,9 @@ _NONE = type(None)
 
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first node whose values do not fit its `_target_`, or for a
-    GPU trainer where torch sees no GPU."""
+    GPU trainer where torch sees no GPU; DataError for a `data.path` with no file there (before
+    the checks below import torch and Lightning: ~10 s on a small machine)."""
+    _check_data_file(cfg.get("data"))
     for path, node in _target_nodes(cfg, ""):
         _check_node(path, node)
     if "trainer" in cfg:
@@ -33,6 +35,19 @@ def check_config(cfg: DictConfig) -> None:
                           "train on the CPU with trainer=default")
         _check_optimisation_keys(cfg.trainer)
         _check_batch_counts(cfg.trainer, cfg.get("data"))
+
+
+def _check_data_file(data) -> None:
+    if (not isinstance(data, DictConfig) or "path" not in data.keys()  # ("???" is not "in")
+            or data.get("frame") is not None):
+        return
+    if OmegaConf.is_missing(data, "path"):
+        raise ConfigError("data.path: no file given; add data.path=/path/to/file.csv (or "
+                          ".parquet) to the command.")
+    if data.path is not None:
+        from forecast.data.frame import data_file
+
+        data_file(data.path)
 
 
 def _check_optimisation_keys(trainer: DictConfig) -> None:

@@ -2,8 +2,9 @@
 
     python -m forecast.train +experiment=sine [key=value ...]
 
-Only Hydra is imported before the config is composed, so `--help` and a mistyped override
-answer in about a second; torch, Lightning and MLflow (~10 s to import) load after that.
+Only Hydra is imported before the config is composed, so `--help`, a mistyped override and a
+`data.path` with no file answer in about a second; torch, Lightning and MLflow (~10 s to
+import) load after that.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import FAST, run_train
+from tests.conftest import FAST, REPO, run_train
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,27 @@ def test_help_lists_the_config_surface(tmp_path):
     for key in ("data.lookback", "model.hidden_size", "logger.tracking_uri", "model: gru",
                 "hydra/launcher=parallel"):
         assert key in result.stdout, key
+
+
+@pytest.mark.parametrize("path, message", [
+    ("data.path=missing.csv", "data.path: file 'missing.csv' does not exist"),
+    ("data.path=???", "data.path: no file given; add data.path="),
+])
+def test_a_missing_data_file_answers_before_the_heavy_imports(tmp_path, path, message):
+    code = ("import sys\n"
+            "from hydra import compose, initialize_config_dir\n"
+            "from forecast.config_check import check_config\n"
+            "from forecast.errors import ForecastError\n"
+            f"with initialize_config_dir({str(REPO / 'conf')!r}, version_base='1.3'):\n"
+            f"    cfg = compose('train', overrides=['data=csv', {path!r}])\n"
+            "try:\n"
+            "    check_config(cfg)\n"
+            "except ForecastError as error:\n"
+            "    print(error)\n"
+            "print(sorted({'torch', 'pytorch_lightning', 'mlflow', 'sklearn'} & set(sys.modules)))")
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, cwd=tmp_path).stdout.splitlines()
+    assert printed[0].startswith(message) and printed[-1] == "[]", printed
 
 
 def test_help_and_typos_answer_before_the_heavy_imports():

@@ -44,12 +44,18 @@ log = logging.getLogger(__name__)
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
 
 
-def read_frame(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, with one clear error when it is missing or unreadable."""
+def data_file(path: str | Path) -> Path:
+    """`path` as a Path, after checking that the file is there (one clear error if not)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"data.path: file '{path}' does not exist; check the path (relative "
                         "paths are resolved from the directory you run in).")
+    return path
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, with one clear error when it is missing or unreadable."""
+    path = data_file(path)
     kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "CSV"
     try:
         return pd.read_parquet(path) if kind == "Parquet" else pd.read_csv(path)
