@@ -35,6 +35,7 @@ def check_config(cfg: DictConfig) -> None:
                           "train on the CPU with trainer=default")
         _check_optimisation_keys(cfg.trainer)
         _check_batch_counts(cfg.trainer, cfg.get("data"))
+    _check_known_inputs(cfg.get("model"), cfg.get("data"))
 
 
 def _check_data_file(data) -> None:
@@ -48,6 +49,23 @@ def _check_data_file(data) -> None:
         from forecast.data.frame import data_file
 
         data_file(data.path)
+
+
+def _check_known_inputs(model, data) -> None:
+    """The segment model (SegRNN) has no input for calendar, known-future or static features:
+    refused, rather than trained without them."""
+    if not isinstance(model, DictConfig) or not isinstance(data, DictConfig):
+        return
+    from forecast.models import SegmentRNN
+
+    target = get_object(model._target_) if "_target_" in model else None
+    if not (inspect.isclass(target) and issubclass(target, SegmentRNN)):
+        return
+    given = [f"data.{key}" for key in ("calendar", "future_features", "static_features")
+             if data.get(key)]
+    if given:
+        raise ConfigError(f"{'/'.join(given)}: the segment model (SegRNN) uses no known-future "
+                          "or static inputs; choose another model, or drop them.")
 
 
 def _check_optimisation_keys(trainer: DictConfig) -> None:

@@ -12,7 +12,7 @@ import forecast.data.static
 from forecast.data import WindowDataModule
 from forecast.data.static import StaticEncoder
 from forecast.errors import ConfigError, DataError
-from tests.conftest import untrained_from_config
+from tests.conftest import REPO, untrained_from_config
 
 HORIZON = 1
 
@@ -166,12 +166,21 @@ def test_every_mode_with_known_future_inputs_takes_static_ones(panel, mode):
     assert np.isfinite(refitted["y"]).all() and not np.allclose(refitted["y"], scored["y"])
 
 
-def test_the_segment_model_refuses_static_inputs_by_their_config_keys():
-    from forecast.models import SegmentRNN
+@pytest.mark.parametrize("overrides, keys", [
+    (["data.static_features=[kind]"], "data.static_features"),
+    (["data.calendar=true", "data.future_features=[z]"], "data.calendar/data.future_features"),
+])
+def test_the_cli_refuses_known_inputs_for_the_segment_model(overrides, keys):
+    from hydra import compose, initialize_config_dir
 
-    with pytest.raises(ConfigError, match="data.static_features: the segment model"):
-        SegmentRNN(n_inputs=1, n_targets=1, lookback=24, horizon=24, segment_length=24,
-                   hidden_size=8, n_time_features=2)
+    from forecast.config_check import check_config
+
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["+experiment=sine", "model=segrnn", *overrides])
+    with pytest.raises(ConfigError, match=f"^{keys}: the segment model"):
+        check_config(cfg)
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        check_config(compose("train", overrides=["+experiment=sine", "model=gru", *overrides]))
 
 
 def test_an_mlflow_model_takes_the_static_columns(fitted, tmp_path):

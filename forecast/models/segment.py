@@ -43,10 +43,6 @@ class SegmentRNN(ForecastNet):
         base["channel_independent"] = False  # handled here, with channel embeddings
         super().__init__(**base)
         check_no_bidirectional(bidirectional, "segment")
-        if self.n_time_features:
-            raise ConfigError("data.calendar/data.future_features/data.static_features: the "
-                              "segment model (SegRNN) uses no known-future or static inputs; "
-                              "choose another model, or drop them.")
         for key in ("lookback", "horizon"):
             if getattr(self, key) % segment_length:
                 raise ConfigError(f"model.segment_length: {segment_length} must divide "

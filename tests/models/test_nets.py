@@ -21,8 +21,8 @@ MODES = [ManyToOne, ManyToMany, Seq2Seq]
 
 def make(cls, **kw):
     base = dict(n_inputs=C, n_targets=C, lookback=L, horizon=H, n_time_features=F, hidden_size=8)
-    if cls is SegmentRNN:  # no calendar or other known-future inputs (refused, tested apart)
-        base.update(segment_length=6, n_time_features=0)
+    if cls is SegmentRNN:
+        base.update(segment_length=6)
     return cls(**{**base, **kw})
 
 
