@@ -114,6 +114,9 @@ class Forecaster(BaseEstimator):
             kept on the device and each batch is gathered there, as the CLI's `trainer=gpu`.
         precision: Lightning precision ("32-true"; "bf16-mixed" on a GPU, as `trainer=gpu`).
         seed: seed of weights, shuffling and dropout.
+        warm_start: a `fit` of a fitted estimator starts from its weights (fine-tuning on new
+            data, as scikit-learn's `warm_start` and NeuralForecast's repeated `fit`); the
+            scaler and calibration are fitted anew. The network's shape must not change.
 
     scikit-learn: `get_params/set_params`, `clone`, pickling, and use as the last step of a
     `Pipeline` work (`pipe.predict(history, future=...)` passes `future` to this step). X is a
@@ -143,7 +146,8 @@ class Forecaster(BaseEstimator):
                  ema_decay: float | None = None,
                  batch_size: int = 64, max_epochs: int = 20, patience: int = 5,
                  gradient_clip_val: float = 1.0, gradient_clip_algorithm: str = "norm",
-                 accelerator: str = "cpu", precision: str = "32-true", seed: int = 0):
+                 accelerator: str = "cpu", precision: str = "32-true", seed: int = 0,
+                 warm_start: bool = False):
         self.mode, self.cell, self.lookback, self.horizon = mode, cell, lookback, horizon
         self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
         self.bidirectional, self.revin = bidirectional, revin
@@ -160,6 +164,7 @@ class Forecaster(BaseEstimator):
         self.max_epochs, self.patience = max_epochs, patience
         self.gradient_clip_val, self.accelerator, self.seed = gradient_clip_val, accelerator, seed
         self.precision, self.gradient_clip_algorithm = precision, gradient_clip_algorithm
+        self.warm_start = warm_start
 
     def __setstate__(self, state: dict) -> None:
         """Unpickle; parameters and fitted state added since the pickle was made take their
@@ -193,6 +198,8 @@ class Forecaster(BaseEstimator):
         accepted = _net_options(net_class) - set(dims)
         options = {k: v for k, v in self.get_params().items() if k in accepted}
         net = net_class(**options, **dims)
+        if self.warm_start and hasattr(self, "net_"):
+            self._start_from_fitted(net, {**options, **dims})
         validate = len(dm.starts_["val"]) > 0
         module = ForecastModule(net, self.loss, *self._optimization(validate),
                                 self.gradient_clip_val, self.gradient_clip_algorithm)
@@ -203,6 +210,21 @@ class Forecaster(BaseEstimator):
             best_epoch = load_best(module, trainer)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
                                           "kwargs": {**options, **dims}}, best_epoch)
+
+    def _start_from_fitted(self, net: torch.nn.Module, kwargs: dict) -> None:
+        """Copy the fitted network's weights into `net`, whose parameters must have their
+        shapes (options that change no shape, such as dropout, may change)."""
+        fitted = self.net_.state_dict()
+        if {k: v.shape for k, v in fitted.items()} != {k: v.shape for k, v
+                                                         in net.state_dict().items()}:
+            before = {"class": self.net_spec_["class"], **self.net_spec_["kwargs"]}
+            after = {"class": type(net).__name__, **kwargs}
+            what = ", ".join(f"{k} {before[k]!r} -> {v!r}" for k, v in after.items()
+                             if k in before and before[k] != v) or "its parameters' shapes"
+            raise ConfigError(f"warm_start: this fit needs another network than the fitted one "
+                              f"({what}); keep the frame's columns and the network's sizes, or "
+                              "set warm_start=False to train from scratch.")
+        net.load_state_dict(fitted)
 
     def _datamodule(self, X: pd.DataFrame) -> WindowDataModule:
         """The windows of `X` as this estimator's data options cut them (not yet validated)."""

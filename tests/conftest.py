@@ -82,10 +82,11 @@ def untrained_from_config(frame, folder: Path, *overrides: str):
     from hydra.utils import instantiate
 
     import forecast
+    from forecast.experiment import _net_kwargs
 
     frame.to_csv(folder / "frame.csv", index=False)
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[f"data.path={folder / 'frame.csv'}", *overrides])
     dm = instantiate(cfg.data)
     net = instantiate(cfg.model, **dm.dims)
-    return dm, forecast.Forecaster.from_fitted(dm, net, {"cell": "lstm"})
+    return dm, forecast.Forecaster.from_fitted(dm, net, _net_kwargs(cfg))

@@ -17,6 +17,7 @@ import forecast
 from forecast.data.synthetic import sine_frame
 from forecast.errors import ConfigError, DataError
 from forecast.sklearn_checks import NOT_APPLICABLE
+from tests.conftest import untrained_from_config
 
 SMALL = dict(lookback=48, horizon=12, max_epochs=2, hidden_size=16)
 
@@ -343,3 +344,33 @@ def test_saves_of_format_1_load_and_parameters_json_cannot_hold_are_refused(fitt
     unsaveable = _fitted_as(fitted, lr_scheduler="LambdaLR", lr_scheduler_kwargs={"lr_lambda": abs})
     with pytest.raises(ConfigError, match=r"^save: lr_scheduler_kwargs=.* cannot be written"):
         unsaveable.save(tmp_path / "u")
+
+
+def test_warm_start_fine_tunes_the_fitted_weights(sine_wide):
+    """A warm fit starts from the fitted weights (with lr=0 it keeps them exactly); a cold one
+    starts anew; a frame that changes the network's shape is refused by name."""
+    model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=8, max_epochs=2,
+                                seed=1).fit(sine_wide)
+    fitted = {k: v.clone() for k, v in model.net_.state_dict().items()}
+
+    def unchanged() -> bool:
+        return all(torch.equal(fitted[k], v) for k, v in model.net_.state_dict().items())
+
+    model.set_params(warm_start=True, lr=0.0, seed=2, max_epochs=1).fit(sine_wide.iloc[100:])
+    assert unchanged()
+    model.set_params(lr=1e-2, dropout=0.3).fit(sine_wide.iloc[100:])  # no change of shape
+    assert not unchanged()
+    fitted = {k: v.clone() for k, v in model.net_.state_dict().items()}
+    model.set_params(warm_start=False, lr=0.0).fit(sine_wide.iloc[100:])
+    assert not unchanged()  # a new start: seed 2's initial weights
+    with pytest.raises(ConfigError, match=r"warm_start: this fit needs another network than the "
+                                          r"fitted one \(n_inputs 2 -> 3, n_targets 2 -> 3\)"):
+        model.set_params(warm_start=True).fit(sine_wide.assign(extra=1.0))
+
+
+def test_a_model_of_the_cli_fine_tunes_from_its_weights(sine_wide, tmp_path):
+    _, model = untrained_from_config(sine_wide, tmp_path, "data=csv", "data.lookback=24",
+                                     "data.horizon=6", "model=gru", "model.hidden_size=16")
+    weights = {k: v.clone() for k, v in model.net_.state_dict().items()}
+    model.set_params(warm_start=True, max_epochs=1, lr=0.0).fit(sine_wide)
+    assert all(torch.equal(weights[k], v) for k, v in model.net_.state_dict().items())
