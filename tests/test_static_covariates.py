@@ -81,6 +81,17 @@ def test_datamodule_carries_each_series_encoding_at_every_step(panel):
                                       np.broadcast_to(expected[:, None], batch[part].shape))
     assert set(np.unique(expected[:, 1])) == {0.0, 1.0}
     assert dm.state_dict()["static"] == dm.static_encoder_.state_dict()
+    # rows in any order (sort=True), with gaps filled: each series keeps its own values
+    shuffled = panel.drop(index=[5, 6]).sample(frac=1.0, random_state=0)
+    other = WindowDataModule(frame=shuffled, id_col="unique_id", features="all", lookback=4,
+                             horizon=2, static_features=["kind", "capacity"], sort=True,
+                             fill="interpolate")
+    other.setup()
+    windows = np.arange(len(other.starts_["train"]))
+    ids = np.asarray(other.panel_.series_ids)[other.starts_["train"].window_series()]
+    expected = dm.static_encoder_.transform(dm.panel_.static.loc[ids])
+    np.testing.assert_array_equal(other.dataset("train").gather(windows)["y_time"][:, -1],
+                                  expected)
 
 
 def test_static_columns_are_checked(panel):
