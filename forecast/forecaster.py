@@ -26,6 +26,7 @@ from forecast.errors import (
     DataError,
     ForecastError,
     check_accelerator,
+    is_positive_int,
     python_terms,
 )
 from forecast.evaluate import predict_scaled
@@ -328,8 +329,9 @@ class Forecaster(BaseEstimator):
     # -- forecasting ------------------------------------------------------------------------
     @_python_terms
     def predict(self, X: pd.DataFrame | None = None, future: pd.DataFrame | None = None,
-                level=None) -> pd.DataFrame:
-        """Forecast the `horizon` steps after the end of `X` (default: after the training data).
+                level=None, n: int | None = None) -> pd.DataFrame:
+        """Forecast the `horizon` (or `n`) steps after the end of `X` (default: after the
+        training data).
 
         X is checked like the training frame (same columns, frequency and form, at least
         `lookback` rows a series; extra columns are ignored). A series the model was not
@@ -337,11 +339,15 @@ class Forecaster(BaseEstimator):
 
         Args:
             X: the history, wide or long as in training.
-            future: with `future_features`: their values at the next `horizon` timestamps of
-                every series, columns `[id,] time, *future_features`.
+            future: with `future_features`: their values at the next `horizon` (or `n`, if
+                more) timestamps of every series, columns `[id,] time, *future_features`.
             level: None, or whole percentages (`[80, 95]`): also the bounds of those
                 prediction intervals, calibrated on the validation windows of `fit`
                 (`forecast.intervals`).
+            n: steps to forecast (default `horizon`). Fewer are the first steps of the
+                forecast; more are forecast `horizon` steps at a time, each step's forecast
+                fed back as history (every input must then be a target or known-future;
+                no `level`, which is calibrated for `horizon` steps).
 
         Returns:
             Wide input: a DataFrame indexed by the future timestamps, one column per target.
@@ -354,10 +360,61 @@ class Forecaster(BaseEstimator):
             history = History(self.history_, self.history_end_, schema.series_ids, self.static_)
         else:
             history = read_history(X, schema)
-        times = window_times(history.ends, schema.freq, schema.lookback, schema.horizon)
+        steps = self._check_steps(n, level)
+        times = window_times(history.ends, schema.freq, schema.lookback,
+                             max(steps, schema.horizon))
         ahead = read_future(future, schema, times[:, schema.lookback:], history.ids)
-        values, names = self._columns(history, times, ahead, level)
-        return forecast_frame(values, times[:, schema.lookback:], history.ids, schema, names)
+        if steps > schema.horizon:
+            values, names = self._rolled(history, times, ahead), schema.targets
+        else:
+            values, names = self._columns(history, times, ahead, level)
+        return forecast_frame(values[:, :steps], times[:, schema.lookback:][:, :steps],
+                              history.ids, schema, names)
+
+    def _check_steps(self, n, level) -> int:
+        """`predict(n=)` as a number of steps; forecasting past the horizon is refused where
+        it cannot feed its forecasts back."""
+        schema = self.schema_
+        if n is None:
+            return schema.horizon
+        if not is_positive_int(n):
+            raise ConfigError(f"n={n!r}: pass a positive integer (the steps to forecast).")
+        if n <= schema.horizon:
+            return int(n)
+        past = schema.columns[schema.n_targets:len(schema.columns) - schema.n_future]
+        if past:
+            raise ConfigError(f"n={n}: forecasting past horizon={schema.horizon} feeds the "
+                              f"forecasts back as history, and the past features {past} have "
+                              "none; predict at most horizon steps, or fit without them.")
+        if level is not None:
+            raise ConfigError(f"n={n}, level={level!r}: the intervals are calibrated for "
+                              f"horizon={schema.horizon} steps; ask for at most that many with "
+                              "level, or drop level.")
+        return int(n)
+
+    def _rolled(self, history: History, times: np.ndarray, ahead: np.ndarray | None):
+        """The forecast [S, N, T] of N = times.shape[1] - lookback steps, `horizon` at a time,
+        each forecast appended to the history of the next (the last run ends at step N)."""
+        schema, lookback, horizon = self.schema_, self.schema_.lookback, self.schema_.horizon
+        steps = times.shape[1] - lookback
+        rows = np.zeros((len(history.ids), lookback + steps, history.values.shape[-1]),
+                        dtype=history.values.dtype)  # the history, then what is forecast
+        rows[:, :lookback] = history.values
+        if ahead is not None:
+            rows[:, lookback:, schema.n_targets:] = ahead  # the known-future columns
+        statistics = self._statistics(history)  # a new series keeps its history's scale
+        targets, filled = slice(0, schema.n_targets), 0  # steps forecast so far
+        for start in [*range(0, steps - horizon, horizon), steps - horizon]:
+            window = History(rows[:, start:start + lookback], history.ends, history.ids,
+                             history.static)
+            future = None if ahead is None else ahead[:, start:start + horizon]
+            forecast, _ = self._forecast(window, times[:, start:start + lookback + horizon],
+                                         future, statistics)
+            # the last run may start inside the one before: those steps keep their forecasts
+            rows[:, lookback + filled:lookback + start + horizon, targets] = \
+                forecast[:, filled - start:]
+            filled = start + horizon
+        return rows[:, lookback:, targets]
 
     @_python_terms
     def backtest(self, X: pd.DataFrame, n_windows: int = 1, step: int | None = None,
@@ -443,13 +500,13 @@ class Forecaster(BaseEstimator):
         names = interval_names(self.schema_.targets, levels)
         return np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names)), names
 
-    def _forecast(self, history: History, times: np.ndarray,
-                  ahead: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _forecast(self, history: History, times: np.ndarray, ahead: np.ndarray | None,
+                  statistics: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Forecast [S, H, T] in original units from the history [S, L, C], the window times
         [S, L + H] and the known-future values [S, H, F] (or None): scale -> net -> unscale;
         and the targets' scale [S, 1, T]."""
         schema, lookback = self.schema_, self.schema_.lookback
-        center, scale = self._statistics(history)  # [S, 1, C] each
+        center, scale = statistics or self._statistics(history)  # [S, 1, C] each
         scaled = (history.values - center) / scale  # [S, L, C]
         n_past = len(schema.columns) - schema.n_future
         known = []  # known-future inputs over lookback + horizon: calendar, static, columns

@@ -290,8 +290,9 @@ def as_index(times: np.ndarray, name: str | None = None) -> pd.Index:
 
 # -- future values of known-future columns ---------------------------------------------------
 def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np.ndarray | None:
-    """[S, H, F] values of the known-future columns at the forecast times `times` [S, H]."""
-    names = schema.future_features
+    """[S, N, F] values of the known-future columns at the forecast times `times` [S, N] (N:
+    the horizon, or more where `predict(n=)` forecasts past it)."""
+    names, steps = schema.future_features, times.shape[1]
     if not names:
         if future is not None:
             raise DataError("predict: `future` was given, but the model was trained without "
@@ -301,7 +302,7 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
             f"{', '.join(names)}]"
     if not isinstance(future, pd.DataFrame):
         raise DataError(f"predict: the model uses future_features {names}; pass future=, a "
-                        f"DataFrame with {where} holding the next {schema.horizon} steps of "
+                        f"DataFrame with {where} holding the next {steps} steps of "
                         "each series.")
     if schema.time_name not in future.columns and future.index.name == schema.time_name:
         future = future.reset_index()
@@ -319,10 +320,10 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
                           given.difference(expected, sort=False))):
         if len(extra):
             raise DataError(f"predict: `future` has {label} {extra[0]}; it must hold exactly the "
-                            f"next {schema.horizon} timestamps after the end of the history"
+                            f"next {steps} timestamps after the end of the history"
                             f"{_span(times, ids, schema)}.")
     block = future[names].set_axis(given, axis=0).reindex(expected)
-    return _finite_values(block).reshape(len(ids), schema.horizon, len(names))
+    return _finite_values(block).reshape(len(ids), steps, len(names))
 
 
 def _future_index(future: pd.DataFrame, schema: Schema) -> pd.Index:

@@ -3,14 +3,16 @@
 The pyfunc takes one DataFrame, the history in the training frame's form (timestamps may come
 as strings, as in a JSON scoring request), and returns the forecast with the time as a column
 (a served model answers with records, which would drop an index). A model with
-`future_features` takes the history followed by the next `horizon` rows of each series, whose
-target values are ignored (send null) and whose future feature values are the known ones.
+`future_features` takes the history followed by the next `horizon` (or `n`) rows of each series,
+whose target values are ignored (send null) and whose future feature values are the known ones.
 The parameter `level` (`params={"level": [80, 95]}`, or `"params"` in a scoring request) adds
-the bounds of those prediction intervals, as `Forecaster.predict(level=...)`.
+the bounds of those prediction intervals, as `Forecaster.predict(level=...)`; `n`
+(`params={"n": 48}`) forecasts that many steps, as `Forecaster.predict(n=...)`.
 """
 
 from __future__ import annotations
 
+import numbers
 import tempfile
 import warnings
 from pathlib import Path
@@ -28,44 +30,46 @@ from forecast.errors import ForecastError
 from forecast.forecaster import Forecaster
 from forecast.inference import Schema, as_index, window_times
 
-# The pyfunc's parameters: `level`, a list of percentages (80.0 as well as 80); none by default.
-PARAMS = ParamSchema([ParamSpec("level", "double", [], (-1,))])
+# The pyfunc's parameters: `level`, a list of percentages (80.0 as well as 80), none by default;
+# `n`, the steps to forecast (0: the horizon).
+PARAMS = ParamSchema([ParamSpec("level", "double", [], (-1,)), ParamSpec("n", "long", 0)])
 
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: `predict(history_df, params={"level": [...]})` is
-    `Forecaster.predict(history_df, level=...)`, time as a column."""
+    """pyfunc wrapper: `predict(history_df, params={"level": [...], "n": 48})` is
+    `Forecaster.predict(history_df, level=..., n=...)`, time as a column."""
 
     def load_context(self, context) -> None:
         self.forecaster = Forecaster.load(context.artifacts["forecaster"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        level = (params or {}).get("level")
+        level, n = (params or {}).get("level"), (params or {}).get("n") or None
         try:
             return pyfunc_predict(self.forecaster, model_input,
-                                  None if isinstance(level, list) and not level else level)
+                                  None if isinstance(level, list) and not level else level, n)
         except ForecastError as error:  # served: a 400 answer with our message, not a generic 500
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
 
 
 def pyfunc_predict(forecaster: Forecaster, frame: pd.DataFrame,
-                   level: list[int] | None = None) -> pd.DataFrame:
+                   level: list[int] | None = None, n: int | None = None) -> pd.DataFrame:
     """What the pyfunc answers: the forecast of `frame` (see the module docstring)."""
-    history, future = split_future_rows(frame, forecaster.schema_)
-    forecast = forecaster.predict(history, future=future, level=level)
+    history, future = split_future_rows(frame, forecaster.schema_, n)
+    forecast = forecaster.predict(history, future=future, level=level, n=n)
     return forecast.reset_index() if forecaster.schema_.id_col is None else forecast
 
 
-def split_future_rows(frame: pd.DataFrame, schema: Schema):
-    """(history, future): with future features, the last `horizon` rows of each series are the
-    future; without, the whole frame is history and future is None."""
+def split_future_rows(frame: pd.DataFrame, schema: Schema, n: int | None = None):
+    """(history, future): with future features, the last `horizon` rows (or `n`, if more) of
+    each series are the future; without, the whole frame is history and future is None."""
     if not schema.n_future or not isinstance(frame, pd.DataFrame):
         return frame, None
+    steps = max(schema.horizon, int(n)) if isinstance(n, numbers.Integral) else schema.horizon
     if schema.id_col is None or schema.id_col not in frame.columns:
-        ahead = np.arange(len(frame)) >= len(frame) - schema.horizon
+        ahead = np.arange(len(frame)) >= len(frame) - steps
     else:
         rank = frame.groupby(schema.id_col, sort=False).cumcount(ascending=False)
-        ahead = rank.to_numpy() < schema.horizon
+        ahead = rank.to_numpy() < steps
     return frame[~ahead], frame[ahead]
 
 

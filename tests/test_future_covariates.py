@@ -58,6 +58,20 @@ def test_future_values_drive_the_forecast(fitted, priced, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(future=future), out)
 
 
+def test_more_steps_than_the_horizon_take_as_many_future_values(fitted, priced):
+    history, future = priced.iloc[:-2 * HORIZON], priced.iloc[-2 * HORIZON:][["date", "price_plan"]]
+    out = fitted.predict(history, future=future, n=2 * HORIZON)
+    truth = priced.load.iloc[-2 * HORIZON:].to_numpy()
+    assert np.mean((out.load.to_numpy() - truth) ** 2) < 0.1 * priced.load.var()
+    first = fitted.predict(history, future=future.iloc[:HORIZON])
+    fed_back = pd.concat([history, first.reset_index().assign(
+        price_plan=future.price_plan.iloc[:HORIZON].to_numpy())], ignore_index=True)
+    second = fitted.predict(fed_back, future=future.iloc[HORIZON:])
+    pd.testing.assert_frame_equal(out, pd.concat([first, second]), atol=1e-5, rtol=1e-5)
+    with pytest.raises(DataError, match="it must hold exactly the next 12 timestamps"):
+        fitted.predict(history, future=future.iloc[:HORIZON], n=2 * HORIZON)
+
+
 def test_future_frame_is_validated(fitted, priced):
     history, future = priced.iloc[:-HORIZON], priced.iloc[-HORIZON:][["date", "price_plan"]]
     cases = [

@@ -172,6 +172,12 @@ def test_pyfunc_takes_future_rows_for_future_features(tmp_path):
         ["unique_id", "ds"], kind="stable")
     expected = model.predict(history, future=future.drop(columns="y"))
     pd.testing.assert_frame_equal(pyfunc.predict(served_input), expected)
+    # n=8 steps: the last 8 rows of each series are the future
+    earlier = frame.ds <= frame.ds.max() - pd.Timedelta(hours=8)
+    served_input = pd.concat([frame[earlier], frame[~earlier].assign(y=np.nan)]).sort_values(
+        ["unique_id", "ds"], kind="stable")
+    expected = model.predict(frame[earlier], future=frame[~earlier].drop(columns="y"), n=8)
+    pd.testing.assert_frame_equal(pyfunc.predict(served_input, params={"n": 8}), expected)
 
 
 def test_an_integer_time_axis_logs_without_mlflow_schema_hints(tmp_path):
