@@ -345,7 +345,7 @@ class Forecaster(BaseEstimator):
                 prediction intervals, calibrated on the validation windows of `fit`
                 (`forecast.intervals`).
             n: steps to forecast (default `horizon`). Fewer are the first steps of the
-                forecast; more are forecast `horizon` steps at a time, each step's forecast
+                forecast; more are forecast `horizon` steps at a time, each run's forecast
                 fed back as history (every input must then be a target or known-future;
                 no `level`, which is calibrated for `horizon` steps).
 
