@@ -3,9 +3,10 @@
 Every baseline maps input windows X [N, L, C] (targets are the first T channels) to forecasts
 [N, H, T]; `fit(X, y)` takes the targets y [N, H, T]. They are ordinary estimators:
 `get_params`, `set_params` and `sklearn.base.clone` work, and `score` is the R^2 of the
-flattened horizon. Estimators that use the calendar also take the target steps' calendar
-features as an optional keyword, `fit(X, y, y_time=...)` / `predict(X, y_time=...)` with
-y_time [N, H, F] (see `takes_calendar`); without it they fall back to lags only.
+flattened horizon. Estimators that use the calendar also take the target steps' known-future
+inputs (calendar, static and future features: the network's `y_time`) as an optional keyword,
+`fit(X, y, y_time=...)` / `predict(X, y_time=...)` with y_time [N, H, F] (see
+`takes_calendar`); without it they fall back to lags only.
 
 Example:
     >>> import numpy as np
@@ -55,6 +56,23 @@ class WindowBaseline(RegressorMixin, BaseEstimator):
         self.lookback_, self.n_channels_ = X.shape[1], X.shape[2]
         self.horizon_, self.n_targets_ = y.shape[1], y.shape[2]
         return self
+
+    def _fit_calendar(self, y_time, n: int) -> np.ndarray | None:
+        """Whether to use `y_time` (the `calendar` option, and features to use): sets
+        `n_time_features_`; returns y_time checked, or None."""
+        use = getattr(self, "calendar", False) and y_time is not None and np.shape(y_time)[-1] > 0
+        self.n_time_features_ = int(np.shape(y_time)[-1]) if use else 0
+        return self._check_calendar(y_time, n)
+
+    def _check_calendar(self, y_time, n: int) -> np.ndarray | None:
+        if not self.n_time_features_:
+            return None
+        expected = (n, self.horizon_, self.n_time_features_)
+        if y_time is None or np.shape(y_time) != expected:
+            raise ValueError(f"{type(self).__name__} was fitted with calendar features; pass "
+                             f"y_time {list(expected)}, got "
+                             f"{None if y_time is None else np.shape(y_time)}")
+        return np.asarray(y_time, dtype=np.float64)
 
     def _check_windows(self, X) -> np.ndarray:
         check_is_fitted(self, "horizon_")
@@ -117,21 +135,24 @@ class LinearBaseline(WindowBaseline):
     With `channel_independent=True` every target channel is its own sample with shared
     weights (as DLinear/NLinear's `Linear`); otherwise all channels of the window are inputs.
     `subtract_last=True` learns the change from the last value (NLinear). On ETTh1 `OT`,
-    lookback 336, horizon 96 it scores the NLinear paper's 0.053 normalised MSE.
+    lookback 336, horizon 96 it scores the NLinear paper's 0.053 normalised MSE. With
+    `calendar=True` the known-future inputs of every target step (`y_time`, flattened) join
+    each row, as the network sees them.
 
     Args:
         alpha: L2 penalty (0 = ordinary least squares).
         channel_independent: share one map across channels.
         subtract_last: predict relative to the last value.
         n_lags: use only the last n_lags steps (None = the whole lookback).
+        calendar: use the target steps' known-future inputs `y_time` when fit receives them.
     """
 
     def __init__(self, alpha: float = 1.0, channel_independent: bool = True,
-                 subtract_last: bool = True, n_lags: int | None = None):
+                 subtract_last: bool = True, n_lags: int | None = None, calendar: bool = False):
         self.alpha, self.channel_independent = alpha, channel_independent
-        self.subtract_last, self.n_lags = subtract_last, n_lags
+        self.subtract_last, self.n_lags, self.calendar = subtract_last, n_lags, calendar
 
-    def _design(self, X):
+    def _design(self, X, y_time=None):
         """Regression rows and the per-window anchor [N, 1, T] added back to the forecast."""
         X = np.asarray(X, dtype=np.float64)
         if self.n_lags:
@@ -142,19 +163,23 @@ class LinearBaseline(WindowBaseline):
             rows = X[..., :self.n_targets_].transpose(0, 2, 1).reshape(-1, X.shape[1])  # [N*T, L]
         else:
             rows = X.reshape(len(X), -1)  # [N, L*C]
+        if y_time is not None:  # [N, H, F] -> each window's row(s) + H*F columns
+            known = y_time.reshape(len(X), -1)
+            rows = np.hstack([rows, np.repeat(known, len(rows) // max(len(X), 1), axis=0)])
         return rows, anchor[..., :self.n_targets_]
 
-    def fit(self, X, y):
+    def fit(self, X, y, y_time: np.ndarray | None = None):
         super().fit(X, y)
-        design, last = self._design(X)
+        design, last = self._design(X, self._fit_calendar(y_time, len(y)))
         target = np.asarray(y, dtype=np.float64) - last  # [N, H, T]
         target = (target.transpose(0, 2, 1).reshape(-1, self.horizon_) if self.channel_independent
                   else target.reshape(len(target), -1))
         self.model_ = Ridge(alpha=self.alpha).fit(design, target)
         return self
 
-    def predict(self, X):
-        design, last = self._design(self._check_windows(X))
+    def predict(self, X, y_time: np.ndarray | None = None):
+        X = self._check_windows(X)
+        design, last = self._design(X, self._check_calendar(y_time, len(X)))
         out = self.model_.predict(design)
         n = len(last)
         out = (out.reshape(n, self.n_targets_, self.horizon_).transpose(0, 2, 1)
@@ -211,21 +236,9 @@ class GradientBoostingBaseline(_LagRegressor):
             columns.append(y_time[rows // self.n_targets_, steps])  # [M, F]
         return np.hstack(columns)
 
-    def _check_calendar(self, y_time, n: int):
-        if not self.n_time_features_:
-            return None
-        expected = (n, self.horizon_, self.n_time_features_)
-        if y_time is None or np.shape(y_time) != expected:
-            raise ValueError(f"GradientBoostingBaseline was fitted with calendar features; pass "
-                             f"y_time {list(expected)}, got "
-                             f"{None if y_time is None else np.shape(y_time)}")
-        return np.asarray(y_time, dtype=np.float64)
-
     def fit(self, X, y, y_time: np.ndarray | None = None):
         super().fit(X, y)
-        use = self.calendar and y_time is not None and np.shape(y_time)[-1] > 0
-        self.n_time_features_ = int(np.shape(y_time)[-1]) if use else 0
-        y_time = self._check_calendar(y_time, len(y))
+        y_time = self._fit_calendar(y_time, len(y))
         lags, last = self._lags(X)
         change = (np.asarray(y, dtype=np.float64) - last).transpose(0, 2, 1).reshape(-1)
         pick = self._subsample(len(change))

@@ -77,16 +77,24 @@ def target_times(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:
 
 
 def target_calendar(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:
-    """[K, H, F] calendar features of the target steps of the windows at rows `starts`, for
-    the baselines (whether or not the nets use a calendar).
+    """[K, H, F] known-future inputs of the target steps of the windows at rows `starts`, for
+    the baselines: calendar features (whether or not the nets use a calendar), then the static
+    and future features the nets get.
 
-    Only features that cycle at least `MIN_CYCLES` times in the training part are kept: with
-    one year of training data, day of year, month or day of month can only be memorised, not
-    learned (on ETTh1 OT they took gradient boosting from 0.058 to 0.16 normalised MSE).
+    Only calendar features that cycle at least `MIN_CYCLES` times in the training part are
+    kept: with one year of training data, day of year, month or day of month can only be
+    memorised, not learned (on ETTh1 OT they took gradient boosting from 0.058 to 0.16
+    normalised MSE).
     """
     times = target_times(dm, starts)
     features = calendar_features(pd.Index(times.ravel()), dm.panel_.freq)  # [K * H, F]
-    return features.reshape(*times.shape, -1)[..., learnable_calendar(dm)]
+    marks = features.reshape(*times.shape, -1)[..., learnable_calendar(dm)]
+    if dm.calendar_ is None:
+        return marks
+    n_calendar = len(calendar_names(dm.panel_.freq)) if dm.calendar else 0
+    rows = np.asarray(starts)[:, None] + dm.spec.lookback + np.arange(dm.spec.horizon)
+    known = dm.calendar_[rows][..., n_calendar:]  # [K, H, F']: static, then future features
+    return np.concatenate([marks, known], axis=-1, dtype=np.float32)
 
 
 MIN_CYCLES = 20
@@ -181,6 +189,17 @@ def build_baselines(spec, season: int, lookback: int | None = None) -> dict:
             continue
         baselines[name] = estimator
     return baselines
+
+
+def note_blind_baselines(baselines: dict, dm: WindowDataModule) -> None:
+    """Say which baselines leave out the static and future features the network gets."""
+    known = dm.columns["static_features"] + dm.columns["future_features"]
+    blind = [name for name, estimator in baselines.items()
+             if "calendar" in estimator.get_params() and not takes_calendar(estimator)]
+    if known and blind:
+        log.info(f"baselines: {', '.join(blind)} leave out the static and future features "
+                 f"{known} that the network gets; baselines.<name>.calendar=true gives them "
+                 "(and calendar features).")
 
 
 def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",

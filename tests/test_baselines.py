@@ -165,3 +165,25 @@ def test_cli_without_baselines(tmp_path):
     rows = [line for line in result.stdout.splitlines() if " neural " in line or " baseline "
             in line]
     assert len(rows) == 1 and rows[0].startswith("* lstm") and rows[0].rstrip().endswith("-")
+
+
+def test_ridge_uses_the_known_future_inputs_of_each_target_step():
+    """Load = 2 x a price plan known in advance: with the plan's future values ridge is exact
+    up to the noise; from lags alone it cannot be."""
+    rng = np.random.default_rng(0)
+    price = np.repeat(rng.choice([0.0, 1.0, 2.0], size=200), 4)
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=800, freq="h"),
+                          "load": 2 * price + 0.1 * rng.normal(size=800), "plan": price})
+    dm = WindowDataModule(frame=frame, target="load", future_features=["plan"], calendar=True,
+                          lookback=24, horizon=6)
+    for independent in (True, False):
+        options = {"channel_independent": independent, "subtract_last": False}
+        plain = baselines.LinearBaseline(**options)
+        known = baselines.LinearBaseline(**options, calendar=True)
+        scores = {r.name: r.metrics["test_norm_mse"]
+                  for r in run_baselines({"plain": plain, "known": known}, dm)}
+        assert known.n_time_features_ == 1 + 1  # the hour (33 days: 33 cycles), the plan
+        assert scores["known"] < 0.05 < 0.3 < scores["plain"], scores
+    X, _ = dm.windows("test")
+    with pytest.raises(ValueError, match="LinearBaseline was fitted with calendar features"):
+        known.predict(X)

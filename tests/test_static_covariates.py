@@ -207,3 +207,21 @@ def test_an_mlflow_model_takes_the_static_columns(fitted, tmp_path):
     pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     flipped = fitted.history_frame().assign(kind="down")
     pd.testing.assert_frame_equal(pyfunc.predict(flipped), fitted.predict(flipped))
+
+
+def test_baselines_get_the_static_features_when_asked_and_say_so_when_not(panel, caplog):
+    from forecast import baselines
+    from forecast.evaluate import note_blind_baselines, run_baselines
+
+    dm = WindowDataModule(frame=panel, features=["z"], static_features=["kind", "capacity"],
+                          lookback=4, horizon=2)
+    dm.setup()
+    told = baselines.GradientBoostingBaseline(n_lags=4, max_iter=20, calendar=True)
+    blind = baselines.GradientBoostingBaseline(n_lags=4, max_iter=20)
+    scores = {r.name: r.metrics["test_norm_mse"]
+              for r in run_baselines({"told": told, "blind": blind}, dm)}
+    assert told.n_time_features_ == 3 and blind.n_time_features_ == 0  # kind=down/up, capacity
+    assert scores["told"] != scores["blind"]
+    with caplog.at_level("INFO", logger="forecast.evaluate"):
+        note_blind_baselines({"told": told, "blind": blind}, dm)
+    assert "blind leave out the static and future features ['kind', 'capacity']" in caplog.text
