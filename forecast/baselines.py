@@ -58,8 +58,8 @@ class WindowBaseline(RegressorMixin, BaseEstimator):
         return self
 
     def _fit_calendar(self, y_time, n: int) -> np.ndarray | None:
-        """Whether to use `y_time` (the `calendar` option, and features to use): sets
-        `n_time_features_`; returns y_time checked, or None."""
+        """Sets `n_time_features_` (0 unless the `calendar` option is on and `y_time` has
+        features) and returns y_time checked, or None."""
         use = getattr(self, "calendar", False) and y_time is not None and np.shape(y_time)[-1] > 0
         self.n_time_features_ = int(np.shape(y_time)[-1]) if use else 0
         return self._check_calendar(y_time, n)
