@@ -225,3 +225,25 @@ def test_baselines_get_the_static_features_when_asked_and_say_so_when_not(panel,
     with caplog.at_level("INFO", logger="forecast.evaluate"):
         note_blind_baselines({"told": told, "blind": blind}, dm)
     assert "blind leave out the static and future features ['kind', 'capacity']" in caplog.text
+
+
+def test_the_cli_trains_on_static_features_and_logs_a_model_that_takes_them(panel, tmp_path):
+    import mlflow
+
+    from tests.conftest import run_train
+
+    panel.to_csv(tmp_path / "stores.csv", index=False)
+    result = run_train("data=csv_long", "data.path=stores.csv", "data.features=[z]",
+                       "data.static_features=[kind,capacity]", "data.lookback=4",
+                       "data.horizon=2", "trainer=fast", "trainer.max_epochs=1",
+                       "baselines.ridge.calendar=true", "~baselines.knn", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "gbm leave out the static and future features ['kind', 'capacity']" in result.stdout
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert set(runs.status) == {"FINISHED"} and {"lstm", "ridge", "gbm"} <= set(
+        runs["tags.mlflow.runName"])
+    neural = runs[runs["tags.family"] == "neural"].run_id.iloc[0]
+    info = mlflow.models.get_model_info(f"runs:/{neural}/model")
+    inputs = {c.name: c.type.name for c in info.signature.inputs.inputs}
+    assert inputs["kind"] == "string" and inputs["capacity"] == "double", inputs
