@@ -29,12 +29,12 @@ from forecast.evaluate import (
     BASELINE,
     NEURAL,
     Result,
+    baseline_inputs,
     fit_baseline,
     predict_baseline,
     predict_scaled,
     run_baselines,
     score,
-    target_calendar,
     target_times,
     windows_at,
 )
@@ -88,11 +88,11 @@ def refitted_baselines(baselines: dict, dm: WindowDataModule, part: str,
     pool = np.unique(np.concatenate([dm.starts_[p] for p in PARTS]))  # every window there is
     pool_end = target_times(dm, pool)[:, -1]  # when each window's last target is known
     X_pool, y_pool = windows_at(dm, pool)
-    calendar_pool = target_calendar(dm, pool)
+    calendar_pool = baseline_inputs(dm, pool, baselines)
     origin_starts = dm.starts_[part][index]
     origin_time = target_times(dm, origin_starts)[:, 0]
     X_origin, _ = windows_at(dm, origin_starts)
-    calendar_origin = target_calendar(dm, origin_starts)
+    calendar_origin = baseline_inputs(dm, origin_starts, baselines)
     forecasts = {name: np.zeros((len(index), dm.spec.horizon, dm.dims["n_targets"]), np.float32)
                  for name in baselines}
     seconds = dict.fromkeys(baselines, 0.0)
@@ -104,8 +104,13 @@ def refitted_baselines(baselines: dict, dm: WindowDataModule, part: str,
         for name, estimator in baselines.items():
             fitted = clone(estimator)
             seconds[name] += fit_baseline(fitted, X_pool[known], y_pool[known],
-                                          calendar_pool[known])
-            forecasts[name][here] = predict_baseline(fitted, X_origin[here], calendar_origin[here])
+                                          _take(calendar_pool[name], known))
+            forecasts[name][here] = predict_baseline(fitted, X_origin[here],
+                                                     _take(calendar_origin[name], here))
     return [score(Result(name, BASELINE, forecasts[name], seconds[name],
                          params={**estimator.get_params(), "refit": True}, index=index), dm, part)
             for name, estimator in baselines.items()]
+
+
+def _take(inputs: np.ndarray | None, which: np.ndarray) -> np.ndarray | None:
+    return None if inputs is None else inputs[which]

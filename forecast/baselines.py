@@ -3,10 +3,10 @@
 Every baseline maps input windows X [N, L, C] (targets are the first T channels) to forecasts
 [N, H, T]; `fit(X, y)` takes the targets y [N, H, T]. They are ordinary estimators:
 `get_params`, `set_params` and `sklearn.base.clone` work, and `score` is the R^2 of the
-flattened horizon. Estimators that use the calendar also take the target steps' known-future
-inputs (calendar, static and future features: the network's `y_time`) as an optional keyword,
-`fit(X, y, y_time=...)` / `predict(X, y_time=...)` with y_time [N, H, F] (see
-`takes_calendar`); without it they fall back to lags only.
+flattened horizon. Estimators with a `calendar` option also take the target steps' known-future
+inputs (calendar, static and future features) as an optional keyword, `fit(X, y, y_time=...)`
+/ `predict(X, y_time=...)` with y_time [N, H, F] (see `takes_calendar`); without it, or with
+`calendar=False`, they fall back to lags only.
 
 Example:
     >>> import numpy as np
@@ -33,10 +33,10 @@ _PREDICT_CHUNK = 1 << 17  # rows per tree-model predict call: bounds memory on l
 
 
 def takes_calendar(estimator) -> bool:
-    """Whether `estimator.fit` accepts the target steps' calendar features `y_time` (and its
-    `calendar` option, if any, is on)."""
+    """Whether `estimator.fit` accepts the target steps' known-future inputs `y_time` (and its
+    `calendar` option, if any, is not False)."""
     return bool("y_time" in inspect.signature(estimator.fit).parameters
-            and getattr(estimator, "calendar", True))
+                and getattr(estimator, "calendar", None) is not False)
 
 
 class WindowBaseline(RegressorMixin, BaseEstimator):
@@ -58,9 +58,10 @@ class WindowBaseline(RegressorMixin, BaseEstimator):
         return self
 
     def _fit_calendar(self, y_time, n: int) -> np.ndarray | None:
-        """Sets `n_time_features_` (0 unless the `calendar` option is on and `y_time` has
+        """Sets `n_time_features_` (0 where the `calendar` option is False or `y_time` has no
         features) and returns y_time checked, or None."""
-        use = getattr(self, "calendar", False) and y_time is not None and np.shape(y_time)[-1] > 0
+        use = (getattr(self, "calendar", None) is not False and y_time is not None
+               and np.shape(y_time)[-1] > 0)
         self.n_time_features_ = int(np.shape(y_time)[-1]) if use else 0
         return self._check_calendar(y_time, n)
 
@@ -135,20 +136,23 @@ class LinearBaseline(WindowBaseline):
     With `channel_independent=True` every target channel is its own sample with shared
     weights (as DLinear/NLinear's `Linear`); otherwise all channels of the window are inputs.
     `subtract_last=True` learns the change from the last value (NLinear). On ETTh1 `OT`,
-    lookback 336, horizon 96 it scores the NLinear paper's 0.053 normalised MSE. With
-    `calendar=True` the known-future inputs of every target step (`y_time`, flattened) join
-    each row, as the network sees them.
+    lookback 336, horizon 96 it scores the NLinear paper's 0.053 normalised MSE. The
+    known-future inputs of every target step (`y_time`, flattened), where fit receives them,
+    join each row.
 
     Args:
         alpha: L2 penalty (0 = ordinary least squares).
         channel_independent: share one map across channels.
         subtract_last: predict relative to the last value.
         n_lags: use only the last n_lags steps (None = the whole lookback).
-        calendar: use the target steps' known-future inputs `y_time` when fit receives them.
+        calendar: None or True: use the known-future inputs `y_time` that fit receives (the
+            experiments give None those the network gets, True also calendar features the
+            network does without); False: lags only.
     """
 
     def __init__(self, alpha: float = 1.0, channel_independent: bool = True,
-                 subtract_last: bool = True, n_lags: int | None = None, calendar: bool = False):
+                 subtract_last: bool = True, n_lags: int | None = None,
+                 calendar: bool | None = None):
         self.alpha, self.channel_independent = alpha, channel_independent
         self.subtract_last, self.n_lags, self.calendar = subtract_last, n_lags, calendar
 
@@ -209,22 +213,25 @@ class _LagRegressor(WindowBaseline):
 
 
 class GradientBoostingBaseline(_LagRegressor):
-    """Histogram gradient boosting on lags (+ calendar), one model for every horizon step.
+    """Histogram gradient boosting on lags (+ known-future inputs), one model for every
+    horizon step.
 
-    Each row is (lags of one channel, horizon step h, calendar features of the target step h
+    Each row is (lags of one channel, horizon step h, known-future inputs of the target step h
     when given) -> change from the last value at step h; `max_samples` rows are drawn at
     random to bound the fit time.
 
     Args:
         n_lags: last values used as features.
         max_iter, learning_rate: boosting iterations and shrinkage.
-        calendar: use the target steps' calendar features `y_time` when fit receives them.
+        calendar: None or True: use the known-future inputs `y_time` that fit receives (see
+            `LinearBaseline`); False: lags and horizon step only.
         max_samples: training rows drawn at most.
         random_state: seed of the row sample and of the booster.
     """
 
     def __init__(self, n_lags: int = 48, max_iter: int = 200, learning_rate: float = 0.1,
-                 calendar: bool = False, max_samples: int = 50_000, random_state: int = 0):
+                 calendar: bool | None = None, max_samples: int = 50_000,
+                 random_state: int = 0):
         self.n_lags, self.max_iter, self.learning_rate = n_lags, max_iter, learning_rate
         self.calendar, self.max_samples, self.random_state = calendar, max_samples, random_state
 

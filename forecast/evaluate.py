@@ -76,25 +76,45 @@ def target_times(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:
     return np.asarray(dm.panel_.time)[rows]
 
 
-def target_calendar(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:
+def target_calendar(dm: WindowDataModule, starts: np.ndarray,
+                    with_calendar: bool = True) -> np.ndarray:
     """[K, H, F] known-future inputs of the target steps of the windows at rows `starts`, for
-    the baselines: calendar features (whether or not the nets use a calendar), then the static
-    and future features the nets get.
+    the baselines: calendar features (`with_calendar`, whether or not the nets use a calendar),
+    then the static and future features the nets get.
 
     Only calendar features that cycle at least `MIN_CYCLES` times in the training part are
     kept: with one year of training data, day of year, month or day of month can only be
     memorised, not learned (on ETTh1 OT they took gradient boosting from 0.058 to 0.16
     normalised MSE).
     """
-    times = target_times(dm, starts)
-    features = calendar_features(pd.Index(times.ravel()), dm.panel_.freq)  # [K * H, F]
-    marks = features.reshape(*times.shape, -1)[..., learnable_calendar(dm)]
-    if dm.calendar_ is None:
-        return marks
-    n_calendar = len(calendar_names(dm.panel_.freq)) if dm.calendar else 0
     rows = np.asarray(starts)[:, None] + dm.spec.lookback + np.arange(dm.spec.horizon)
-    known = dm.calendar_[rows][..., n_calendar:]  # [K, H, F']: static, then future features
-    return np.concatenate([marks, known], axis=-1, dtype=np.float32)
+    parts = []
+    if with_calendar:
+        times = target_times(dm, starts)
+        features = calendar_features(pd.Index(times.ravel()), dm.panel_.freq)  # [K * H, F]
+        parts.append(features.reshape(*times.shape, -1)[..., learnable_calendar(dm)])
+    n_calendar = len(calendar_names(dm.panel_.freq)) if dm.calendar else 0
+    if dm.calendar_ is not None:  # static, then future features: [K, H, F']
+        parts.append(dm.calendar_[rows][..., n_calendar:])
+    if not parts:
+        return np.zeros((*rows.shape, 0), dtype=np.float32)
+    return np.concatenate(parts, axis=-1, dtype=np.float32)
+
+
+def baseline_inputs(dm: WindowDataModule, starts: np.ndarray, baselines: dict) -> dict:
+    """The y_time each baseline gets for the windows at rows `starts` (None: lags only): with
+    `calendar=None` what the nets get (the calendar if `data.calendar`, static and future
+    features), with True also the calendar features the nets do without."""
+    variants, inputs = {}, {}
+    for name, estimator in baselines.items():
+        if not takes_calendar(estimator):
+            inputs[name] = None
+            continue
+        marks = getattr(estimator, "calendar", None) is True or bool(dm.calendar)
+        if marks not in variants:
+            variants[marks] = target_calendar(dm, starts, marks)
+        inputs[name] = variants[marks]
+    return inputs
 
 
 MIN_CYCLES = 20
@@ -191,31 +211,19 @@ def build_baselines(spec, season: int, lookback: int | None = None) -> dict:
     return baselines
 
 
-def note_blind_baselines(baselines: dict, dm: WindowDataModule) -> None:
-    """Say which baselines leave out the static and future features the network gets."""
-    known = dm.columns["static_features"] + dm.columns["future_features"]
-    blind = [name for name, estimator in baselines.items()
-             if "calendar" in estimator.get_params() and not takes_calendar(estimator)]
-    if known and blind:
-        log.info(f"baselines: {', '.join(blind)} leave out the static and future features "
-                 f"{known} that the network gets; baselines.<name>.calendar=true gives them "
-                 "(and calendar features).")
-
-
 def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",
                   index: np.ndarray | None = None) -> list[Result]:
     """Fit each baseline on the training windows and score it on the part's windows `index`
     (default all)."""
     X_train, y_train = dm.windows("train")
     X_test, _ = windows(dm, part, index)
-    calendar = any(takes_calendar(estimator) for estimator in baselines.values())
     test_starts = dm.starts_[part][all_windows(dm, part, index)]
-    train_time = target_calendar(dm, dm.starts_["train"]) if calendar else None
-    test_time = target_calendar(dm, test_starts) if calendar else None
+    train_time = baseline_inputs(dm, dm.starts_["train"], baselines)
+    test_time = baseline_inputs(dm, test_starts, baselines)
     results = []
     for name, estimator in baselines.items():
-        seconds = fit_baseline(estimator, X_train, y_train, train_time)
-        forecast = predict_baseline(estimator, X_test, test_time)
+        seconds = fit_baseline(estimator, X_train, y_train, train_time[name])
+        forecast = predict_baseline(estimator, X_test, test_time[name])
         result = Result(name, BASELINE, forecast, seconds, params=estimator.get_params(),
                         index=index)
         results.append(score(result, dm, part))

@@ -18,7 +18,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from forecast.backtest import backtest, check_stride
 from forecast.building import build, build_module
-from forecast.evaluate import build_baselines, note_blind_baselines, windows
+from forecast.evaluate import build_baselines, windows
 from forecast.forecaster import Forecaster
 from forecast.intervals import coverage_metrics, spread
 from forecast.models.ema import WeightAverage
@@ -44,7 +44,6 @@ def run(cfg: DictConfig) -> float:
     module.check_optimization()  # lr=-1 or T_max=0 fail here, not after the first epoch
     check_stride(cfg.backtest.stride)
     baselines = build_baselines(cfg.baselines, dm.season, dm.spec.lookback)
-    note_blind_baselines(baselines, dm)
     checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent, cfg)
     trainer = build_trainer(cfg, checkpoint)
     model_name = HydraConfig.get().runtime.choices.get("model", "model")

@@ -100,12 +100,14 @@ def _weekday_frame(n_days=1200, seed=0):
 
 def test_gradient_boosting_uses_the_target_steps_calendar():
     dm = WindowDataModule(frame=_weekday_frame(), lookback=14, horizon=7)
-    plain = baselines.GradientBoostingBaseline(n_lags=3, max_iter=50)
+    plain = baselines.GradientBoostingBaseline(n_lags=3, max_iter=50, calendar=False)
+    as_net = baselines.GradientBoostingBaseline(n_lags=3, max_iter=50)  # the net has no calendar
     with_calendar = baselines.GradientBoostingBaseline(n_lags=3, max_iter=50, calendar=True)
     assert baselines.takes_calendar(with_calendar) and not baselines.takes_calendar(plain)
-    scores = {r.name: r.metrics["test_norm_mse"]
-              for r in run_baselines({"plain": plain, "calendar": with_calendar}, dm)}
+    scores = {r.name: r.metrics["test_norm_mse"] for r in run_baselines(
+        {"plain": plain, "as_net": as_net, "calendar": with_calendar}, dm)}
     assert with_calendar.n_time_features_ > 0 and plain.n_time_features_ == 0
+    assert as_net.n_time_features_ == 0 and scores["as_net"] == scores["plain"]
     assert scores["calendar"] < 0.5 * scores["plain"]
     X, _ = dm.windows("test")
     with pytest.raises(ValueError, match="y_time"):
@@ -169,7 +171,7 @@ def test_cli_without_baselines(tmp_path):
 
 def test_ridge_uses_the_known_future_inputs_of_each_target_step():
     """Load = 2 x a price plan known in advance: with the plan's future values ridge is exact
-    up to the noise; from lags alone it cannot be."""
+    up to the noise; from lags alone it cannot be. By default it gets what the net gets."""
     rng = np.random.default_rng(0)
     price = np.repeat(rng.choice([0.0, 1.0, 2.0], size=200), 4)
     frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=800, freq="h"),
@@ -178,11 +180,12 @@ def test_ridge_uses_the_known_future_inputs_of_each_target_step():
                           lookback=24, horizon=6)
     for independent in (True, False):
         options = {"channel_independent": independent, "subtract_last": False}
-        plain = baselines.LinearBaseline(**options)
-        known = baselines.LinearBaseline(**options, calendar=True)
+        plain = baselines.LinearBaseline(**options, calendar=False)
+        known = baselines.LinearBaseline(**options)
         scores = {r.name: r.metrics["test_norm_mse"]
                   for r in run_baselines({"plain": plain, "known": known}, dm)}
         assert known.n_time_features_ == 1 + 1  # the hour (33 days: 33 cycles), the plan
+        assert plain.n_time_features_ == 0
         assert scores["known"] < 0.05 < 0.3 < scores["plain"], scores
     X, _ = dm.windows("test")
     with pytest.raises(ValueError, match="LinearBaseline was fitted with calendar features"):

@@ -209,22 +209,18 @@ def test_an_mlflow_model_takes_the_static_columns(fitted, tmp_path):
     pd.testing.assert_frame_equal(pyfunc.predict(flipped), fitted.predict(flipped))
 
 
-def test_baselines_get_the_static_features_when_asked_and_say_so_when_not(panel, caplog):
+def test_baselines_get_the_static_features_as_the_net_does(panel):
     from forecast import baselines
-    from forecast.evaluate import note_blind_baselines, run_baselines
+    from forecast.evaluate import run_baselines
 
     dm = WindowDataModule(frame=panel, features=["z"], static_features=["kind", "capacity"],
                           lookback=4, horizon=2)
-    dm.setup()
-    told = baselines.GradientBoostingBaseline(n_lags=4, max_iter=20, calendar=True)
-    blind = baselines.GradientBoostingBaseline(n_lags=4, max_iter=20)
+    told = baselines.GradientBoostingBaseline(n_lags=4, max_iter=20)
+    blind = baselines.GradientBoostingBaseline(n_lags=4, max_iter=20, calendar=False)
     scores = {r.name: r.metrics["test_norm_mse"]
               for r in run_baselines({"told": told, "blind": blind}, dm)}
     assert told.n_time_features_ == 3 and blind.n_time_features_ == 0  # kind=down/up, capacity
     assert scores["told"] != scores["blind"]
-    with caplog.at_level("INFO", logger="forecast.evaluate"):
-        note_blind_baselines({"told": told, "blind": blind}, dm)
-    assert "blind leave out the static and future features ['kind', 'capacity']" in caplog.text
 
 
 def test_the_cli_trains_on_static_features_and_logs_a_model_that_takes_them(panel, tmp_path):
@@ -236,9 +232,8 @@ def test_the_cli_trains_on_static_features_and_logs_a_model_that_takes_them(pane
     result = run_train("data=csv_long", "data.path=stores.csv", "data.features=[z]",
                        "data.static_features=[kind,capacity]", "data.lookback=4",
                        "data.horizon=2", "trainer=fast", "trainer.max_epochs=1",
-                       "baselines.ridge.calendar=true", "~baselines.knn", cwd=tmp_path)
+                       "~baselines.knn", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "gbm leave out the static and future features ['kind', 'capacity']" in result.stdout
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = mlflow.search_runs(search_all_experiments=True)
     assert set(runs.status) == {"FINISHED"} and {"lstm", "ridge", "gbm"} <= set(
