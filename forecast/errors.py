@@ -59,9 +59,10 @@ _DISK_ERRORS = {28, 30, 13, 27, 122, 1}  # ENOSPC, EROFS, EACCES, EFBIG, EDQUOT,
 
 
 def python_terms(message: str) -> str:
-    """A message of the shared data checks and callbacks, which name config keys
-    (`data.fill=ffill`, `data.horizon`, `callbacks.ema.decay`), in the terms of Python keyword
-    arguments (`fill='ffill'`, `horizon`, `ema_decay`)."""
+    """A message of the shared data checks, networks and callbacks, which name config keys
+    (`data.fill=ffill`, `model.cell`, `optim.loss`, `callbacks.ema.decay`, `or null`), in the
+    terms of Python keyword arguments (`fill='ffill'`, `cell`, `loss`, `ema_decay`, `or None`).
+    The CLI keeps the config keys: only the Python API calls this."""
     literals = {"true": "True", "false": "False", "null": "None"}
 
     def argument(match: re.Match) -> str:
@@ -72,6 +73,7 @@ def python_terms(message: str) -> str:
 
     message = re.sub(r"\bdata\.split(\.val)?\b(?!\.)", "val_size", message)
     message = re.sub(r"\bcallbacks\.ema\.decay\b", "ema_decay", message)
-    message = re.sub(r"\boptim\.(gradient_clip_\w+)", r"\1", message)
-    message = re.sub(r"\bdata\.(\w+)=([\w.-]*\w)", argument, message)
-    return re.sub(r"\bdata\.(\w+)", r"\1", message)
+    message = re.sub(r"\boptim\.(gradient_clip_\w+|loss\b|lr\b)", r"\1", message)
+    message = re.sub(r"\b(?:data|model)\.(\w+)=([\w.-]*\w)", argument, message)
+    message = re.sub(r"\b(?:data|model)\.(\w+)", r"\1", message)
+    return re.sub(r"\bor null\b", "or None", message)

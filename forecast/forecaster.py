@@ -17,6 +17,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from sklearn.base import BaseEstimator, clone
 from torch.optim import lr_scheduler as schedulers
 
+from forecast.arguments import fit_converted
 from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features
@@ -185,6 +186,8 @@ class Forecaster(BaseEstimator):
     @_python_terms
     def fit(self, X: pd.DataFrame, y=None) -> Forecaster:
         """Train on the DataFrame `X` (`y` is ignored: the targets are columns of X)."""
+        if fit_converted(self, X, y):  # numpy scalars, 'LSTM': a copy with Python values fitted
+            return self
         if self.mode not in MODES:
             raise ConfigError(f"mode: unknown mode '{self.mode}'; use one of {sorted(MODES)}.")
         if self.mode == "segment" and (self.future_features or self.calendar
@@ -595,11 +598,25 @@ class Forecaster(BaseEstimator):
         path = Path(path)
         if not (path / "forecaster.json").is_file():
             raise DataError(f"load: '{path}' holds no saved forecaster (forecaster.json missing).")
-        meta = json.loads((path / "forecaster.json").read_text())
-        if meta.get("format") not in READABLE_FORMATS:
-            raise DataError(f"load: '{path}' was saved in format {meta.get('format')}; this "
+        redo = "save the model again, or point load to the folder that save wrote"
+        try:
+            meta = json.loads((path / "forecaster.json").read_text())
+        except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError too
+            raise DataError(f"load: cannot read '{path / 'forecaster.json'}' ({error}); "
+                            f"{redo}.") from None
+        if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
+            saved = meta.get("format") if isinstance(meta, dict) else None
+            raise DataError(f"load: '{path}' was saved in format {saved}; this "
                             f"version of forecast reads formats {list(READABLE_FORMATS)}.")
-        tensors = torch.load(path / "weights.pt", weights_only=True, map_location="cpu")
+        if not (path / "weights.pt").is_file():
+            raise DataError(f"load: '{path / 'weights.pt'}' is missing (save writes it beside "
+                            f"forecaster.json); {redo}.")
+        try:
+            tensors = torch.load(path / "weights.pt", weights_only=True, map_location="cpu")
+        except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError ...
+            raise DataError(f"load: cannot read '{path / 'weights.pt'}' ({type(error).__name__}: "
+                            f"{str(error).splitlines()[0] if str(error) else ''}); "
+                            f"{redo}.") from None
         forecaster = cls(**meta["params"])
         forecaster.net_spec_, forecaster.best_epoch_ = meta["net"], meta.get("best_epoch")
         forecaster.net_ = NETS[meta["net"]["class"]](**meta["net"]["kwargs"])
