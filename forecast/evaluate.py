@@ -18,6 +18,7 @@ from forecast import metrics
 from forecast.baselines import takes_calendar
 from forecast.data import WindowDataModule
 from forecast.data.calendar import calendar_features, calendar_names
+from forecast.data.timeaxis import wall_clock
 from forecast.data.windows import gather_windows
 from forecast.errors import ConfigError
 
@@ -91,7 +92,9 @@ def target_calendar(dm: WindowDataModule, starts: np.ndarray,
     parts = []
     if with_calendar:
         times = target_times(dm, starts)
-        features = calendar_features(pd.Index(times.ravel()), dm.panel_.freq)  # [K * H, F]
+        panel = dm.panel_
+        features = calendar_features(wall_clock(pd.Index(times.ravel()), panel.tz, panel.freq),
+                                     panel.freq)  # [K * H, F]
         parts.append(features.reshape(*times.shape, -1)[..., learnable_calendar(dm)])
     n_calendar = len(calendar_names(dm.panel_.freq)) if dm.calendar else 0
     if dm.calendar_ is not None:  # static, then future features: [K, H, F']

@@ -22,6 +22,7 @@ from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features
 from forecast.data.scaling import Scaler
+from forecast.data.timeaxis import wall_clock
 from forecast.errors import (
     ConfigError,
     DataError,
@@ -514,7 +515,8 @@ class Forecaster(BaseEstimator):
         n_past = len(schema.columns) - schema.n_future
         known = []  # known-future inputs over lookback + horizon: calendar, static, columns
         if schema.calendar:
-            marks = calendar_features(as_index(times), schema.freq)
+            marks = calendar_features(wall_clock(as_index(times), schema.tz, schema.freq),
+                                      schema.freq)
             known.append(marks.reshape(*times.shape, marks.shape[-1]))
         if history.static is not None:  # [S, F] at every step
             encoded = schema.encode_static(history.static)
@@ -650,7 +652,8 @@ def _schema(dm: WindowDataModule) -> Schema:
         calendar=bool(dm.calendar), time_name=panel.time_name, id_col=panel.id_col,
         fill=dm.columns["fill"], sort=dm.columns["sort"],
         static_features=dm.columns["static_features"],
-        static=None if dm.static_encoder_ is None else dm.static_encoder_.state_dict())
+        static=None if dm.static_encoder_ is None else dm.static_encoder_.state_dict(),
+        id_dtype=panel.id_dtype, tz=panel.tz)
 
 
 def _net_options(net_class: type) -> set[str]:

@@ -4,6 +4,7 @@ columns) checked like the training frame, and the forecast in the input's form."
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -14,6 +15,7 @@ from pandas.tseries.frequencies import to_offset
 from forecast.data.frame import build_panel
 from forecast.data.panel import Panel
 from forecast.data.static import StaticEncoder
+from forecast.data.timeaxis import localized, naive
 from forecast.errors import ConfigError, DataError, is_positive_int
 
 
@@ -32,6 +34,10 @@ class Schema:
         fill, sort: the cleaning options of training, applied to new histories too.
         static_features: columns with one value per series; `static` the state of their
             fitted `StaticEncoder` (None without them).
+        id_dtype: the dtype of the id column; forecasts give integer (or float) ids back as
+            such, others as text.
+        tz: the timezone of the training times (see `Panel.tz`): new times are read in it and
+            forecasts written in it; None for naive times.
     """
 
     columns: list[str]
@@ -48,6 +54,8 @@ class Schema:
     sort: bool = False
     static_features: list[str] = field(default_factory=list)
     static: dict | None = None
+    id_dtype: str | None = None
+    tz: str | None = None
 
     @property
     def targets(self) -> list[str]:
@@ -113,11 +121,16 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict") -> 
     `caller`."""
     _check_form(frame, schema, caller)
     n_past = len(schema.columns) - schema.n_future
-    panel = build_panel(frame, target=schema.targets,
-                        features=schema.columns[schema.n_targets:n_past],
-                        time_col=_time_col(frame, schema), id_col=schema.id_col,
-                        fill=schema.fill, sort=schema.sort, future_features=schema.future_features,
-                        static_features=schema.static_features, freq=schema.freq)
+    try:
+        panel = build_panel(frame, target=schema.targets,
+                            features=schema.columns[schema.n_targets:n_past],
+                            time_col=_time_col(frame, schema), id_col=schema.id_col,
+                            fill=schema.fill, sort=schema.sort,
+                            future_features=schema.future_features,
+                            static_features=schema.static_features, freq=schema.freq)
+    except DataError as error:  # the cleaning options are the fit's: set them there
+        raise DataError(re.sub(r"\bset (data\.(fill|sort)=)", r"refit with \1", str(error))
+                        ) from None
     ids, freq, lookback = list(panel.series_ids), panel.freq, schema.lookback
     counts = panel.lengths
     short = np.flatnonzero(counts < lookback)
@@ -202,10 +215,10 @@ def rows_through(frame: pd.DataFrame, schema: Schema, cutoffs: dict) -> pd.DataF
     """The rows of `frame` at or before the cutoff of their series (`cutoffs`: series id ->
     time): what a model refitted at those cutoffs may see."""
     raw = frame[schema.time_name] if schema.time_name in frame.columns else frame.index
-    times = _parse_times(pd.Series(raw))
+    times = _parse_times(pd.Series(raw), schema.freq)
     if times is None:
         raise DataError(f"backtest: the times of '{schema.time_name}' cannot be compared with "
-                        "the cutoffs; pass naive timestamps or integer steps.")
+                        "the cutoffs; pass timestamps or integer steps.")
     ids = (frame[schema.id_col].astype(str).to_numpy() if schema.id_col is not None
            else np.full(len(frame), next(iter(cutoffs))))  # a wide frame: one series
     limits = pd.Index(list(cutoffs.values())).to_numpy()
@@ -235,8 +248,9 @@ def _time_col(frame: pd.DataFrame, schema: Schema) -> str | None:
     return schema.time_name if schema.time_name in frame.columns else None
 
 
-def _parse_times(raw: pd.Series) -> pd.Index | None:
-    """Integer steps or naive timestamps of a whole column; None when not that simple."""
+def _parse_times(raw: pd.Series, freq: str | int) -> pd.Index | None:
+    """Integer steps or timestamps (naive, as `build_panel` reads those of `freq`) of a whole
+    column; None when not that simple."""
     if pd.api.types.is_integer_dtype(raw.dtype):
         return pd.Index(raw.to_numpy(dtype=np.int64))
     try:
@@ -245,7 +259,7 @@ def _parse_times(raw: pd.Series) -> pd.Index | None:
             parsed = pd.DatetimeIndex(pd.to_datetime(raw))
     except (ValueError, TypeError):
         return None
-    return None if parsed.tz is not None or parsed.hasnans else parsed
+    return None if parsed.hasnans else naive(parsed, freq)
 
 
 def fixed_step(freq: str | int):
@@ -288,6 +302,11 @@ def as_index(times: np.ndarray, name: str | None = None) -> pd.Index:
     return index.rename(name)
 
 
+def output_times(times: np.ndarray, schema: Schema) -> pd.Index:
+    """`as_index` of times in the training frame's timezone (if it had one)."""
+    return localized(as_index(times, schema.time_name), schema.tz, schema.freq)
+
+
 # -- future values of known-future columns ---------------------------------------------------
 def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np.ndarray | None:
     """[S, N, F] values of the known-future columns at the forecast times `times` [S, N] (N:
@@ -328,7 +347,7 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
 
 def _future_index(future: pd.DataFrame, schema: Schema) -> pd.Index:
     raw = future[schema.time_name]
-    time = _parse_times(raw)
+    time = _parse_times(raw, schema.freq)
     if time is None:
         raise DataError(f"predict: `future` column '{schema.time_name}' holds values that are not "
                         "timestamps (or integer steps); fix them.")
@@ -353,7 +372,7 @@ def _span(times: np.ndarray, ids: list[str], schema: Schema) -> str:
 
 def _finite_values(block: pd.DataFrame) -> np.ndarray:
     for name, dtype in block.dtypes.items():
-        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        if not pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             raise DataError(f"predict: `future` column '{name}' is not numeric; convert it.")
     values = block.to_numpy(dtype=np.float32)
     bad = ~np.isfinite(values)
@@ -375,8 +394,7 @@ def forecast_frame(values: np.ndarray, times: np.ndarray, ids: list[str], schema
     """
     names = schema.targets if names is None else names
     if schema.id_col is None:
-        return pd.DataFrame(values[0], index=as_index(times[0], schema.time_name),
-                            columns=names)
+        return pd.DataFrame(values[0], index=output_times(times[0], schema), columns=names)
     return _stacked_frame(values, times, ids, names, schema)
 
 
@@ -386,10 +404,11 @@ def backtest_frame(values: np.ndarray, origins: Origins, times: np.ndarray, sche
     `[id,] cutoff, time, *names, *{target}-actual`, `horizon` rows per window."""
     horizon = times.shape[1]
     time = as_index(times)
-    columns = {"cutoff": origins.history.ends.repeat(horizon).astype(time.dtype),
-               schema.time_name: time}
+    cutoff = origins.history.ends.repeat(horizon).astype(time.dtype)
+    columns = {"cutoff": localized(cutoff, schema.tz, schema.freq),
+               schema.time_name: localized(time, schema.tz, schema.freq)}
     if schema.id_col is not None:
-        columns = {schema.id_col: pd.array(origins.history.ids, dtype="str").repeat(horizon),
+        columns = {schema.id_col: id_values(origins.history.ids, schema).repeat(horizon),
                    **columns}
     columns.update({name: values[..., i].ravel() for i, name in enumerate(names)})
     columns.update({f"{target}-actual": origins.actual[..., i].ravel().astype(np.float64)
@@ -409,9 +428,19 @@ def series_frame(values: np.ndarray, times: np.ndarray, ids: list[str], schema: 
 
 def _stacked_frame(values, times, ids, names, schema: Schema) -> pd.DataFrame:
     """[S, N, len(names)] values -> S * N rows: (id,) time, *names."""
-    columns = {schema.time_name: as_index(times)}
+    columns = {schema.time_name: output_times(times, schema)}
     if schema.id_col is not None:
         rows = np.repeat(np.arange(len(ids)), values.shape[1])
-        columns = {schema.id_col: pd.array(ids, dtype="str").take(rows), **columns}
+        columns = {schema.id_col: id_values(ids, schema).take(rows), **columns}
     columns.update({name: values[..., i].ravel() for i, name in enumerate(names)})
     return pd.DataFrame(columns)
+
+
+def id_values(ids: list[str], schema: Schema) -> pd.api.extensions.ExtensionArray:
+    """The series ids in the training frame's type where it is a number (1, not "1"), so that
+    a forecast merges with the frame it came from; text otherwise."""
+    text = pd.array(ids, dtype="str")
+    dtype = pd.api.types.pandas_dtype(schema.id_dtype) if schema.id_dtype else None
+    if dtype is None or dtype.kind not in "iuf":
+        return text
+    return pd.array(text.astype(dtype), dtype=dtype)

@@ -26,7 +26,8 @@ from mlflow.models import infer_signature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ParamSchema, ParamSpec
 
-from forecast.errors import ForecastError
+from forecast.data.timeaxis import naive
+from forecast.errors import ConfigError, ForecastError
 from forecast.forecaster import Forecaster
 from forecast.inference import Schema, as_index, window_times
 
@@ -56,7 +57,17 @@ def pyfunc_predict(forecaster: Forecaster, frame: pd.DataFrame,
     """What the pyfunc answers: the forecast of `frame` (see the module docstring)."""
     history, future = split_future_rows(frame, forecaster.schema_, n)
     forecast = forecaster.predict(history, future=future, level=level, n=n)
-    return forecast.reset_index() if forecaster.schema_.id_col is None else forecast
+    return naive_times(forecast.reset_index() if forecaster.schema_.id_col is None else forecast,
+                       forecaster.schema_)
+
+
+def naive_times(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """`frame` with the times of a timezone-aware model as the model holds them (MLflow
+    signatures have no timezones): naive UTC for steps under a day, else the local clock."""
+    if schema.tz is None or schema.time_name not in frame.columns:
+        return frame
+    times = naive(pd.DatetimeIndex(frame[schema.time_name]), schema.freq)
+    return frame.assign(**{schema.time_name: times})
 
 
 def split_future_rows(frame: pd.DataFrame, schema: Schema, n: int | None = None):
@@ -76,7 +87,8 @@ def split_future_rows(frame: pd.DataFrame, schema: Schema, n: int | None = None)
 def input_example(forecaster: Forecaster) -> pd.DataFrame:
     """The training history's tail; with future features, followed by `horizon` rows per series
     whose targets are NaN and whose future features repeat their last value (a format example)."""
-    history, schema = forecaster.history_frame(), forecaster.schema_
+    schema = forecaster.schema_
+    history = naive_times(forecaster.history_frame(), schema)
     if not schema.n_future:
         return history
     last = history.groupby(schema.id_col, sort=False).tail(1) if schema.id_col else history.tail(1)
@@ -95,6 +107,13 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
     weights), so loading it unpickles nothing. The signature and input example come from the
     training history's tail; `registered_model_name` also registers it in the Model Registry.
     """
+    schema = forecaster.schema_
+    named = [c for c in [*schema.columns, *schema.static_features, schema.time_name,
+                         schema.id_col] if c is not None and not isinstance(c, str)]
+    if named:  # MLflow signatures and JSON requests name columns with text
+        raise ConfigError(f"log_forecaster: the model's columns {named} are not named with "
+                          "text, which an MLflow model needs; refit on the frame with text names "
+                          "(frame.rename(columns=str)) and log that.")
     example = input_example(forecaster)
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         # an integer time axis has no missing values to warn about

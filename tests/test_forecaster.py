@@ -189,8 +189,7 @@ def test_bad_training_options_get_one_clear_error(frame):
          r"^lr_scheduler_kwargs=\{'gama': 0.9\}: ExponentialLR\(gama=0.9\) rejects its"),
         (dict(lr_scheduler="CosineAnnealingLR", lr_scheduler_kwargs={"T_max": 0}),
          r"^lr_scheduler_kwargs=\{'T_max': 0\}: CosineAnnealingLR\(T_max=0\) rejects"),  # on step
-        (dict(lr_scheduler="CosineAnnealingLR", max_epochs=0),  # T_max from max_epochs
-         r"^lr_scheduler_kwargs=None: CosineAnnealingLR\(T_max=0\) rejects its settings"),
+        (dict(max_epochs=0), r"^max_epochs: must be a positive integer, got 0"),
         (dict(lr_scheduler="ReduceLROnPlateau", val_size=0), r"no validation windows; raise"),
         (dict(ema_decay=1.5), r"^ema_decay: must be a number in \(0, 1\), got 1.5"),
         (dict(ema_decay="0.9"), r"^ema_decay: must be a number in \(0, 1\), got '0.9'"),

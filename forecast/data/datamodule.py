@@ -18,6 +18,7 @@ from forecast.data.panel import Panel
 from forecast.data.scaling import Scaler
 from forecast.data.split import PARTS, Split, split_borders
 from forecast.data.static import StaticEncoder
+from forecast.data.timeaxis import wall_clock
 from forecast.data.windows import WindowSpec, check_enough_rows, gather_windows, window_index
 from forecast.errors import ConfigError, DataError, is_positive_int
 from forecast.metrics import naive_scale
@@ -141,8 +142,10 @@ class WindowDataModule(pl.LightningDataModule):
             self.scaler = _check_restored(self._restored, panel)
         values = self.scaler.transform(values, panel.bounds, out=values)
         n_past = values.shape[1] - len(self.columns["future_features"])
-        known = [calendar_features(panel.time_at(np.arange(len(values))), panel.freq)
-                 ] if self.calendar else []
+        known = []
+        if self.calendar:  # of the local clock where the times are UTC (`timeaxis.naive`)
+            times = wall_clock(panel.time_at(np.arange(len(values))), panel.tz, panel.freq)
+            known.append(calendar_features(times, panel.freq))
         if panel.static is not None:  # each series' encoding on each of its rows
             restored = (self._restored or {}).get("static")
             self.static_encoder_ = (StaticEncoder().fit(panel.static) if restored is None

@@ -27,6 +27,7 @@ from forecast.data.checks import (
     check_order,
     check_regular,
     row_order,
+    within_series,
 )
 from forecast.data.fill import FILL_POLICIES, fill_missing, insert_missing_steps
 from forecast.data.panel import Panel
@@ -35,6 +36,7 @@ from forecast.data.timeaxis import (
     as_ticks,
     grid_positions,
     infer_freq,
+    naive,
     regular_steps,
     to_index,
 )
@@ -91,8 +93,8 @@ def build_panel(
             never taken by `target=None` or `features="all"`.
         static_features: columns of a long frame that hold one value per series (a region, a
             capacity); kept as the panel's `static` table, not as channels.
-        freq: the frequency where it is known (a model's history): taken when every series
-            has one row, which shows none.
+        freq: the frequency where it is known (a model's history): taken when every step
+            follows it (or every series has one row), else inferred from the data.
     """
     _check_frame(frame, fill)
     if id_col is None and "unique_id" in frame.columns:
@@ -106,7 +108,9 @@ def build_panel(
                                        list(future_features), static_features)
     _check_numeric(frame, target + features)
 
-    ticks, unit = _parse_time(frame, time_col)
+    ticks, unit, tz = _parse_time(frame, time_col, freq)
+    if id_col is None:
+        _check_wide(frame, ticks, time_col)
     codes, series_ids = _series_codes(frame, id_col)
     order = row_order(codes, ticks, sort)  # None: the frame's row order is already right
     if order is not None:
@@ -119,9 +123,14 @@ def build_panel(
     static = static_table(frame, static_features, rows) if static_features else None
 
     longest = int(np.argmax(counts))
-    if freq is None or counts[longest] > 1:
+    # A known frequency (a model's history) stands where every step follows it: a few rows
+    # of business days or months may read as another frequency to pandas.
+    steps = isinstance(freq, (int, np.integer))  # a frequency of integer steps, not times
+    known = freq is not None and steps == (unit is None)
+    regular = regular_steps(ticks, freq, unit) if known else None  # [N - 1]
+    if regular is None or (counts[longest] > 1 and not regular[within_series(bounds)].all()):
         freq = infer_freq(ticks[bounds[longest]:bounds[longest + 1]], unit)
-    regular = regular_steps(ticks, freq, unit)  # [N - 1]
+        regular = regular_steps(ticks, freq, unit)
     check_frequencies(regular, bounds, freq, rows, longest)
     columns = target + features
     values = _values(frame, columns, order)
@@ -134,7 +143,8 @@ def build_panel(
     time_name = time_col or frame.index.name or ("step" if unit is None else "date")
     return Panel(values=values, bounds=bounds, start=start, series_ids=series_ids,
                  columns=tuple(columns), n_targets=len(target), freq=freq,
-                 time_name=str(time_name), id_col=id_col, static=static)
+                 time_name=str(time_name), id_col=id_col, static=static,
+                 id_dtype=None if id_col is None else str(frame[id_col].dtype), tz=tz)
 
 
 def _unknown(key: str, names: Sequence[str], columns) -> str:
@@ -163,15 +173,20 @@ def _find_time_column(frame: pd.DataFrame, time_col: str | None,
                 return None
             raise DataError(_unknown("data.time_col", [time_col], frame.columns))
         return time_col
-    if isinstance(frame.index, pd.DatetimeIndex):
+    if isinstance(frame.index, (pd.DatetimeIndex, pd.PeriodIndex)):
         return None
     for name in frame.columns:
         if str(name).lower() in TIME_COLUMNS:
             return name
     others = [c for c in frame.columns if c != id_col]
-    stamps = [c for c in others if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    stamps = [c for c in others if pd.api.types.is_datetime64_any_dtype(frame[c])
+              or isinstance(frame[c].dtype, pd.PeriodDtype)]
     if len(stamps) == 1:
         return stamps[0]
+    years = [c for c in others if str(c).lower() == "year"
+             and pd.api.types.is_integer_dtype(frame[c])]
+    if years and not stamps:  # yearly data (1871, 1872 ...): integer steps, not a target
+        return years[0]
     stamps = stamps or [c for c in others if _holds_timestamps(frame[c])]
     if stamps:  # do not fall back to row numbers when the data has a time axis
         name = stamps[0]
@@ -249,10 +264,23 @@ def _select_columns(frame, target, features, time_col, id_col, future,
     return target, features
 
 
+def _check_wide(frame: pd.DataFrame, ticks: np.ndarray, time_col) -> None:
+    """A frame whose timestamps repeat beside a column of labels is a long frame whose id
+    column was not named: say so, rather than report duplicates (whose mean would mix series)."""
+    labels = [c for c in frame.columns if c != time_col and _is_text(frame[c])]
+    if labels and pd.Index(ticks).has_duplicates:
+        name = labels[0]
+        raise DataError(f"data: timestamps repeat and column '{name}' labels the rows: this "
+                        "looks like a long frame (one row per series and time); set "
+                        f"data.id_col={name}, or drop the column if the frame is one series.")
+
+
 def _check_numeric(frame: pd.DataFrame, columns: list) -> None:
     for name in columns:
         column = frame[name]
-        if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        if pd.api.types.is_bool_dtype(column):  # a flag (a holiday): 0 and 1
+            continue
+        if not pd.api.types.is_numeric_dtype(column):
             bad = pd.to_numeric(column, errors="coerce").isna() & column.notna()
             row = int(np.argmax(bad.to_numpy())) if bad.any() else 0
             raise DataError(f"data: column '{name}' is not numeric (row {row}: "
@@ -260,12 +288,25 @@ def _check_numeric(frame: pd.DataFrame, columns: list) -> None:
                             "columns to use with data.target/data.features.")
 
 
-def _parse_time(frame: pd.DataFrame, time_col) -> tuple[np.ndarray, bool]:
-    """int64 ticks of every row and their unit (None for integer steps), see `as_ticks`."""
+def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, str | None,
+                                                                   str | None]:
+    """int64 ticks of every row, their unit (None for integer steps, see `as_ticks`) and the
+    timezone of timezone-aware times (`naive`, for the known frequency `freq`), or None."""
     raw = frame.index if time_col is None else frame[time_col]
     label = "the index" if time_col is None else f"column '{time_col}'"
+    if isinstance(raw.dtype, pd.PeriodDtype):  # periods (2015-01 ...) at their start
+        raw = raw.to_timestamp() if time_col is None else raw.dt.to_timestamp()
+    if pd.api.types.is_float_dtype(raw.dtype):
+        whole = np.isfinite(raw) & (np.mod(raw, 1) == 0)
+        if not whole.all():
+            row = int(np.argmin(np.asarray(whole)))
+            value = float(np.asarray(raw)[row])
+            raise DataError(f"data: {label} row {row} holds {value!r}; a time axis holds "
+                            "timestamps or whole-number steps (0, 1, 2 ...); convert it or set "
+                            "data.time_col to the right column.")
+        raw = pd.Index(np.asarray(raw, dtype=np.int64))
     if pd.api.types.is_integer_dtype(raw.dtype):
-        return as_ticks(pd.Index(raw))
+        return (*as_ticks(pd.Index(raw)), None)
     if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
         try:
             raw = pd.to_datetime(raw)
@@ -278,7 +319,8 @@ def _parse_time(frame: pd.DataFrame, time_col) -> tuple[np.ndarray, bool]:
     if index.hasnans:
         row = int(np.argmax(index.isna()))
         raise DataError(f"data: {label} row {row} has no timestamp; drop or fix that row.")
-    return as_ticks(index)
+    tz = None if index.tz is None else str(index.tz)
+    return (*as_ticks(naive(index, freq)), tz)
 
 
 def _series_codes(frame: pd.DataFrame, id_col) -> tuple[np.ndarray | None, tuple[str, ...]]:
@@ -290,6 +332,12 @@ def _series_codes(frame: pd.DataFrame, id_col) -> tuple[np.ndarray | None, tuple
         row = int(np.argmax(codes < 0))
         raise DataError(f"data: column '{id_col}' row {row} has no series id; drop or fix "
                         "that row.")
+    names = pd.Index(ids).astype(str)
+    if names.has_duplicates:  # 1 and "1": two series of one name
+        name = names[names.duplicated()][0]
+        raise DataError(f"data: column '{id_col}' holds the series id '{name}' as two values of "
+                        f"different types ({', '.join(repr(i) for i in ids[names == name])}); "
+                        "give each series one id of one type.")
     # The smallest integer type: a tenth of the memory of int64 codes, and a radix sort.
     return codes.astype(np.min_scalar_type(max(len(ids) - 1, 0))), tuple(str(i) for i in ids)
 

@@ -28,6 +28,10 @@ class Panel:
         id_col: the series id column of a long frame; None for a wide frame.
         static: the static features of each series, one row per series (indexed by id), or
             None.
+        id_dtype: the dtype of the id column ("int64" ...), whose values `series_ids` hold as
+            text; None for a wide frame.
+        tz: the timezone of timezone-aware input times, which the panel holds as naive ones
+            (`timeaxis.naive`: UTC below a day's step, else the wall clock); None if naive.
     """
 
     values: np.ndarray | None
@@ -40,6 +44,8 @@ class Panel:
     time_name: str = "date"
     id_col: str | None = None
     static: pd.DataFrame | None = None
+    id_dtype: str | None = None
+    tz: str | None = None
 
     @property
     def n_series(self) -> int:

@@ -16,6 +16,7 @@ import pandas as pd
 
 _NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}  # nanoseconds per tick of each unit
 _NS_PER_DAY = 86_400 * 10**9
+_UNDER_A_DAY = pd.Timedelta(hours=23)  # a local day may last 23 hours
 _INFER_ROWS = 10_000  # enough rows to name the frequency; the full series is checked against it
 _BLOCK_ROWS = 1 << 20
 
@@ -23,9 +24,50 @@ _BLOCK_ROWS = 1 << 20
 def as_ticks(time: pd.Index) -> tuple[np.ndarray, str | None]:
     """int64 ticks [N] and their unit (None: the values of an integer axis)."""
     if isinstance(time, pd.DatetimeIndex):
-        time = time.tz_localize(None) if time.tz is not None else time
+        time = naive(time)
         return np.asarray(time.asi8), time.unit
     return np.asarray(time, dtype=np.int64), None
+
+
+def utc_axis(freq: str | int | None) -> bool:
+    """Whether timezone-aware times of `freq` are handled in UTC (steps under a day, as the
+    hours a clock change skips or repeats are no gap and no duplicate there) rather than on the
+    wall clock (days and longer: local midnights, whatever their UTC offset)."""
+    if freq is None or isinstance(freq, (int, np.integer)):
+        return False
+    step = fixed_step(freq)
+    return step is not None and step < _NS_PER_DAY
+
+
+def naive(time: pd.DatetimeIndex, freq: str | int | None = None) -> pd.DatetimeIndex:
+    """Timezone-aware times as naive ones, in UTC or on the wall clock as `utc_axis(freq)`
+    says (`freq` None: as the times' median step says); naive times as they are."""
+    if time.tz is None:
+        return time
+    if freq is None:
+        steps = np.diff(time.asi8[:_INFER_ROWS])
+        utc = len(steps) > 0 and pd.Timedelta(np.median(steps), unit=time.unit) < _UNDER_A_DAY
+    else:
+        utc = utc_axis(freq)
+    return (time.tz_convert("UTC") if utc else time).tz_localize(None)
+
+
+def localized(time: pd.Index, tz: str | None, freq: str | int) -> pd.Index:
+    """Naive times (of `naive`) back in the timezone `tz` (None: as they are)."""
+    if tz is None or not isinstance(time, pd.DatetimeIndex):
+        return time
+    if utc_axis(freq):
+        return time.tz_localize("UTC").tz_convert(tz)
+    return time.tz_localize(tz, ambiguous=np.zeros(len(time), dtype=bool),
+                            nonexistent="shift_forward")
+
+
+def wall_clock(time: pd.Index, tz: str | None, freq: str | int) -> pd.Index:
+    """Naive times (of `naive`) as the clock in `tz` shows them: what calendar features
+    (hour of day ...) describe."""
+    if tz is None or not utc_axis(freq) or not isinstance(time, pd.DatetimeIndex):
+        return time
+    return time.tz_localize("UTC").tz_convert(tz).tz_localize(None)
 
 
 def to_index(ticks: np.ndarray, unit: str | None) -> pd.Index:

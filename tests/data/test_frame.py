@@ -124,7 +124,8 @@ def test_month_end_series_and_their_gaps():
 @pytest.mark.parametrize("change, words", [
     (lambda f: f.assign(y0=f.y0.where(f.index != 7)), ["y0", "row 7", "data.fill"]),
     (lambda f: f.assign(y0=f.y0.replace(f.y0.iloc[3], np.inf)), ["y0", "row 3"]),
-    (lambda f: f.assign(y1=[True] * len(f)), ["y1", "not numeric"]),
+    (lambda f: f.assign(y1=f.y1.astype(object).where(f.index != 3, "n/a")),
+     ["y1", "not numeric", "row 3"]),
     (lambda f: pd.concat([f.iloc[:5], f.iloc[4:]]), ["duplicate", "row 5"]),
     (lambda f: f.iloc[[0, 2, 1, *range(3, len(f))]], ["not sorted", "row 2", "data.sort"]),
     (lambda f: f.drop(index=[10, 11]), ["irregular", "row 10", "data.fill"]),

@@ -1,0 +1,101 @@
+"""How a frame's time axis and ids are read: timezones, periods, years, a known frequency,
+flags as features, and the long frame that forgot its id column."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.data.calendar import calendar_features
+from forecast.data.frame import build_panel
+from forecast.data.timeaxis import localized, naive, wall_clock
+from forecast.errors import DataError
+
+
+def frame(times, **columns) -> pd.DataFrame:
+    return pd.DataFrame({"date": times, "y": np.arange(len(times), dtype=float), **columns})
+
+
+@pytest.mark.parametrize("start", ["2021-03-20", "2021-10-20"])  # spring and autumn clock change
+def test_hourly_times_with_a_timezone_are_regular_in_utc(start):
+    times = pd.date_range(start, periods=400, freq="h", tz="Europe/Berlin")
+    panel = build_panel(frame(times))
+    assert panel.freq == "h" and panel.tz == "Europe/Berlin"
+    assert panel.time.equals(times.tz_convert("UTC").tz_localize(None))
+    assert localized(panel.time, panel.tz, panel.freq).equals(times)
+
+
+def test_daily_times_with_a_timezone_stay_local_midnights():
+    times = pd.date_range("2021-03-01", periods=60, freq="D", tz="Europe/Berlin")  # over DST
+    panel = build_panel(frame(times))
+    assert panel.freq == "D" and panel.time.equals(times.tz_localize(None))
+    assert localized(panel.time, panel.tz, panel.freq).equals(times)
+
+
+def test_the_calendar_of_utc_times_is_the_local_clock():
+    times = pd.date_range("2021-06-01", periods=48, freq="h", tz="Asia/Tokyo")
+    utc = naive(times, "h")
+    assert (utc.hour != times.hour).all()
+    local = wall_clock(utc, "Asia/Tokyo", "h")
+    np.testing.assert_array_equal(calendar_features(local, "h"),
+                                  calendar_features(times.tz_localize(None), "h"))
+
+
+@pytest.mark.parametrize("freq, lookback", [("B", 3), ("BME", 3), ("D", 2), ("ME", 2),
+                                            ("W-SUN", 2)])
+def test_a_known_frequency_holds_for_a_few_rows(freq, lookback):
+    """A model's history of `lookback` rows: pandas may read a few business days as daily, or
+    two months as 744 hours; the frequency the model knows stands where every step follows it."""
+    times = pd.date_range("2021-01-01", periods=80, freq=freq)
+    for start in range(0, 80 - lookback, 7):
+        part = frame(times[start:start + lookback])
+        assert build_panel(part, freq=freq).freq == freq
+    daily = frame(pd.date_range("2021-01-01", periods=10, freq="D"))
+    assert build_panel(daily, freq="B").freq == "D"  # a weekend in it: inferred, not "B"
+
+
+def test_periods_are_read_at_their_start():
+    periods = pd.period_range("2015-01", periods=24, freq="M")
+    by_column = build_panel(frame(periods))
+    by_index = build_panel(frame(periods).set_index("date"))
+    for panel in (by_column, by_index):
+        assert panel.time.equals(periods.to_timestamp()) and panel.freq == "MS"
+
+
+def test_an_integer_year_column_is_the_time_axis():
+    years = pd.DataFrame({"year": np.arange(1871, 1971), "volume": np.arange(100.0)})
+    panel = build_panel(years)
+    assert panel.columns == ("volume",) and panel.time_name == "year" and panel.freq == 1
+    assert panel.time[0] == 1871
+
+
+def test_whole_float_steps_are_steps_and_fractions_are_refused():
+    assert build_panel(frame(np.arange(20.0)), time_col="date").freq == 1
+    with pytest.raises(DataError, match=r"'date' row 1 holds 0.5; a time axis holds timestamps"):
+        build_panel(frame(np.arange(20) / 2), time_col="date")
+
+
+def test_flags_are_features_of_zero_and_one():
+    times = pd.date_range("2021-01-01", periods=30, freq="D")
+    panel = build_panel(frame(times, holiday=times.dayofweek >= 5), target="y",
+                        future_features=["holiday"])
+    np.testing.assert_array_equal(panel.values[:, 1], (times.dayofweek >= 5).astype(np.float32))
+
+
+def test_a_long_frame_without_its_id_column_is_named_as_such():
+    days = pd.date_range("2021-01-01", periods=20, freq="D")
+    stores = pd.DataFrame({"store": np.repeat(["a", "b"], 20), "day": np.tile(days, 2),
+                           "sales": np.arange(40.0)}).sort_values("day")
+    with pytest.raises(DataError, match=r"looks like a long frame .* set data.id_col=store"):
+        build_panel(stores)
+    assert build_panel(stores, id_col="store").series_ids == ("a", "b")
+
+
+def test_ids_keep_their_type_and_one_name_of_two_types_is_refused():
+    days = np.tile(pd.date_range("2021-01-01", periods=10, freq="D"), 2)
+    ints = pd.DataFrame({"unique_id": np.repeat([7, 8], 10), "ds": days, "y": 1.0})
+    panel = build_panel(ints)
+    assert panel.series_ids == ("7", "8") and panel.id_dtype == "int64"
+    mixed = ints.astype({"unique_id": object})
+    mixed.loc[10:, "unique_id"] = "7"
+    with pytest.raises(DataError, match=r"'unique_id' holds the series id '7' as two values"):
+        build_panel(mixed)

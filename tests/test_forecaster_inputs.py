@@ -1,0 +1,88 @@
+"""Forecasts in the input's own terms: integer ids stay integers, timezone-aware times come back
+in their timezone (also through backtests and MLflow models), and the messages of `predict`
+point to what can be changed there."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast
+from forecast.errors import ConfigError, DataError
+from forecast.mlflow_model import log_forecaster
+
+TINY = dict(lookback=12, horizon=3, hidden_size=4, max_epochs=1)
+
+
+@pytest.fixture(scope="module")
+def int_ids():
+    days = pd.date_range("2021-01-01", periods=60, freq="D")
+    frame = pd.DataFrame({"unique_id": np.repeat([101, 202], 60), "ds": np.tile(days, 2),
+                          "y": np.sin(np.arange(120) / 3)})
+    return frame, forecast.Forecaster(**TINY).fit(frame)
+
+
+def test_integer_ids_come_back_as_integers(int_ids):
+    frame, model = int_ids
+    predicted = model.predict(frame)
+    assert predicted.unique_id.dtype == np.int64
+    joined = predicted.merge(frame, on=["unique_id", "ds"], how="left", suffixes=("", "_true"))
+    assert len(joined) == 6 and set(joined.unique_id) == {101, 202}
+    assert model.backtest(frame, n_windows=2).unique_id.dtype == np.int64
+
+
+@pytest.fixture(scope="module")
+def berlin():
+    """Hourly data over the spring clock change (02:00-03:00 does not exist that night)."""
+    times = pd.date_range("2021-03-26", periods=120, freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame({"date": times, "y": np.sin(np.arange(120) / 4)})
+    return frame, forecast.Forecaster(calendar=True, **TINY).fit(frame)
+
+
+def test_timezone_aware_times_come_back_in_their_timezone(berlin):
+    frame, model = berlin
+    predicted = model.predict(frame)
+    assert str(predicted.index.tz) == "Europe/Berlin"
+    assert predicted.index[0] == frame.date.iloc[-1] + pd.Timedelta(hours=1)
+    tokyo = model.predict(frame.assign(date=frame.date.dt.tz_convert("Asia/Tokyo")))
+    pd.testing.assert_frame_equal(tokyo, predicted)  # the same instants, the same forecast
+    backtest = model.backtest(frame, n_windows=2, refit=True)
+    assert str(backtest.date.dt.tz) == "Europe/Berlin" and backtest.cutoff.dt.tz is not None
+
+
+def test_a_timezone_aware_model_serves_naive_utc_times(berlin, tmp_path):
+    frame, model = berlin
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run():
+        uri = log_forecaster(model).model_uri
+    naive_utc = frame.assign(date=frame.date.dt.tz_convert("UTC").dt.tz_localize(None))
+    served = mlflow.pyfunc.load_model(uri).predict(naive_utc)
+    expected = model.predict(frame)
+    assert (served.date.to_numpy() == expected.index.tz_convert("UTC").tz_localize(None)
+            .to_numpy()).all()
+    np.testing.assert_allclose(served.y, expected.y, rtol=1e-6)
+
+
+def test_a_history_of_lookback_business_days_is_read_at_the_known_frequency():
+    days = pd.date_range("2021-01-01", periods=80, freq="B")
+    frame = pd.DataFrame({"date": days, "y": np.sin(np.arange(80) / 3)})
+    model = forecast.Forecaster(**{**TINY, "lookback": 5}).fit(frame)
+    for start in range(0, 75):  # some 5-day slices read as daily to pandas
+        assert model.predict(frame.iloc[start:start + 5]).index[0] == days[start + 5]
+    with pytest.raises(DataError, match="frequency is D, but the model was trained on B"):
+        model.predict(pd.DataFrame({"date": pd.date_range("2021-01-01", periods=9), "y": 1.0}))
+
+
+def test_predict_points_to_the_fit_for_the_cleaning_options(int_ids):
+    frame, model = int_ids
+    with pytest.raises(DataError, match=r"not sorted .* or refit with sort=True"):
+        model.predict(frame.iloc[::-1])
+
+
+def test_columns_without_text_names_cannot_become_an_mlflow_model(tmp_path):
+    wide = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 2)),
+                        index=pd.date_range("2021-01-01", periods=60, freq="D"))
+    model = forecast.Forecaster(**TINY).fit(wide)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run(), pytest.raises(ConfigError, match=r"columns \[0, 1\] are not named"):
+        log_forecaster(model)
