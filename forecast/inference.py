@@ -387,14 +387,15 @@ def _finite_values(block: pd.DataFrame) -> np.ndarray:
 def forecast_frame(values: np.ndarray, times: np.ndarray, ids: list[str], schema: Schema,
                    names: list[str] | None = None) -> pd.DataFrame:
     """The forecast [S, H, N] at `times` [S, H] in the training frame's form, its N columns
-    named `names` (default the targets).
+    named `names` (default the targets), as float64 (pandas' own numbers).
 
     Wide: indexed by the future timestamps, one column per name. Long: columns
     `[id, time, *names]`, `horizon` rows per series in the order of `ids`.
     """
     names = schema.targets if names is None else names
     if schema.id_col is None:
-        return pd.DataFrame(values[0], index=output_times(times[0], schema), columns=names)
+        return pd.DataFrame(values[0].astype(np.float64), index=output_times(times[0], schema),
+                            columns=names)
     return _stacked_frame(values, times, ids, names, schema)
 
 
@@ -410,7 +411,8 @@ def backtest_frame(values: np.ndarray, origins: Origins, times: np.ndarray, sche
     if schema.id_col is not None:
         columns = {schema.id_col: id_values(origins.history.ids, schema).repeat(horizon),
                    **columns}
-    columns.update({name: values[..., i].ravel() for i, name in enumerate(names)})
+    columns.update({name: values[..., i].ravel().astype(np.float64)
+                    for i, name in enumerate(names)})
     columns.update({f"{target}-actual": origins.actual[..., i].ravel().astype(np.float64)
                     for i, target in enumerate(schema.targets)})
     return pd.DataFrame(columns)
@@ -420,7 +422,7 @@ def series_frame(values: np.ndarray, times: np.ndarray, ids: list[str], schema: 
                  static: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rows [S, L, C] of every channel at their times [S, L], as columns, and each series'
     static features (`static`, S rows) on each of its rows: a `predict` input."""
-    frame = _stacked_frame(values.astype(np.float64), times, ids, schema.columns, schema)
+    frame = _stacked_frame(values, times, ids, schema.columns, schema)
     for name in [] if static is None else static.columns:
         frame[name] = static[name].to_numpy().repeat(values.shape[1])
     return frame
@@ -432,7 +434,8 @@ def _stacked_frame(values, times, ids, names, schema: Schema) -> pd.DataFrame:
     if schema.id_col is not None:
         rows = np.repeat(np.arange(len(ids)), values.shape[1])
         columns = {schema.id_col: id_values(ids, schema).take(rows), **columns}
-    columns.update({name: values[..., i].ravel() for i, name in enumerate(names)})
+    columns.update({name: values[..., i].ravel().astype(np.float64)
+                    for i, name in enumerate(names)})
     return pd.DataFrame(columns)
 
 

@@ -25,7 +25,7 @@ def int_ids():
 def test_integer_ids_come_back_as_integers(int_ids):
     frame, model = int_ids
     predicted = model.predict(frame)
-    assert predicted.unique_id.dtype == np.int64
+    assert predicted.unique_id.dtype == np.int64 and predicted.y.dtype == np.float64
     joined = predicted.merge(frame, on=["unique_id", "ds"], how="left", suffixes=("", "_true"))
     assert len(joined) == 6 and set(joined.unique_id) == {101, 202}
     assert model.backtest(frame, n_windows=2).unique_id.dtype == np.int64
