@@ -16,6 +16,10 @@ class ConfigError(ForecastError):
     """A configuration value is out of range or inconsistent with the data."""
 
 
+class TrainingError(ForecastError):
+    """Training gave no model to keep: the loss diverged (NaN or inf) from the first epoch."""
+
+
 def is_positive_int(value) -> bool:
     """An integer (numpy's too) of at least 1, not a bool: what counts and sizes take."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import clone
 
 from forecast import metrics
 from forecast.baselines import takes_calendar
@@ -20,7 +21,7 @@ from forecast.data import WindowDataModule
 from forecast.data.calendar import calendar_features, calendar_names
 from forecast.data.timeaxis import wall_clock
 from forecast.data.windows import gather_windows
-from forecast.errors import ConfigError
+from forecast.errors import ConfigError, ForecastError
 
 log = logging.getLogger(__name__)
 NEURAL, BASELINE = "neural", "baseline"
@@ -212,6 +213,28 @@ def build_baselines(spec, season: int, lookback: int | None = None) -> dict:
             continue
         baselines[name] = estimator
     return baselines
+
+
+TRIAL_WINDOWS = 256  # enough for every baseline's own minimum (neighbours, leaves)
+
+
+def check_baselines(baselines: dict, dm: WindowDataModule) -> None:
+    """Fit each baseline on the first training windows, so that a setting its estimator
+    rejects (`baselines.ridge.alpha=-1`) is one ConfigError naming it before the network
+    trains, not an error after it."""
+    every = dm.starts_["train"].starts()
+    starts = every[np.linspace(0, len(every) - 1, min(len(every), TRIAL_WINDOWS)).astype(int)]
+    X, y = gather_windows(dm.values_, starts, dm.spec, dm.panel_.n_targets)
+    inputs = baseline_inputs(dm, starts, baselines)
+    for name, estimator in baselines.items():
+        try:
+            fit_baseline(clone(estimator), X, y, inputs[name])
+        except ForecastError:
+            raise
+        except (ValueError, TypeError) as error:  # scikit-learn's parameter checks
+            message = (str(error).splitlines() or [type(error).__name__])[0].rstrip(".")
+            raise ConfigError(f"baselines.{name}: {message}; fix its setting, or leave it out "
+                              f"with ~baselines.{name}.") from None
 
 
 def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",

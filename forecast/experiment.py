@@ -18,19 +18,21 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from forecast.backtest import backtest, check_stride
 from forecast.building import build, build_module
-from forecast.evaluate import build_baselines, windows
+from forecast.evaluate import build_baselines, check_baselines, windows
 from forecast.forecaster import Forecaster
 from forecast.intervals import coverage_metrics, spread
 from forecast.models.ema import WeightAverage
-from forecast.models.lit import load_best
+from forecast.models.lit import check_converged, load_best
 from forecast.progress import ProgressBar
 from forecast.reports import results_table, summary
-from forecast.resume import find_checkpoint, mark_finished, save_runs
+from forecast.resume import check_resumable, find_checkpoint, mark_finished, save_runs
 from forecast.tracking import log_invocation, open_runs
 
 log = logging.getLogger(__name__)
 
 BAND = 80  # the level of the prediction interval drawn around the neural forecast
+DIVERGED_FIX = ("lower optim.optimizer.lr, keep the gradients clipped (optim.gradient_clip_val="
+                "1.0), and keep the data scaled (data.scaler=standard).")
 
 
 def run(cfg: DictConfig) -> float:
@@ -44,7 +46,10 @@ def run(cfg: DictConfig) -> float:
     module.check_optimization()  # lr=-1 or T_max=0 fail here, not after the first epoch
     check_stride(cfg.backtest.stride)
     baselines = build_baselines(cfg.baselines, dm.season, dm.spec.lookback)
+    check_baselines(baselines, dm)
     checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent, cfg)
+    if checkpoint is not None:
+        check_resumable(checkpoint, module, cfg)
     trainer = build_trainer(cfg, checkpoint)
     model_name = HydraConfig.get().runtime.choices.get("model", "model")
     tracker, neural_run = open_runs(cfg, model_name, checkpoint)
@@ -59,7 +64,9 @@ def run(cfg: DictConfig) -> float:
         start = time.perf_counter()
         trainer.fit(module, dm, ckpt_path=checkpoint, weights_only=True)
         fit_seconds = time.perf_counter() - start
+        check_converged(trainer, DIVERGED_FIX)
         best_epoch = load_best(module, trainer)
+        _note_early_stop(trainer, best_epoch)
         results = backtest(dm, {model_name: module}, baselines, cfg.backtest.stride,
                            cfg.backtest.refit, fit_seconds={model_name: fit_seconds})
         forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), best_epoch,
@@ -78,6 +85,17 @@ def run(cfg: DictConfig) -> float:
     if checkpoints:
         mark_finished(checkpoints)  # resume=auto passes over this run from now on
     return _objective(trainer)
+
+
+def _note_early_stop(trainer: pl.Trainer, best_epoch: int | None) -> None:
+    """Say where early stopping ended training, and which epoch's weights are scored."""
+    stopper = trainer.early_stopping_callback
+    if stopper is None or not stopper.stopped_epoch:
+        return
+    best = f"the weights of epoch {best_epoch}" if best_epoch else "the best epoch's weights"
+    log.info(f"early stopping after epoch {stopper.stopped_epoch + 1} of "
+             f"{trainer.max_epochs}: {stopper.monitor} did not improve for {stopper.patience} "
+             f"epochs; the test scores use {best}.")
 
 
 def _objective(trainer: pl.Trainer) -> float:

@@ -51,7 +51,7 @@ from forecast.intervals import Calibration, check_levels, interval_names, spread
 from forecast.logs import quiet
 from forecast.models import NETS, ForecastModule, ForecastNet
 from forecast.models.ema import WeightAverage
-from forecast.models.lit import Rejected, call_text, first_steps, load_best
+from forecast.models.lit import Rejected, call_text, check_converged, first_steps, load_best
 
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
          "segment": "SegmentRNN"}
@@ -212,6 +212,8 @@ class Forecaster(BaseEstimator):
             trainer = self._trainer(validate, checkpoints)
             dm.on_device = trainer.strategy.root_device.type != "cpu"  # batches gathered there
             trainer.fit(module, dm)
+            check_converged(trainer, "lower lr, keep the gradients clipped (gradient_clip_val="
+                            "1.0), and keep the data scaled (scaler='standard').")
             best_epoch = load_best(module, trainer)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
                                           "kwargs": {**options, **dims}}, best_epoch)

@@ -48,6 +48,25 @@ def find_checkpoint(resume: str | None, outputs: Path, cfg=None) -> Path | None:
     return path
 
 
+def check_resumable(checkpoint: Path, module, cfg) -> None:
+    """ConfigError, before any MLflow run opens, where `checkpoint` holds another network than
+    `module` (parameters of other names or shapes: `model=gru`, another `hidden_size` ...)."""
+    import torch
+
+    saved = torch.load(checkpoint, weights_only=True, map_location="cpu")["state_dict"]
+    if _shapes(saved) == _shapes(module.state_dict()):
+        return
+    changes = [key for key in changed_setup(checkpoint, cfg)
+               if key.startswith(("model.", "data."))] or ["the network's parameters"]
+    raise ConfigError(f"resume: {checkpoint} holds another network than this config builds "
+                      f"(changed: {', '.join(changes)}); drop those overrides to resume it, or "
+                      "start a new run without resume=.")
+
+
+def _shapes(state_dict: dict) -> dict:
+    return {name: tuple(value.shape) for name, value in state_dict.items()}
+
+
 def changed_setup(checkpoint: Path, cfg) -> list[str]:
     """Keys of the run's setup (SETUP) whose values in `cfg` differ from those of the run that
     wrote `checkpoint` (its `.hydra/config.yaml`); [] when that config is not there."""

@@ -51,7 +51,9 @@ def data_file(path: str | Path) -> Path:
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"data.path: file '{path}' does not exist; check the path (relative "
-                        "paths are resolved from the directory you run in).")
+                        "paths are resolved from the directory you run in; the presets read "
+                        "theirs from paths.data_dir: set FORECAST_DATA_DIR=<folder of the data "
+                        "sets>, default ../shared/data).")
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import contextmanager
 from functools import partial
@@ -18,9 +19,10 @@ from pytorch_lightning.strategies import SingleDeviceStrategy
 from pytorch_lightning.utilities.enums import GradClipAlgorithmType
 from torch import nn
 
-from forecast.errors import ConfigError
+from forecast.errors import ConfigError, TrainingError
 from forecast.models.base import ForecastNet
 
+log = logging.getLogger(__name__)
 # What torch raises for a setting it rejects, at construction or on the first step (T_max=0).
 REJECTIONS = (TypeError, ValueError, ArithmeticError, NotImplementedError)
 LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
@@ -348,6 +350,23 @@ def _rejected_as(part: str):
         yield
     except REJECTIONS as error:
         raise Rejected(part, error) from None
+
+
+def check_converged(trainer: pl.Trainer, fix: str) -> None:
+    """TrainingError where no epoch left a finite loss to keep (NaN or inf from the start:
+    the loss diverged; early stopping ended training there), with `fix`, what to change; a
+    warning where it diverged after a best epoch, whose weights are kept."""
+    callback = trainer.checkpoint_callback
+    best = None if callback is None else callback.best_model_score
+    metrics = trainer.callback_metrics
+    name = next((name for name in ("val_loss", "train_loss_epoch") if name in metrics), None)
+    if name is None or torch.isfinite(metrics[name]).item():
+        return
+    where = f"{name} is {float(metrics[name])} after epoch {trainer.current_epoch}"
+    if best is not None and torch.isfinite(best).item():
+        log.warning(f"training diverged: {where}; the weights of the best epoch are kept.")
+        return
+    raise TrainingError(f"training diverged: {where}, and no epoch gave a finite loss; {fix}")
 
 
 def load_best(module: ForecastModule, trainer: pl.Trainer) -> int | None:
