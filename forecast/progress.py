@@ -82,6 +82,8 @@ class ProgressBar(TQDMProgressBar):
         if not trainer.is_global_zero:
             return
         metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items() if k != "v_num"}
+        if not metrics:  # the epoch before a resume: its metrics are in the interrupted process
+            return
         shown = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                           for k, v in metrics.items())
         total = "" if trainer.max_epochs in (None, -1) else f"/{trainer.max_epochs}"

@@ -86,11 +86,12 @@ def summary(title: str, dm: WindowDataModule, results: list[Result], table: pd.D
                 if name.startswith(prefix)]
     intervals = (f"\n{results[0].name}'s prediction intervals (calibrated on the validation "
                  f"windows): {', '.join(coverage)} of the {part} values.") if coverage else ""
+    ratio = (f"\nvs_baseline: {RANK_BY} / the best baseline's (below 1: beats every baseline)."
+             if (table.family == BASELINE).any() else "")
     return (f"{title}: {n} {part} windows, horizon {dm.spec.horizon}, origins {origins}"
             f"{refitted}\n{format_table(table)}\n"
-            f"* best (lowest {RANK_BY}). mse, mae: original units; norm_*: scaled axis.\n"
-            f"vs_baseline: {RANK_BY} / the best baseline's (below 1: beats every baseline)."
-            f"{intervals}")
+            f"* best (lowest {RANK_BY}). mse, mae: original units; norm_*: scaled axis."
+            f"{ratio}{intervals}")
 
 
 def per_step_table(results: list[Result]) -> pd.DataFrame:

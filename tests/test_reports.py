@@ -64,6 +64,10 @@ def test_summary_and_per_step_table(panel_results):
     text = reports.summary("sine", dm, results, table, stride=4, refit=True)
     assert text.startswith(f"sine: {len(results[0].index)} test windows, horizon 6, origins "
                            "every 4 steps (baselines refitted at each)")
+    assert "vs_baseline: norm_mse / the best baseline's" in text
+    alone = reports.summary("sine", dm, results[:1], reports.results_table(results[:1]),
+                            stride=4, refit=False)
+    assert "vs_baseline: " not in alone  # nothing to compare with: no footnote about it
     steps = reports.per_step_table(results)
     assert len(steps) == 2 * 6 and steps.step.max() == 6
     assert {"mse", "norm_mse", "mase", "norm_mae"} <= set(steps.columns)
