@@ -143,8 +143,10 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_resume_finishes_the_run(tmp_p
     best = torch.load(checkpoints / "best.ckpt", weights_only=True)
     assert best["epoch"] <= saved["epoch"]
 
-    resumed = run_train(*RUN, "resume=auto", cwd=tmp_path)
+    resumed = run_train(*RUN, "resume=auto", "trainer.enable_progress_bar=true", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    lines = [line for line in resumed.stdout.splitlines() if line.startswith("epoch ")]
+    assert lines and all("val_loss" in line for line in lines), lines  # none left empty
     client, runs = neural_run(tmp_path)
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     epochs = {m.step for m in client.get_metric_history(runs[0].info.run_id, "val_loss")}
