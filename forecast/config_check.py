@@ -1,8 +1,10 @@
 """Check a composed config against the constructors it will call, before anything runs.
 
 Hydra already rejects unknown override keys; this catches the rest in one readable message:
-a value of the wrong type (`model.hidden_size=abc`) or a key the target does not take
-(`+model.hidden_sise=8`), naming the full config key.
+a value of the wrong type (`model.hidden_size=abc`) or out of range (`model.teacher_forcing=1.5`),
+a key the target does not take (`+model.hidden_sise=8`), or a callback's `monitor` that names no
+metric the model logs per epoch (`callbacks.early_stopping.monitor=val_los`), naming the full
+config key.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def check_config(cfg: DictConfig) -> None:
     _check_data_file(cfg.get("data"))
     for path, node in _target_nodes(cfg, ""):
         _check_node(path, node)
+    _check_model_values(cfg.get("model"))
+    _check_monitors(cfg.get("callbacks"))
     if "trainer" in cfg:
         accelerator = cfg.trainer.get("accelerator")
         check_accelerator(accelerator, f"trainer.accelerator={accelerator}",
@@ -66,6 +70,54 @@ def _check_known_inputs(model, data) -> None:
     if given:
         raise ConfigError(f"{'/'.join(given)}: the segment model (SegRNN) uses no known-future "
                           "or static inputs; choose another model, or drop them.")
+
+
+def _check_model_values(model) -> None:
+    """The network's values in range (`model.teacher_forcing` a probability, `model.dropout` in
+    [0, 1) ...), by the checks of the Forecaster's same-named arguments (forecast.arguments)."""
+    if not isinstance(model, DictConfig):
+        return
+    from forecast.arguments import CHECKS
+
+    for key in model.keys():
+        value = _value(model, key) if key in CHECKS else _UNSET
+        accepts, what = CHECKS.get(key, (None, ""))
+        if value is not _UNSET and not accepts(value):
+            raise ConfigError(f"model.{key}: must be {what}, got {value!r}; fix the value in "
+                              "the override or in conf/model/.")
+
+
+def _check_monitors(callbacks) -> None:
+    """A callback's `monitor` (early stopping, the best checkpoint) names a metric the module
+    logs per epoch: Lightning finds out otherwise only after the first epoch."""
+    if not isinstance(callbacks, DictConfig):
+        return
+    from forecast.models.lit import SCORES
+
+    # ForecastModule logs the training loss and the validation scores once an epoch
+    # (`train_loss_step` goes to the loggers only, out of the callbacks' sight).
+    epoch_metrics = [f"val_{name}" for name in SCORES] + ["train_loss_epoch"]
+    for name in callbacks.keys():
+        node = callbacks._get_node(name)
+        if not isinstance(node, DictConfig) or "_target_" not in node or "monitor" not in node:
+            continue
+        monitor = _value(node, "monitor")
+        if monitor is not _UNSET and monitor is not None and monitor not in epoch_metrics:
+            raise ConfigError(f"callbacks.{name}.monitor: the model logs no metric {monitor!r} "
+                              f"per epoch; use one of {', '.join(epoch_metrics)}.")
+
+
+_UNSET = object()
+
+
+def _value(node: DictConfig, key: str):
+    """`node[key]`, or _UNSET where it is missing (???) or cannot be resolved here."""
+    if node._get_node(key)._is_missing():
+        return _UNSET
+    try:
+        return node[key]
+    except InterpolationResolutionError:  # e.g. ${hydra:...} outside a Hydra run
+        return _UNSET
 
 
 def _check_optimisation_keys(trainer: DictConfig) -> None:

@@ -43,7 +43,7 @@ def check_tracking_uri(uri: str) -> None:
         except requests.RequestException as err:
             raise ConfigError(
                 f"logger.tracking_uri: no MLflow tracking server answers at {redact(uri)} "
-                f"({type(err).__name__}). Start it (mlflow server --host 127.0.0.1 --port 5000), "
+                f"({type(err).__name__}). Start it ({server_command(uri)}), "
                 "or log to the local store ./mlflow.db with logger=mlflow and "
                 "MLFLOW_TRACKING_URI unset."
             ) from None
@@ -52,6 +52,20 @@ def check_tracking_uri(uri: str) -> None:
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise ConfigError(f"logger.tracking_uri: cannot write the MLflow store in '{folder}'; "
                               "point logger.tracking_uri to a writable place.")
+
+
+def server_command(uri: str) -> str:
+    """The `mlflow server` command that would answer at `uri` (its host and port; on another
+    machine it listens on all interfaces)."""
+    parsed = urlparse(uri)
+    host = parsed.hostname or "127.0.0.1"
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number: urlparse says so only when asked
+        port = 5000
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return f"on {host}: mlflow server --host 0.0.0.0 --port {port}"
+    return f"mlflow server --host {host} --port {port}"
 
 
 def default_artifact_location(uri: str) -> str | None:
@@ -79,7 +93,9 @@ class Tracker:
     """Opens the runs of one invocation in one experiment and closes them with their status.
 
     Use as a context manager: on an exception every open run is marked FAILED with the error as
-    the tag `error` and the artifact `error.txt`; Ctrl-C marks them KILLED.
+    the tag `error` and the artifact `error.txt`; Ctrl-C (tag `error: KeyboardInterrupt ...`)
+    and SIGTERM mark them KILLED. A run reopened to be resumed keeps that error as the tag
+    `previous_error`.
 
     Args:
         tracking_uri: MLflow tracking URI (already resolved).
@@ -129,11 +145,42 @@ class Tracker:
                 f"  mlflow ui --backend-store-uri {self.uri}")
 
     def reopen(self, run_id: str) -> str:
-        """Track an existing run (a resumed one is set RUNNING again)."""
-        if self.client.get_run(run_id).info.status != "RUNNING":
+        """Track an existing run. A resumed one is set RUNNING again, and the error that
+        interrupted it becomes the tag `previous_error` (its `error.txt` says it was resumed):
+        a run that then finishes carries no `error`."""
+        run = self.client.get_run(run_id)
+        if run.info.status != "RUNNING":
             self.client.update_run(run_id, status="RUNNING")
+        error = run.data.tags.get("error")
+        if error is not None:
+            self.client.set_tag(run_id, "previous_error", error)
+            self.client.delete_tag(run_id, "error")
+            self._note_resumed(run_id, error)
         self.open_runs.append(run_id)
         return run_id
+
+    def _note_resumed(self, run_id: str, error: str) -> None:
+        """Overwrite the run's `error.txt` (MLflow deletes no artifact) with a line saying that
+        the run was resumed after `error`, above the traceback it held."""
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                trace = Path(self.client.download_artifacts(run_id, "error.txt", folder))
+                old = trace.read_text()
+        except Exception:  # no error.txt (the failure was in writing it): nothing to amend
+            return
+        self.log_text(run_id, f"Resumed on {time.strftime('%Y-%m-%d %H:%M:%S')} after: {error}\n"
+                      "(the tag `previous_error`); the traceback of that interruption:\n\n"
+                      f"{old}", "error.txt")
+
+    def log_config(self, run_ids: list[str], cfg) -> None:
+        """The composed config as the artifact `config.yaml` of `run_ids`, as soon as the runs
+        open: a run that fails or is interrupted shows its settings (its params, which MLflow
+        cannot change, are logged when it finishes). Overwritten when a run is resumed."""
+        from omegaconf import OmegaConf
+
+        text = OmegaConf.to_yaml(cfg, resolve=True)
+        for run_id in run_ids:
+            self.log_text(run_id, text, "config.yaml")
 
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         if run_id in self.open_runs:
@@ -186,10 +233,9 @@ class Tracker:
         if error is None:
             status = "FINISHED"
         else:
-            # Lightning turns Ctrl-C during fit into SystemExit(1)
             interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
             status = "KILLED" if interrupted else "FAILED"
-            message = f"{type(error).__name__}: {error}"
+            message = error_message(error)
             trace = "".join(traceback.format_exception(kind, error, tb))
             for run_id in list(self.open_runs):
                 self.client.set_tag(run_id, "error", message[:5000])
@@ -199,6 +245,16 @@ class Tracker:
         for run_id in list(reversed(self.open_runs)):
             self.finish(run_id, status)
 
+
+def error_message(error: BaseException) -> str:
+    """The tag `error` of a run `error` ended: Ctrl-C (which Lightning turns into SystemExit(1)
+    during fit) and SIGTERM (SystemExit(143), forecast.train) say what they were."""
+    if isinstance(error, KeyboardInterrupt) or (
+            isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt)):
+        return "KeyboardInterrupt: interrupted by the user (Ctrl-C)"
+    if isinstance(error, SystemExit) and error.code == 143:
+        return "SystemExit: 143 (SIGTERM: stopped by a signal, e.g. a scheduler or timeout)"
+    return f"{type(error).__name__}: {error}"
 
 
 @contextlib.contextmanager
@@ -245,12 +301,18 @@ def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, st
     previous = load_runs(checkpoint)
     if previous and _unfinished(uri, previous["neural"], checkpoint):
         tracker = open_tracker(cfg, uri, model_name, previous["parent"])
-        return tracker, tracker.reopen(previous["neural"])
-    tracker = open_tracker(cfg, uri, model_name)
-    neural_run = tracker.child(model_name, NEURAL)
-    if previous:  # a finished run trained further: new runs, pointing at the ones continued
-        tracker.client.set_tag(tracker.parent_id, "resumed_from", previous["parent"])
-        tracker.client.set_tag(neural_run, "resumed_from", previous["neural"])
+        neural_run = tracker.reopen(previous["neural"])
+    else:
+        tracker = open_tracker(cfg, uri, model_name)
+        neural_run = tracker.child(model_name, NEURAL)
+        if previous:  # a finished run trained further: new runs, pointing at the ones continued
+            tracker.client.set_tag(tracker.parent_id, "resumed_from", previous["parent"])
+            tracker.client.set_tag(neural_run, "resumed_from", previous["neural"])
+    try:
+        tracker.log_config([tracker.parent_id, neural_run], cfg)
+    except BaseException as error:  # the runs end FAILED, not RUNNING for ever
+        tracker.__exit__(type(error), error, error.__traceback__)
+        raise
     return tracker, neural_run
 
 
@@ -303,7 +365,6 @@ def log_invocation(tracker: Tracker, cfg, neural_run: str, dm, results: list[Res
     tracker.log_params(tracker.parent_id, params)
     tracker.log_params(neural_run, params)
     _log_scores(tracker, neural_run, neural, ratios)
-    tracker.log_text(neural_run, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     history = {name: _history(tracker, neural_run, name)
                for name in ("train_loss_epoch", "val_loss")}
     _log_figure(tracker, [neural_run], "training.png",

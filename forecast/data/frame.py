@@ -58,15 +58,46 @@ def data_file(path: str | Path) -> Path:
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, with one clear error when it is missing or unreadable."""
+    """Read a CSV or Parquet file, with one clear error when it is missing or unreadable, or a
+    CSV separated by ';' or a tab (which reads as one column) with what to do instead."""
+    import re
+
     path = data_file(path)
     kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "CSV"
+
+    def other_separator() -> DataError | None:
+        """Excel's CSV (';', decimal commas) or a tab-separated file, by its header."""
+        try:
+            header = pd.read_csv(path, nrows=0).columns
+            separator = next((sep for sep in (";", "\t") if len(header) == 1
+                              and sep in str(header[0])), None)
+            cells = ([] if separator is None else
+                     pd.read_csv(path, sep=separator, nrows=20, dtype=str).to_numpy().ravel())
+        except Exception:  # the table's own error is the one to show
+            return None
+        if separator is None:
+            return None
+        decimal = (", decimal=','" if any(re.fullmatch(r"[-+]?\d*,\d+", str(cell).strip())
+                                          for cell in cells) else "")
+        shown = "'\\t'" if separator == "\t" else f"'{separator}'"
+        return DataError(f"data.path: '{path}' was read as one column {str(header[0])!r}; it "
+                         f"looks separated by {shown} — save it comma-separated (decimal points), "
+                         f"or read it with pandas (pd.read_csv(path, sep={shown}{decimal})) and "
+                         "pass the frame.")
+
     try:
-        return pd.read_parquet(path) if kind == "Parquet" else pd.read_csv(path)
+        frame = pd.read_parquet(path) if kind == "Parquet" else pd.read_csv(path)
     except Exception as err:  # pandas raises many types; all mean "not a table we can read"
+        hint = other_separator() if kind == "CSV" else None
+        if hint is not None:  # rows of decimal commas split unevenly at the commas
+            raise hint from None
         first_line = str(err).splitlines()[0] if str(err) else ""
         raise DataError(f"data.path: cannot read '{path}' as {kind}: {type(err).__name__}: "
                         f"{first_line}. Check that the file is a valid table.") from None
+    hint = other_separator() if kind == "CSV" and len(frame.columns) == 1 else None
+    if hint is not None:  # else the one column fails later as a time column without times
+        raise hint
+    return frame
 
 
 def build_panel(

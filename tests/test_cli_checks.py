@@ -1,0 +1,164 @@
+"""Settings refused before training, each in one line naming its key: a callback's `monitor`
+no metric answers to, a teacher-forcing probability out of [0, 1], a CSV of another separator,
+an MLflow server that is not there."""
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from forecast.config_check import check_config
+from forecast.data.frame import read_frame
+from forecast.errors import ConfigError, DataError
+from forecast.tracking import check_tracking_uri
+from tests.conftest import REPO, run_train
+
+# Excel's CSV in much of Europe: ';' between fields, ',' before decimals
+SEMICOLON_CSV = "date;load\n" + "".join(f"2021-01-01 {h:02d}:00:00;{10 + h},5\n"
+                                        for h in range(24))
+
+
+def composed(*overrides: str):
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return compose("train", overrides=["+experiment=sine", *overrides])
+
+
+@pytest.mark.parametrize("callback", ["early_stopping", "checkpoint"])
+def test_a_monitor_no_metric_answers_to_is_refused_with_the_valid_names(callback):
+    with pytest.raises(ConfigError) as caught:
+        check_config(composed(f"callbacks.{callback}.monitor=val_los"))
+    assert str(caught.value).startswith(f"callbacks.{callback}.monitor: ")
+    assert "'val_los'" in str(caught.value)
+    for name in ("val_loss", "val_mse", "val_mae", "train_loss_epoch"):
+        assert name in str(caught.value)
+
+
+@pytest.mark.parametrize("metric", ["val_loss", "val_mse", "val_mae", "train_loss_epoch"])
+def test_every_metric_logged_per_epoch_may_be_monitored(metric):
+    check_config(composed(f"callbacks.early_stopping.monitor={metric}",
+                          f"callbacks.checkpoint.monitor={metric}"))
+
+
+def test_callbacks_none_and_the_unmonitored_last_checkpoint_pass():
+    check_config(composed("callbacks=none"))  # a preset's leftovers have no _target_
+    assert composed().callbacks.last_checkpoint.monitor is None
+    check_config(composed())
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1])
+def test_teacher_forcing_outside_0_1_is_refused(value):
+    with pytest.raises(ConfigError, match=r"^model\.teacher_forcing: must be a number in "
+                                          rf"\[0, 1\] \(a probability\), got {value}"):
+        check_config(composed("model=seq2seq", f"model.teacher_forcing={value}"))
+
+
+@pytest.mark.parametrize("value", [0, 0.0, 1, 1.0, 0.3])
+def test_teacher_forcing_inside_0_1_passes(value):
+    check_config(composed("model=seq2seq", f"model.teacher_forcing={value}"))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.dropout=1.0", r"^model\.dropout: must be a number in \[0, 1\), got 1\.0"),
+    ("model.hidden_size=0", r"^model\.hidden_size: must be a positive integer, got 0"),
+])
+def test_other_network_values_are_checked_the_same_way(override, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(composed(override))
+
+
+def test_every_model_preset_passes_the_value_checks():
+    for model in ("lstm", "gru", "rnn", "many_to_many", "seq2seq", "segrnn"):
+        check_config(composed(f"model={model}"))
+
+
+def write_semicolon_csv(folder, text: str = SEMICOLON_CSV):
+    path = folder / "load.csv"
+    path.write_text(text)
+    return path
+
+
+def test_a_semicolon_csv_is_one_error_saying_how_to_read_it(tmp_path):
+    path = write_semicolon_csv(tmp_path)
+    with pytest.raises(DataError) as caught:
+        read_frame(path)
+    message = str(caught.value)
+    assert message.startswith(f"data.path: '{path}' was read as one column 'date;load'")
+    assert "separated by ';'" in message and "pd.read_csv(path, sep=';', decimal=',')" in message
+    # the advice works: the frame pandas reads so is a table of times and numbers
+    frame = pd.read_csv(path, sep=";", decimal=",")
+    assert list(frame.columns) == ["date", "load"] and frame.load.iloc[0] == 10.5
+
+
+def test_a_semicolon_csv_of_uneven_rows_gets_the_same_advice(tmp_path):
+    """'10' and '10,5' split into one and two fields at the comma: pandas cannot read it."""
+    path = write_semicolon_csv(tmp_path, "date;load\n2021-01-01 00:00;10\n2021-01-01 01:00;10,5\n")
+    with pytest.raises(DataError, match=r"separated by ';' .* sep=';', decimal=','\)\)"):
+        read_frame(path)
+
+
+def test_a_tab_separated_csv_without_decimal_commas(tmp_path):
+    path = tmp_path / "load.csv"
+    path.write_text("date\tload\n2021-01-01 00:00\t10.5\n2021-01-01 01:00\t11.5\n")
+    with pytest.raises(DataError) as caught:
+        read_frame(path)
+    assert r"separated by '\t'" in str(caught.value)
+    assert r"pd.read_csv(path, sep='\t'))" in str(caught.value)  # no decimal=','
+
+
+def test_one_column_csvs_of_commas_still_read(tmp_path):
+    (tmp_path / "one.csv").write_text("load\n1.5\n2.5\n")
+    assert read_frame(tmp_path / "one.csv").load.tolist() == [1.5, 2.5]
+    (tmp_path / "named.csv").write_text("load;kW\n1.5\n2.5\n")  # one column, ';' in its name
+    with pytest.raises(DataError, match="separated by ';'"):  # the header is all we can go by
+        read_frame(tmp_path / "named.csv")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_server_is_answered_with_its_own_host_and_port():
+    port = free_port()  # nothing listens there once the probe is closed
+    with pytest.raises(ConfigError) as caught:
+        check_tracking_uri(f"http://127.0.0.1:{port}")
+    assert str(caught.value).startswith("logger.tracking_uri: no MLflow tracking server answers")
+    assert f"mlflow server --host 127.0.0.1 --port {port})" in str(caught.value)
+    assert "5000" not in str(caught.value).replace(str(port), "")
+
+
+# The real CLI, a few processes at a time: each stops before training, with exit code 2.
+CLI = {
+    "monitor": (["+experiment=sine", "callbacks.early_stopping.monitor=val_los"],
+                "callbacks.early_stopping.monitor: the model logs no metric 'val_los'"),
+    "teacher_forcing": (["+experiment=sine", "model=seq2seq", "model.teacher_forcing=1.5"],
+                        "model.teacher_forcing: must be a number in [0, 1]"),
+    "semicolon_csv": (["data=csv", "data.path=load.csv", "data.lookback=4", "data.horizon=1"],
+                      "data.path: 'load.csv' was read as one column 'date;load'"),
+}
+
+
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory):
+    def run(name):
+        folder = tmp_path_factory.mktemp(name)
+        write_semicolon_csv(folder)
+        return name, folder, run_train(*CLI[name][0], cwd=folder, timeout=240)
+
+    tmp_path_factory.getbasetemp()  # created once here: two threads creating it would race
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return {name: (folder, result) for name, folder, result in pool.map(run, CLI)}
+
+
+@pytest.mark.parametrize("name", CLI)
+def test_the_cli_refuses_in_one_line_before_any_run(cli_results, name):
+    folder, result = cli_results[name]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "Could not infer format" not in result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(ours) == 1 and CLI[name][1] in ours[0], result.stderr[-2000:]
+    assert not (folder / "mlflow.db").exists()  # no MLflow run was opened
+    assert not list(folder.glob("outputs/*/*/checkpoints/*.ckpt"))
