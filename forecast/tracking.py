@@ -89,6 +89,16 @@ def safe_params(params: dict) -> dict:
             if not any(marker in k.lower() for marker in SECRET_MARKERS)}
 
 
+def _safe_tree(value):
+    """`safe_params` through nested dicts and lists (the config as `config.yaml`)."""
+    if isinstance(value, dict):
+        return {k: _safe_tree(v) for k, v in value.items()
+                if not any(marker in str(k).lower() for marker in SECRET_MARKERS)}
+    if isinstance(value, list):
+        return [_safe_tree(v) for v in value]
+    return redact(value) if isinstance(value, str) else value
+
+
 class Tracker:
     """Opens the runs of one invocation in one experiment and closes them with their status.
 
@@ -175,10 +185,11 @@ class Tracker:
     def log_config(self, run_ids: list[str], cfg) -> None:
         """The composed config as the artifact `config.yaml` of `run_ids`, as soon as the runs
         open: a run that fails or is interrupted shows its settings (its params, which MLflow
-        cannot change, are logged when it finishes). Overwritten when a run is resumed."""
+        cannot change, are logged when it finishes). Overwritten when a run is resumed. Keys
+        that look secret are left out and credentials in URIs masked, as in the params."""
         from omegaconf import OmegaConf
 
-        text = OmegaConf.to_yaml(cfg, resolve=True)
+        text = OmegaConf.to_yaml(_safe_tree(OmegaConf.to_container(cfg, resolve=True)))
         for run_id in run_ids:
             self.log_text(run_id, text, "config.yaml")
 

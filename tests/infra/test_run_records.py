@@ -25,7 +25,8 @@ def artifact_text(client: MlflowClient, run_id: str, path: str) -> str:
 def test_a_failed_run_keeps_the_config_logged_when_it_opened(store):
     tracker = Tracker(store, "records", "failing")
     neural = tracker.child("lstm", "neural")
-    cfg = OmegaConf.create({"model": {"hidden_size": 8}, "lr": "${model.hidden_size}"})
+    cfg = OmegaConf.create({"model": {"hidden_size": 8}, "lr": "${model.hidden_size}",
+                            "logger": {"tracking_uri": "http://me:pw@host:5000", "api_token": "x"}})
     with pytest.raises(ValueError), tracker:
         tracker.log_config([tracker.parent_id, neural], cfg)
         raise ValueError("the loss diverged")
@@ -34,7 +35,8 @@ def test_a_failed_run_keeps_the_config_logged_when_it_opened(store):
         assert run.info.status == "FAILED" and not run.data.params
         assert run.data.tags["error"] == "ValueError: the loss diverged"
         config = yaml.safe_load(artifact_text(tracker.client, run_id, "config.yaml"))
-        assert config == {"model": {"hidden_size": 8}, "lr": 8}  # resolved
+        assert config == {"model": {"hidden_size": 8}, "lr": 8,  # resolved, no secrets
+                          "logger": {"tracking_uri": "http://me:***@host:5000"}}
 
 
 def interrupted(tracker: Tracker, error: BaseException) -> None:
