@@ -185,7 +185,7 @@ def test_artifacts_of_the_parent_and_neural_runs(invocation):
     client, parent, children, folder = invocation
     parent_files = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert parent_files == {"results.md", "results.csv", "per_step.csv", "forecast.png",
-                            "horizon_error.png"}
+                            "horizon_error.png", "config.yaml"}
     neural = next(r for r in children if r.data.tags["family"] == "neural")
     assert {"config.yaml", "forecast.png", "training.png"} <= {
         a.path for a in client.list_artifacts(neural.info.run_id)}
