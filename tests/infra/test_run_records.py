@@ -1,11 +1,10 @@
 """What a failed, interrupted or resumed run tells in the MLflow store: its config from the
-start, what stopped it, and once resumed and finished no `error` any more."""
+start, what stopped it, and once reopened no `error` any more (the real CLI's Ctrl-C and
+resume=auto: tests/reliability/test_faults.py)."""
 
-import signal
 import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -13,8 +12,6 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from forecast.tracking import Tracker
-from tests.conftest import run_train
-from tests.reliability.test_faults import RUN, neural_run, start, wait_for_checkpoint
 
 
 def artifact_text(client: MlflowClient, run_id: str, path: str) -> str:
@@ -93,52 +90,3 @@ def test_reopening_an_interrupted_run_keeps_its_error_as_previous_error(store):
     for run_id in (first.parent_id, neural):
         run = client.get_run(run_id)
         assert run.info.status == "FINISHED" and "error" not in run.data.tags
-
-
-@pytest.fixture(scope="module")
-def ctrl_c_then_resume(tmp_path_factory):
-    """The real CLI interrupted by Ctrl-C after its first checkpoint, then `resume=auto`: the
-    records of the runs at each stage."""
-    folder = tmp_path_factory.mktemp("ctrl_c")
-    process = start(folder)
-    wait_for_checkpoint(folder, process)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 1 and "interrupted" in stderr, stderr[-2000:]
-    client, (killed,) = neural_run(folder)
-    parent_id = killed.data.tags["mlflow.parentRunId"]
-    before = SimpleNamespace(neural=killed, parent=client.get_run(parent_id),
-                             config=artifact_text(client, killed.info.run_id, "config.yaml"),
-                             parent_config=artifact_text(client, parent_id, "config.yaml"))
-    resumed = run_train(*RUN, "resume=auto", cwd=folder)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    _, runs = neural_run(folder)
-    return client, before, runs
-
-
-def test_an_interrupted_run_shows_its_settings_and_why_it_stopped(ctrl_c_then_resume):
-    _, before, _ = ctrl_c_then_resume
-    for run in (before.neural, before.parent):
-        assert run.info.status == "KILLED"
-        assert not run.data.params  # logged when it finishes: what makes it resumable
-        assert run.data.tags["error"] == "KeyboardInterrupt: interrupted by the user (Ctrl-C)"
-    for text in (before.config, before.parent_config):
-        config = yaml.safe_load(text)
-        assert config["trainer"]["max_epochs"] == 4 and config["data"]["batch_size"] == 16
-        assert config["model"]["_target_"] == "forecast.models.ManyToOne"
-
-
-def test_the_resumed_run_finishes_without_the_old_error(ctrl_c_then_resume):
-    client, before, runs = ctrl_c_then_resume
-    (run,) = runs
-    assert run.info.run_id == before.neural.info.run_id  # the same run went on
-    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
-    for record in (run, parent):
-        assert record.info.status == "FINISHED"
-        assert "error" not in record.data.tags
-        assert record.data.tags["previous_error"] == (
-            "KeyboardInterrupt: interrupted by the user (Ctrl-C)")
-        assert record.data.params["trainer.max_epochs"] == "4"
-        assert "Resumed on " in artifact_text(client, record.info.run_id, "error.txt")
-    assert yaml.safe_load(artifact_text(client, run.info.run_id, "config.yaml"))["resume"] == "auto"
-    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 4

@@ -5,11 +5,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from mlflow.tracking import MlflowClient
 
 from forecast.checkpoint_io import BackgroundCheckpointIO, FileCheckpointIO
@@ -142,15 +144,35 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_resume_finishes_the_run(tmp_p
     assert saved["epoch"] in (0, 1) and f"saved epoch {saved['epoch'] + 1}" in stdout
     best = torch.load(checkpoints / "best.ckpt", weights_only=True)
     assert best["epoch"] <= saved["epoch"]
+    client, (killed,) = neural_run(tmp_path)
+    records = (killed, client.get_run(killed.data.tags["mlflow.parentRunId"]))
+    for run in records:  # what stopped it, and its settings from the start: no params yet
+        assert run.info.status == "KILLED" and not run.data.params
+        assert run.data.tags["error"] == "KeyboardInterrupt: interrupted by the user (Ctrl-C)"
+        config = yaml.safe_load(artifact_text(client, run.info.run_id, "config.yaml"))
+        assert config["trainer"]["max_epochs"] == 4 and config["data"]["batch_size"] == 16
 
     resumed = run_train(*RUN, "resume=auto", "trainer.enable_progress_bar=true", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     lines = [line for line in resumed.stdout.splitlines() if line.startswith("epoch ")]
     assert lines and all("val_loss" in line for line in lines), lines  # none left empty
     client, runs = neural_run(tmp_path)
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert len(runs) == 1 and runs[0].info.run_id == killed.info.run_id  # the same run went on
     epochs = {m.step for m in client.get_metric_history(runs[0].info.run_id, "val_loss")}
     assert len(epochs) == 4  # every epoch's validation is in the one run
+    for run in (client.get_run(record.info.run_id) for record in records):
+        assert run.info.status == "FINISHED" and "error" not in run.data.tags
+        assert run.data.tags["previous_error"] == (
+            "KeyboardInterrupt: interrupted by the user (Ctrl-C)")
+        assert run.data.params["trainer.max_epochs"] == "4"
+        assert "Resumed on " in artifact_text(client, run.info.run_id, "error.txt")
+    config = yaml.safe_load(artifact_text(client, killed.info.run_id, "config.yaml"))
+    assert config["resume"] == "auto"
+
+
+def artifact_text(client: MlflowClient, run_id: str, path: str) -> str:
+    with tempfile.TemporaryDirectory() as folder:
+        return Path(client.download_artifacts(run_id, path, folder)).read_text()
 
 
 @contextlib.contextmanager
