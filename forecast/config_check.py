@@ -179,8 +179,11 @@ def _check_node(path: str, node: DictConfig) -> None:
             continue
         expected = hints.get(key)
         if expected is not None and not _fits(value, expected):
-            raise ConfigError(f"{path}.{key}: expected {_describe(expected)}, got {value!r}; "
-                              "fix the value in the override or the config file.")
+            raw = node._get_node(key)._value()  # `${seed}`: name the key the value came from
+            interpolated = isinstance(raw, str) and raw.startswith("${")
+            source = f" (from {raw[2:-1]})" if interpolated else ""
+            raise ConfigError(f"{path}.{key}{source}: expected {_describe(expected)}, got "
+                              f"{value!r}; fix the value in the override or the config file.")
 
 
 def _signature(target) -> tuple[set[str], dict, bool]:

@@ -162,3 +162,10 @@ def test_the_cli_refuses_in_one_line_before_any_run(cli_results, name):
     assert len(ours) == 1 and CLI[name][1] in ours[0], result.stderr[-2000:]
     assert not (folder / "mlflow.db").exists()  # no MLflow run was opened
     assert not list(folder.glob("outputs/*/*/checkpoints/*.ckpt"))
+
+
+def test_a_wrong_type_reached_through_an_interpolation_names_the_key_typed():
+    with pytest.raises(ConfigError, match=r"^data\.seed \(from seed\): expected an integer"):
+        check_config(composed("seed=abc"))  # data.seed is ${seed}
+    with pytest.raises(ConfigError, match=r"^model\.hidden_size: expected an integer"):
+        check_config(composed("model.hidden_size=abc"))  # typed where it is used: no source
