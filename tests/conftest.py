@@ -10,6 +10,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,18 @@ def run_train(*overrides: str, cwd: Path, env: dict | None = None,
         environment.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.run([sys.executable, "-m", "forecast.train", *overrides], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def cli_runs(tmp_path_factory, cases: dict, workers: int = 2) -> dict:
+    """The real CLI once per case, a few processes at a time, each in a new folder: `cases`
+    maps a name to (prepare(folder) -> overrides); returns name -> (folder, result)."""
+    def run(name):
+        folder = tmp_path_factory.mktemp(name)
+        return name, folder, run_train(*cases[name](folder), cwd=folder, timeout=240)
+
+    tmp_path_factory.getbasetemp()  # created once here: two threads creating it would race
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return {name: (folder, result) for name, folder, result in pool.map(run, cases)}
 
 
 FAST = ("trainer=fast", "trainer.max_epochs=2", "data.frame.n_steps=600")

@@ -3,7 +3,6 @@ no metric answers to, a teacher-forcing probability out of [0, 1], a CSV of anot
 an MLflow server that is not there."""
 
 import socket
-from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -13,7 +12,7 @@ from forecast.config_check import check_config
 from forecast.data.frame import read_frame
 from forecast.errors import ConfigError, DataError
 from forecast.tracking import check_tracking_uri
-from tests.conftest import REPO, run_train
+from tests.conftest import REPO, cli_runs
 
 # Excel's CSV in much of Europe: ';' between fields, ',' before decimals
 SEMICOLON_CSV = "date;load\n" + "".join(f"2021-01-01 {h:02d}:00:00;{10 + h},5\n"
@@ -143,14 +142,13 @@ CLI = {
 
 @pytest.fixture(scope="module")
 def cli_results(tmp_path_factory):
-    def run(name):
-        folder = tmp_path_factory.mktemp(name)
-        write_semicolon_csv(folder)
-        return name, folder, run_train(*CLI[name][0], cwd=folder, timeout=240)
+    def case(name):
+        def prepare(folder):
+            write_semicolon_csv(folder)
+            return CLI[name][0]
+        return prepare
 
-    tmp_path_factory.getbasetemp()  # created once here: two threads creating it would race
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return {name: (folder, result) for name, folder, result in pool.map(run, CLI)}
+    return cli_runs(tmp_path_factory, {name: case(name) for name in CLI}, workers=3)
 
 
 @pytest.mark.parametrize("name", CLI)

@@ -2,7 +2,6 @@
 half-written."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
 from forecast.errors import ConfigError, DataError, ForecastError, explain, python_terms
 from forecast.models import ManyToOne
-from tests.conftest import REPO, run_train
+from tests.conftest import REPO, cli_runs, run_train
 
 
 def frame() -> pd.DataFrame:
@@ -89,16 +88,15 @@ CLI_CASES = ["missing_file", "nan", "wrong_key", "wrong_option", "wrong_type", "
 @pytest.fixture(scope="module")
 def cli_results(tmp_path_factory):
     """Run the CLI cases through the real CLI, a few processes at a time."""
-    def run(name):
-        content, overrides, _ = CASES[name]
-        folder = tmp_path_factory.mktemp(name)
-        write(folder, content)
-        args = ["data=csv", "data.path=data.csv", "data.lookback=24", "data.horizon=6", *overrides]
-        return name, folder, run_train(*args, cwd=folder, timeout=240)
+    def case(name):
+        def prepare(folder):
+            content, overrides, _ = CASES[name]
+            write(folder, content)
+            return ["data=csv", "data.path=data.csv", "data.lookback=24", "data.horizon=6",
+                    *overrides]
+        return prepare
 
-    tmp_path_factory.getbasetemp()  # created once here: two threads creating it would race
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return {name: (folder, result) for name, folder, result in pool.map(run, CLI_CASES)}
+    return cli_runs(tmp_path_factory, {name: case(name) for name in CLI_CASES})
 
 
 @pytest.mark.parametrize("name", CLI_CASES)
