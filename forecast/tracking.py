@@ -83,17 +83,19 @@ def redact(text: str) -> str:
     return text
 
 
+def looks_secret(key) -> bool:
+    return any(marker in str(key).lower() for marker in SECRET_MARKERS)
+
+
 def safe_params(params: dict) -> dict:
     """Drop values whose key looks secret, and redact credentials inside URIs."""
-    return {k: redact(str(v)) for k, v in params.items()
-            if not any(marker in k.lower() for marker in SECRET_MARKERS)}
+    return {k: redact(str(v)) for k, v in params.items() if not looks_secret(k)}
 
 
 def _safe_tree(value):
     """`safe_params` through nested dicts and lists (the config as `config.yaml`)."""
     if isinstance(value, dict):
-        return {k: _safe_tree(v) for k, v in value.items()
-                if not any(marker in str(k).lower() for marker in SECRET_MARKERS)}
+        return {k: _safe_tree(v) for k, v in value.items() if not looks_secret(k)}
     if isinstance(value, list):
         return [_safe_tree(v) for v in value]
     return redact(value) if isinstance(value, str) else value
