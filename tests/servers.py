@@ -80,12 +80,14 @@ class MlflowServer:
         return response.json()
 
 
-def start_mlflow_server(folder: Path) -> MlflowServer:
-    """`mlflow server` with a sqlite backend and proxied artifacts in `folder`, one worker."""
+def start_mlflow_server(folder: Path, backend_store_uri: str) -> MlflowServer:
+    """`mlflow server` on `backend_store_uri` with proxied artifacts in `folder`, one worker.
+    MLflow's job runners (7 `huey` processes for GenAI scorers, ~6 s of CPU each) are off."""
     url = f"http://127.0.0.1:{free_port()}"
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
                "--port", url.rsplit(":", 1)[1], "--workers", "1",
-               "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+               "--backend-store-uri", backend_store_uri,
                "--artifacts-destination", str(folder / "artifacts")]
-    process = start(command, f"{url}/health", folder / "server.log", cwd=folder)
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    process = start(command, f"{url}/health", folder / "server.log", cwd=folder, env=env)
     return MlflowServer(url, folder, process)

@@ -10,6 +10,7 @@ import pytest
 import forecast
 from forecast.errors import ConfigError, DataError
 from forecast.mlflow_model import log_forecaster
+from tests.conftest import sqlite_store
 
 TINY = dict(lookback=12, horizon=3, hidden_size=4, max_epochs=1)
 
@@ -52,7 +53,7 @@ def test_timezone_aware_times_come_back_in_their_timezone(berlin):
 
 def test_a_timezone_aware_model_serves_naive_utc_times(berlin, tmp_path):
     frame, model = berlin
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(sqlite_store(tmp_path / "mlflow.db"))
     with mlflow.start_run():
         uri = log_forecaster(model).model_uri
     naive_utc = frame.assign(date=frame.date.dt.tz_convert("UTC").dt.tz_localize(None))
@@ -83,6 +84,6 @@ def test_columns_without_text_names_cannot_become_an_mlflow_model(tmp_path):
     wide = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 2)),
                         index=pd.date_range("2021-01-01", periods=60, freq="D"))
     model = forecast.Forecaster(**TINY).fit(wide)
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(sqlite_store(tmp_path / "mlflow.db"))
     with mlflow.start_run(), pytest.raises(ConfigError, match=r"columns \[0, 1\] are not named"):
         log_forecaster(model)

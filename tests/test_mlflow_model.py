@@ -24,7 +24,7 @@ import forecast
 from forecast.data.synthetic import sine_frame
 from forecast.mlflow_model import log_forecaster
 from tests import servers
-from tests.conftest import FAST, REPO, run_train
+from tests.conftest import FAST, REPO, run_train, sqlite_store
 
 pytestmark = pytest.mark.slow
 REGISTERED = "sine_lstm"
@@ -163,7 +163,7 @@ def test_pyfunc_takes_future_rows_for_future_features(tmp_path):
     future = frame[frame.ds > frame.ds.max() - pd.Timedelta(hours=4)]
     model = forecast.Forecaster(lookback=24, horizon=4, hidden_size=8, max_epochs=1,
                                 future_features=["price_plan"]).fit(history)
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(sqlite_store(tmp_path / "mlflow.db"))
     with mlflow.start_run() as run:
         info = log_forecaster(model)
     assert {c.name: c.required for c in info.signature.inputs.inputs}["y"] is False
@@ -186,7 +186,7 @@ def test_an_integer_time_axis_logs_without_mlflow_schema_hints(tmp_path):
     frame = pd.DataFrame({"step": np.arange(300), "load": np.sin(np.arange(300) / 5.0)})
     model = forecast.Forecaster(lookback=20, horizon=5, max_epochs=1, hidden_size=8,
                                 time_col="step").fit(frame)
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(sqlite_store(tmp_path / "mlflow.db"))
     with mlflow.start_run(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         info = log_forecaster(model)

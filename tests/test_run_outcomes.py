@@ -47,7 +47,8 @@ def test_a_forecaster_whose_loss_diverged_says_so():
 
 
 def test_a_rejected_baseline_setting_fails_before_the_network_trains(tmp_path):
-    done = run_train("+experiment=sine", *FAST, "baselines.ridge.alpha=-1", cwd=tmp_path)
+    done = run_train("+experiment=sine", *FAST, "baselines.ridge.alpha=-1", cwd=tmp_path,
+                     new_store=True)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "error: baselines.ridge: The 'alpha' parameter of Ridge" in done.stderr
     assert "~baselines.ridge" in done.stderr and "epoch 1/" not in done.stdout + done.stderr

@@ -12,7 +12,7 @@ import forecast.data.static
 from forecast.data import WindowDataModule
 from forecast.data.static import StaticEncoder
 from forecast.errors import ConfigError, DataError
-from tests.conftest import REPO, untrained_from_config
+from tests.conftest import REPO, sqlite_store, untrained_from_config
 
 HORIZON = 1
 
@@ -199,7 +199,7 @@ def test_an_mlflow_model_takes_the_static_columns(fitted, tmp_path):
 
     from forecast.mlflow_model import log_forecaster
 
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(sqlite_store(tmp_path / "mlflow.db"))
     with mlflow.start_run() as run:
         info = log_forecaster(fitted)
     inputs = {c.name: c.type.name for c in info.signature.inputs.inputs}

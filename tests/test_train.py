@@ -14,7 +14,7 @@ from tests.conftest import FAST, REPO, run_train
 @pytest.fixture(scope="module")
 def sine_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sine")
-    result = run_train("+experiment=sine", *FAST, cwd=folder)
+    result = run_train("+experiment=sine", *FAST, cwd=folder, new_store=True)  # as on day one
     assert result.returncode == 0, result.stderr[-3000:]
     return folder, result
 

@@ -63,7 +63,7 @@ def test_ddp_preset_spawns_two_cpu_processes():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_gpu_preset_without_a_gpu_fails_before_anything_with_one_line(tmp_path):
-    result = run_train("+experiment=sine", "trainer=gpu", cwd=tmp_path)
+    result = run_train("+experiment=sine", "trainer=gpu", cwd=tmp_path, new_store=True)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("error: trainer.accelerator=gpu")

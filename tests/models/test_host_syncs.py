@@ -25,7 +25,7 @@ from forecast.data.synthetic import sine_frame
 from forecast.models import ManyToOne
 from forecast.progress import ProgressBar
 from forecast.tracking import Tracker
-from tests.conftest import REPO
+from tests.conftest import REPO, sqlite_store
 
 HOST_READS = {"item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__", "__index__",
               "__format__", "nonzero", "masked_select", "unique", "equal", "allclose"}
@@ -60,7 +60,7 @@ def fit_counting_reads(folder: Path, rows: int) -> tuple[int, int, collections.C
     dm = WindowDataModule(frame=sine_frame(n_steps=rows), lookback=12, horizon=3, batch_size=16,
                           on_device=True, steps_per_execution=8)
     module = build_module(cfg.optim, ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
-    tracker = Tracker(f"sqlite:///{folder}/mlflow.db", "syncs", "syncs")
+    tracker = Tracker(sqlite_store(folder / "mlflow.db"), "syncs", "syncs")
     logger = tracker.lightning_logger(tracker.child("lstm", "neural"))
     trainer = instantiate(cfg.trainer, logger=logger,
                           callbacks=[*instantiate(cfg.callbacks).values(), ProgressBar()])

@@ -28,7 +28,7 @@ from forecast.models.ema import WeightAverage
 from forecast.progress import ProgressBar
 from forecast.resume import find_checkpoint, mark_finished
 from forecast.tracking import Tracker
-from tests.conftest import REPO, printed_results, run_train
+from tests.conftest import REPO, printed_results, run_train, sqlite_store
 
 # A constant learning rate: the preset's cosine schedule spans max_epochs, so 2 + 2 epochs would
 # follow another schedule than 4 in one go. Dropout between two layers: its random masks must
@@ -384,7 +384,7 @@ def test_a_resume_checkpoint_is_written_after_its_epochs_metrics_reach_mlflow(tm
                                           "callbacks.last_checkpoint.min_interval_s=0"])
     dm = WindowDataModule(frame=sine_frame(n_steps=300), lookback=12, horizon=3, batch_size=32)
     module = ForecastModule(ManyToOne(hidden_size=8, num_layers=1, **dm.dims))
-    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "resume", "resume")
+    tracker = Tracker(sqlite_store(tmp_path / "mlflow.db"), "resume", "resume")
     run_id = tracker.child("lstm", "neural")
     trainer = pl.Trainer(max_epochs=3, logger=tracker.lightning_logger(run_id),
                          enable_progress_bar=False, enable_model_summary=False,

@@ -1,4 +1,6 @@
-"""Three runs at once against one tracking store: none lost, every metric there."""
+"""Three runs at once against one tracking server: none lost, every metric there. (Parallel
+runs into one embedded sqlite store, created by two of them at once, are tested in
+tests/infra/test_sweeps.py with Hydra's parallel launcher.)"""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -7,7 +9,9 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import FAST, run_train
 
 RUNS = 3  # more than the cores of the CI machine: the runs do overlap
-ONE = ("+experiment=sine", *FAST, "baselines=none", "logger.log_model=false")
+# An experiment of their own: the session's server holds other tests' sine runs too.
+ONE = ("+experiment=sine", *FAST, "baselines=none", "logger.log_model=false",
+       "logger.experiment_name=concurrency")
 
 
 def parallel_runs(folder, uri):
@@ -23,7 +27,7 @@ def parallel_runs(folder, uri):
 
 def check_store(uri):
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("sine")
+    experiment = client.get_experiment_by_name("concurrency")
     runs = client.search_runs([experiment.experiment_id], "tags.family = 'neural'")
     assert len(runs) == RUNS
     assert sorted(r.data.params["seed"] for r in runs) == [str(k) for k in range(RUNS)]
@@ -31,12 +35,6 @@ def check_store(uri):
         assert run.info.status == "FINISHED"
         assert {"test_mse", "test_mae", "val_loss"} <= set(run.data.metrics)
         assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2
-
-
-def test_parallel_runs_into_the_embedded_store(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    parallel_runs(tmp_path, uri)
-    check_store(uri)
 
 
 def test_parallel_runs_into_a_tracking_server(tmp_path, mlflow_server):
