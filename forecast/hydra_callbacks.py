@@ -1,4 +1,5 @@
-"""Hydra callbacks: checks that must run before Hydra itself touches the disk."""
+"""The run folder Hydra makes: checked before Hydra writes it, removed when a refused run left
+nothing in it but Hydra's own bookkeeping."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 
 
@@ -36,3 +38,35 @@ def _check_writable(folder: Path, key: str) -> None:
               f"{key}=/writable/folder.", file=sys.stderr)
         sys.stderr.flush()
         sys.exit(2)
+
+
+def discard_unused_run_folder() -> None:
+    """Remove the run folder of a single run that stopped before it wrote anything (a refused
+    config, a missing data file), so `outputs/` lists only runs that ran. Only what Hydra wrote
+    goes: its copies of the config and an empty log; a folder holding anything else stays, and so
+    do sweep folders, which record every job of the sweep."""
+    hydra = HydraConfig.get()
+    if str(hydra.mode) != "RunMode.RUN":
+        return
+    folder = Path(hydra.runtime.output_dir)
+    bookkeeping = folder / hydra.output_subdir if hydra.output_subdir else None
+    if bookkeeping is not None:
+        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+            (bookkeeping / name).unlink(missing_ok=True)
+        _remove_if_empty(bookkeeping)
+    log = folder / f"{hydra.job.name}.log"
+    if log.is_file() and log.stat().st_size == 0:
+        log.unlink()
+    _remove_if_empty(folder)
+    cwd = Path.cwd()
+    for parent in folder.absolute().parents:  # outputs/<experiment>/ and outputs/, if now empty
+        if parent == cwd or cwd not in parent.parents or not _remove_if_empty(parent):
+            break
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty, or already gone
+        return False
+    return True

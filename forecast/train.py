@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from forecast.config_check import check_config
 from forecast.errors import ConfigError, ForecastError, explain, unwrap
+from forecast.hydra_callbacks import discard_unused_run_folder
 from forecast.logs import quiet
 from forecast.overrides import check_overrides
 
@@ -43,6 +44,7 @@ def main(cfg: DictConfig) -> float:
     except Exception as error:
         # One readable line instead of a traceback from deep inside torch; the MLflow run (if
         # any) already holds the full traceback in error.txt.
+        discard_unused_run_folder()
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {explain(error)}", file=sys.stderr)

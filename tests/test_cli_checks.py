@@ -137,6 +137,8 @@ CLI = {
                         "model.teacher_forcing: must be a number in [0, 1]"),
     "semicolon_csv": (["data=csv", "data.path=load.csv", "data.lookback=4", "data.horizon=1"],
                       "data.path: 'load.csv' was read as one column 'date;load'"),
+    "own_run_folder": (["+experiment=sine", "data.lookback=-3", "hydra.run.dir=mine"],
+                       "data.lookback: must be a positive integer, got -3"),
 }
 
 
@@ -145,6 +147,8 @@ def cli_results(tmp_path_factory):
     def case(name):
         def prepare(folder):
             write_semicolon_csv(folder)
+            (folder / "mine").mkdir()
+            (folder / "mine" / "notes.txt").write_text("the user's own file")
             return CLI[name][0]
         return prepare
 
@@ -159,7 +163,13 @@ def test_the_cli_refuses_in_one_line_before_any_run(cli_results, name):
     ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(ours) == 1 and CLI[name][1] in ours[0], result.stderr[-2000:]
     assert not (folder / "mlflow.db").exists()  # no MLflow run was opened
-    assert not list(folder.glob("outputs/*/*/checkpoints/*.ckpt"))
+    assert not (folder / "outputs").exists()  # nor a run folder left holding only Hydra's files
+
+
+def test_a_refused_run_removes_only_what_hydra_wrote_in_its_folder(cli_results):
+    folder, result = cli_results["own_run_folder"]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert sorted(p.name for p in (folder / "mine").iterdir()) == ["notes.txt"]
 
 
 def test_a_wrong_type_reached_through_an_interpolation_names_the_key_typed():

@@ -37,6 +37,7 @@ def test_a_run_whose_loss_diverged_fails_and_logs_no_model(tmp_path):
     assert runs["tags.error"].str.startswith("TrainingError: training diverged").all()
     neural = runs[runs["tags.family"] == "neural"].run_id.iloc[0]
     assert not [a.path for a in mlflow.MlflowClient().list_artifacts(neural) if a.path == "model"]
+    assert list(tmp_path.glob("outputs/sine/*/checkpoints"))  # a run that ran keeps its folder
 
 
 def test_a_forecaster_whose_loss_diverged_says_so():
@@ -53,6 +54,7 @@ def test_a_rejected_baseline_setting_fails_before_the_network_trains(tmp_path):
     assert "error: baselines.ridge: The 'alpha' parameter of Ridge" in done.stderr
     assert "~baselines.ridge" in done.stderr and "epoch 1/" not in done.stdout + done.stderr
     assert not (tmp_path / "mlflow.db").exists()  # no run opened
+    assert not (tmp_path / "outputs").exists()
 
 
 def test_baselines_are_tried_on_a_few_windows():
