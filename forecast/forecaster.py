@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import r2_score
 from torch.optim import lr_scheduler as schedulers
 
 from forecast.arguments import fit_converted
@@ -45,6 +46,7 @@ from forecast.inference import (
     refit_every,
     rows_through,
     series_frame,
+    whole_horizons,
     window_times,
 )
 from forecast.intervals import Calibration, check_levels, interval_names, spread
@@ -462,6 +464,18 @@ class Forecaster(BaseEstimator):
         else:
             values, names = self._columns(origins.history, times, origins.ahead, level)
         return backtest_frame(values, origins, times[:, schema.lookback:], schema, names)
+
+    def score(self, X: pd.DataFrame, y=None) -> float:
+        """R^2 of this model's forecasts of X against what followed (1 is perfect, 0 no better
+        than each target's mean), averaged over the targets, series of a long frame pooled: the
+        `backtest` of every whole horizon after X's first `lookback` rows, `horizon` rows apart.
+        scikit-learn's `GridSearchCV` and `cross_val_score` use it; with `TimeSeriesSplit`
+        they score each setting on the rows after those it was fitted on. `y` is ignored."""
+        self._check_fitted()
+        schema = self.schema_
+        cv = self.backtest(X, n_windows=whole_horizons(X, schema, "score"))
+        actual = cv[[f"{target}-actual" for target in schema.targets]].to_numpy()
+        return float(r2_score(actual, cv[schema.targets].to_numpy()))
 
     def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,
                           times: np.ndarray, n_windows: int, every: int,

@@ -202,6 +202,18 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
                    coming[..., :schema.n_targets])
 
 
+def whole_horizons(frame: pd.DataFrame, schema: Schema, caller: str) -> int:
+    """How many horizons, `horizon` rows apart, follow the first `lookback` rows of each series
+    of `frame` (its shortest series decides): the windows `score` forecasts."""
+    shortest = int(read_panel(frame, schema, caller).lengths.min())
+    need = schema.lookback + schema.horizon
+    if shortest < need:
+        raise DataError(f"{caller}: each series needs lookback + horizon = {need} rows (a "
+                        f"history and what followed it), and the shortest has {shortest}; pass "
+                        "more rows.")
+    return (shortest - need) // schema.horizon + 1
+
+
 def refit_every(refit) -> int:
     """`backtest(refit=)` as windows per refit: 0 never, 1 before every window, k before every
     k-th (the earliest first)."""

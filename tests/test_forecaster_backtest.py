@@ -1,11 +1,14 @@
 """`Forecaster.backtest`: rolling-origin forecasts of a fitted model beside what followed, the
-same numbers as `predict` on each cutoff's history."""
+same numbers as `predict` on each cutoff's history; and `score`, R^2 over such a backtest, as
+scikit-learn's model selection uses it."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
 import forecast
 from forecast.data.synthetic import sine_frame
@@ -137,3 +140,27 @@ def test_bad_arguments_get_one_clear_error(model, frame):
     long_model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=1).fit(long)
     with pytest.raises(DataError, match=r"too short \(id: rows\) \{'y1': 40\}"):
         long_model.backtest(long.iloc[:140], n_windows=3)  # y0: 100 rows, y1: 40; need 42
+
+
+def test_score_is_the_r2_of_every_whole_horizon_after_the_lookback(model, frame):
+    later = frame.iloc[400:]  # 200 rows: lookback 48, then 12 whole horizons of 12 (8 rows over)
+    every = model.backtest(later, n_windows=12)
+    expected = r2_score(every[["y0-actual", "y1-actual"]], every[["y0", "y1"]])
+    assert model.score(later) == pytest.approx(expected)
+    with pytest.raises(DataError, match="need 204 rows per series"):
+        model.backtest(later, n_windows=13)  # 12 are all there are
+    with pytest.raises(DataError, match=r"^score: each series needs lookback \+ horizon = 60 rows"
+                       r" .* the shortest has 50; pass more rows\.$"):
+        model.score(frame.iloc[:50])
+    with pytest.raises(NotFittedError):
+        clone(model).score(frame)
+
+
+def test_grid_search_with_time_series_splits_picks_the_setting_that_forecasts_better():
+    search = GridSearchCV(forecast.Forecaster(lookback=24, horizon=6, hidden_size=16, lr=0.01,
+                                              patience=100),
+                          {"max_epochs": [1, 10]}, cv=TimeSeriesSplit(2), refit=False)
+    search.fit(sine_frame(n_steps=600))  # each split: fit on the rows before, score the next
+    one_epoch, ten_epochs = search.cv_results_["mean_test_score"]
+    assert search.best_params_ == {"max_epochs": 10}
+    assert ten_epochs > 0.6 and one_epoch < ten_epochs - 0.3
