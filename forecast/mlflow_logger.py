@@ -19,6 +19,7 @@ class CheckpointFlushingLogger(MLFlowLogger):
 
     Epoch metrics (`val_loss`, `train_loss_epoch`, ...) are logged at step = epoch, so MLflow's
     charts count epochs; per-step ones (`*_step`) at the global step, as Lightning logs them.
+    `epoch`, which Lightning adds to every call, is logged once an epoch.
 
     Args:
         experiment_id: the run's experiment, known to the `Tracker`; Lightning otherwise reads
@@ -29,18 +30,21 @@ class CheckpointFlushingLogger(MLFlowLogger):
     def __init__(self, experiment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self._unflushed = False
+        self._logged_epoch = None
         if experiment_id is not None and self._run_id is not None:
             mlflow.set_tracking_uri(self._tracking_uri)  # as MLFlowLogger.experiment does
             self._experiment_id, self._initialized = experiment_id, True
 
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        epoch = None if metrics.get("epoch") is None else int(metrics["epoch"])
         per_step = {k: v for k, v in metrics.items() if k.endswith("_step")}
-        per_epoch = {k: v for k, v in metrics.items() if k not in per_step}
+        per_epoch = {k: v for k, v in metrics.items()
+                     if k not in per_step and not (k == "epoch" and epoch == self._logged_epoch)}
         if per_step:
             super().log_metrics(per_step, step)
         if per_epoch:
-            epoch = metrics.get("epoch")
-            super().log_metrics(per_epoch, step if epoch is None else int(epoch))
+            super().log_metrics(per_epoch, step if epoch is None else epoch)
+            self._logged_epoch = epoch if "epoch" in per_epoch else self._logged_epoch
         self._unflushed = True
 
     def log_hyperparams(self, params) -> None:

@@ -223,11 +223,14 @@ class Tracker:
             self.client.log_batch(run_id, params=items[i:i + 100])
 
     def log_result(self, run_id: str, result: Result) -> None:
-        """Test metrics, fit time, and the per-horizon-step errors as stepped metrics."""
+        """Test metrics, fit time, and the per-horizon-step errors as stepped metrics (for a
+        horizon of one step they would repeat the test metrics)."""
         metrics = [mlflow.entities.Metric(k, float(v), 0, 0) for k, v in result.metrics.items()
                    if np.isfinite(v)]
         metrics.append(mlflow.entities.Metric("fit_seconds", result.fit_seconds, 0, 0))
         for name, values in result.per_step.items():
+            if len(values) == 1:
+                continue
             metrics += [mlflow.entities.Metric(f"test_{name}_by_step", float(v), 0, h + 1)
                         for h, v in enumerate(values)]
         for i in range(0, len(metrics), 500):

@@ -64,7 +64,11 @@ def test_runs_metrics_and_artifacts_in_the_default_local_store(sine_run):
         assert metric in run.data.metrics
     # the logged model's prediction intervals, scored on the test windows
     assert 0.5 < run.data.metrics["test_coverage_80"] < run.data.metrics["test_coverage_95"] <= 1
-    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2  # one per epoch
+    for metric in ("val_loss", "epoch"):  # once an epoch (Lightning passes `epoch` each call)
+        history = client.get_metric_history(run.info.run_id, metric)
+        assert sorted(m.step for m in history) == [0, 1], metric
+    # horizon 1: no per-horizon-step metrics, which would only repeat the test metrics
+    assert not [m for r in runs for m in r.data.metrics if m.endswith("_by_step")]
     assert run.data.params["model.hidden_size"] == "32"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "forecast.png"} <= artifacts
