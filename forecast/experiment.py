@@ -26,7 +26,8 @@ from forecast.models.lit import check_converged, load_best
 from forecast.progress import ProgressBar
 from forecast.reports import results_table, summary
 from forecast.resume import check_resumable, find_checkpoint, mark_finished, save_runs
-from forecast.tracking import log_invocation, open_runs
+from forecast.run_log import log_invocation
+from forecast.tracking import open_runs
 
 log = logging.getLogger(__name__)
 
