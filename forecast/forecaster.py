@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -18,6 +17,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import r2_score
 from torch.optim import lr_scheduler as schedulers
 
+from forecast import saving
 from forecast.arguments import fit_converted
 from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
@@ -26,7 +26,6 @@ from forecast.data.scaling import Scaler
 from forecast.data.timeaxis import wall_clock
 from forecast.errors import (
     ConfigError,
-    DataError,
     ForecastError,
     check_accelerator,
     is_positive_int,
@@ -57,8 +56,6 @@ from forecast.models.lit import Rejected, call_text, check_converged, first_step
 
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
          "segment": "SegmentRNN"}
-FORMAT_VERSION = 2  # 2: training options added to the parameters (lr_scheduler, ema_decay ...)
-READABLE_FORMATS = (1, 2)
 # Training batches per Lightning step: the same optimiser steps, Lightning's own cost per step
 # paid once per 8 (as the CLI's default data.steps_per_execution).
 STEPS_PER_EXECUTION = 8
@@ -579,83 +576,16 @@ class Forecaster(BaseEstimator):
 
             raise NotFittedError("This Forecaster is not fitted yet; call fit(df) first.")
 
-    # -- persistence ------------------------------------------------------------------------
+    # -- persistence (forecast.saving) -------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the fitted forecaster to directory `path` (JSON + tensors, no pickle)."""
         self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        ends = self.history_end_
-        params = self.get_params()
-        for key, value in params.items():
-            try:
-                json.dumps(value, default=_json_number)
-            except TypeError:
-                raise ConfigError(f"save: {key}={value!r} cannot be written as JSON; pass "
-                                  "numbers, strings, lists and dicts.") from None
-        meta = {"format": FORMAT_VERSION, "params": params, "net": self.net_spec_,
-                "best_epoch": self.best_epoch_,
-                "calibration_windows": (0 if self.calibration_ is None
-                                        else self.calibration_.windows),
-                "schema": self.schema_.to_dict(), "scaler": self.scaler_.state_dict(),
-                "history_end": [t.isoformat() for t in ends] if isinstance(
-                    ends, pd.DatetimeIndex) else [int(t) for t in ends],
-                "static": None if self.static_ is None else self.static_.to_dict("list")}
-        (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=_json_number))
-        calibration = {} if self.calibration_ is None else {
-            "interval_widths": torch.from_numpy(self.calibration_.widths),
-            "interval_floor": torch.from_numpy(self.calibration_.floor)}
-        torch.save({"state_dict": self.net_.state_dict(),
-                    "history": torch.from_numpy(self.history_), **calibration},
-                   path / "weights.pt")
-        return path
+        return saving.save(self, Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> Forecaster:
         """Read a forecaster written by `save` (weights loaded with `weights_only=True`)."""
-        path = Path(path)
-        if not (path / "forecaster.json").is_file():
-            raise DataError(f"load: '{path}' holds no saved forecaster (forecaster.json missing).")
-        redo = "save the model again, or point load to the folder that save wrote"
-        try:
-            meta = json.loads((path / "forecaster.json").read_text())
-        except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError too
-            raise DataError(f"load: cannot read '{path / 'forecaster.json'}' ({error}); "
-                            f"{redo}.") from None
-        if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
-            saved = meta.get("format") if isinstance(meta, dict) else None
-            raise DataError(f"load: '{path}' was saved in format {saved}; this "
-                            f"version of forecast reads formats {list(READABLE_FORMATS)}.")
-        if not (path / "weights.pt").is_file():
-            raise DataError(f"load: '{path / 'weights.pt'}' is missing (save writes it beside "
-                            f"forecaster.json); {redo}.")
-        try:
-            tensors = torch.load(path / "weights.pt", weights_only=True, map_location="cpu")
-        except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError ...
-            raise DataError(f"load: cannot read '{path / 'weights.pt'}' ({type(error).__name__}: "
-                            f"{str(error).splitlines()[0] if str(error) else ''}); "
-                            f"{redo}.") from None
-        forecaster = cls(**meta["params"])
-        forecaster.net_spec_, forecaster.best_epoch_ = meta["net"], meta.get("best_epoch")
-        forecaster.net_ = NETS[meta["net"]["class"]](**meta["net"]["kwargs"])
-        forecaster.net_.load_state_dict(tensors["state_dict"])
-        forecaster.net_.eval()
-        forecaster.scaler_ = Scaler.from_state_dict(meta["scaler"])
-        forecaster.schema_ = Schema.from_dict(meta["schema"])
-        forecaster.history_ = tensors["history"].numpy()
-        static = meta.get("static")  # (absent in files saved before static features)
-        forecaster.static_ = None if static is None else pd.DataFrame(
-            static, index=pd.Index(forecaster.schema_.series_ids, name="series"))
-        forecaster.calibration_ = None  # fitted without validation, or saved by an older version
-        if "interval_floor" in tensors:  # (widths without a floor: unnormalised, pre-release)
-            forecaster.calibration_ = Calibration(tensors["interval_widths"].numpy(),
-                                                  tensors["interval_floor"].numpy(),
-                                                  meta["calibration_windows"])
-        ends = meta["history_end"]
-        forecaster.history_end_ = (pd.Index(ends, dtype=np.int64)
-                                   if isinstance(forecaster.schema_.freq, int)
-                                   else pd.DatetimeIndex(ends))
-        return forecaster
+        return saving.load(cls, Path(path))
 
 
 def _schema(dm: WindowDataModule) -> Schema:
@@ -678,10 +608,3 @@ def _net_options(net_class: type) -> set[str]:
     return {name for cls in (net_class, ForecastNet) for name, parameter
             in inspect.signature(cls).parameters.items()
             if parameter.kind is not parameter.VAR_KEYWORD}
-
-
-def _json_number(value):
-    """`json.dumps` default: numpy scalars as Python numbers; nothing else."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON")
