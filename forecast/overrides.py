@@ -22,7 +22,9 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 def check_overrides(args: list[str], config_name: str = "train") -> None:
     """Raise ConfigError for an override naming a key or a config option that does not exist.
-    Command lines with flags (`-m`, `--cfg`, `-cn` ...) are left to Hydra."""
+    Command lines with flags (`-m`, `--cfg`, `-cn` ...) are left to Hydra, once no two of them
+    ask for different things (`-m --cfg job`: Hydra's traceback)."""
+    _check_one_mode(args)
     if any(arg.startswith("-") for arg in args):
         return
     try:
@@ -38,6 +40,23 @@ def check_overrides(args: list[str], config_name: str = "train") -> None:
         raise ConfigError(_missing_key(_key(typed[0]), cfg)) from None
     except Exception:  # noqa: BLE001 - Hydra reports it in its own words
         return
+
+
+# Hydra's flags that each choose what it does; it takes one of them at a time.
+MODES = {"-r": "--run", "-m": "--multirun", "-c": "--cfg", "-i": "--info",
+         "-sc": "--shell-completion"}
+
+
+def _check_one_mode(args: list[str]) -> None:
+    given = [arg.split("=", 1)[0] for arg in args if arg.split("=", 1)[0] in
+             {*MODES, *MODES.values()}]
+    modes = list(dict.fromkeys(MODES.get(flag, flag) for flag in given))
+    if len(modes) > 1:
+        drop = "-m" if "--multirun" in modes else given[0]
+        raise ConfigError(
+            f"{' and '.join(given)} cannot go together: Hydra does one of --run, --multirun, "
+            f"--cfg, --info, --shell-completion at a time; drop {drop} (the config a sweep "
+            "composes, sweeper included, prints without -m: `--cfg job`, `--cfg hydra`).")
 
 
 def _compose(config_name: str, overrides: list[str]) -> DictConfig:

@@ -205,6 +205,9 @@ def test_the_key_check_names_the_nearest_keys_and_leaves_the_rest_to_hydra():
     check_overrides(["+experiment=sine", "model=gru", "+model.extra=1", "trainer.max_epochs=2"])
     check_overrides(["-m", "model=gruu"])  # a sweep: Hydra composes each job itself
     check_overrides(["model.hidden_size=8,16"])  # Hydra's message explains list/sweep/quote
+    check_overrides(["-m", "model=gru,lstm", "-cn", "train"])  # flags that go together
+    with pytest.raises(ConfigError, match=r"^-m and --cfg cannot go together: .* drop -m "):
+        check_overrides(["-m", "hparams_search=sine_optuna", "--cfg", "hydra"])
     with pytest.raises(ConfigError, match=r"did you mean \+experiment=sine\?"):
         check_overrides(["+experiment=sinee"])
     with pytest.raises(ConfigError, match=r"did you mean model\.hidden_size\?"):
