@@ -210,7 +210,7 @@ def whole_horizons(frame: pd.DataFrame, schema: Schema, caller: str) -> int:
     if shortest < need:
         raise DataError(f"{caller}: each series needs lookback + horizon = {need} rows (a "
                         f"history and what followed it), and the shortest has {shortest}; pass "
-                        "more rows.")
+                        f"more rows (with TimeSeriesSplit: fewer splits, or test_size={need}).")
     return (shortest - need) // schema.horizon + 1
 
 

@@ -150,7 +150,8 @@ def test_score_is_the_r2_of_every_whole_horizon_after_the_lookback(model, frame)
     with pytest.raises(DataError, match="need 204 rows per series"):
         model.backtest(later, n_windows=13)  # 12 are all there are
     with pytest.raises(DataError, match=r"^score: each series needs lookback \+ horizon = 60 rows"
-                       r" .* the shortest has 50; pass more rows\.$"):
+                       r" .* the shortest has 50; pass more rows \(with TimeSeriesSplit: fewer"
+                       r" splits, or test_size=60\)\.$"):
         model.score(frame.iloc[:50])
     with pytest.raises(NotFittedError):
         clone(model).score(frame)
