@@ -42,26 +42,33 @@ def _check_writable(folder: Path, key: str) -> None:
 
 def discard_unused_run_folder() -> None:
     """Remove the run folder of a single run that stopped before it wrote anything (a refused
-    config, a missing data file), so `outputs/` lists only runs that ran. Only what Hydra wrote
-    goes: its copies of the config and an empty log; a folder holding anything else stays, and so
-    do sweep folders, which record every job of the sweep."""
+    config, a missing data file), so `outputs/` lists only runs that ran. Only a folder that holds
+    nothing but Hydra's copies of the config and an empty log goes; sweep folders stay, as they
+    record every job of the sweep."""
     hydra = HydraConfig.get()
     if str(hydra.mode) != "RunMode.RUN":
         return
-    folder = Path(hydra.runtime.output_dir)
-    bookkeeping = folder / hydra.output_subdir if hydra.output_subdir else None
-    if bookkeeping is not None:
-        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
-            (bookkeeping / name).unlink(missing_ok=True)
-        _remove_if_empty(bookkeeping)
-    log = folder / f"{hydra.job.name}.log"
-    if log.is_file() and log.stat().st_size == 0:
-        log.unlink()
-    _remove_if_empty(folder)
+    folder = Path(hydra.runtime.output_dir).absolute()
+    written = [folder / f"{hydra.job.name}.log"]
+    if hydra.output_subdir:
+        written += [folder / hydra.output_subdir / name
+                    for name in ("config.yaml", "hydra.yaml", "overrides.yaml")]
+    if not _holds_only(folder, written) or written[0].stat().st_size:
+        return
+    for path in written:
+        path.unlink(missing_ok=True)
+    if hydra.output_subdir:
+        _remove_if_empty(folder / hydra.output_subdir)
     cwd = Path.cwd()
-    for parent in folder.absolute().parents:  # outputs/<experiment>/ and outputs/, if now empty
-        if parent == cwd or cwd not in parent.parents or not _remove_if_empty(parent):
+    for parent in [folder, *folder.parents]:  # and outputs/<experiment>/, outputs/
+        if parent == cwd or not _remove_if_empty(parent) or cwd not in parent.parents:
             break
+
+
+def _holds_only(folder: Path, files: list[Path]) -> bool:
+    """Whether every file under `folder` is one of `files`, and the first of them is there."""
+    found = {path for path in folder.rglob("*") if not path.is_dir()}
+    return files[0] in found and found <= set(files)
 
 
 def _remove_if_empty(folder: Path) -> bool:

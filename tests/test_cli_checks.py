@@ -166,10 +166,11 @@ def test_the_cli_refuses_in_one_line_before_any_run(cli_results, name):
     assert not (folder / "outputs").exists()  # nor a run folder left holding only Hydra's files
 
 
-def test_a_refused_run_removes_only_what_hydra_wrote_in_its_folder(cli_results):
+def test_a_refused_run_leaves_a_folder_holding_anything_else_as_it_is(cli_results):
     folder, result = cli_results["own_run_folder"]
     assert result.returncode == 2, result.stderr[-2000:]
-    assert sorted(p.name for p in (folder / "mine").iterdir()) == ["notes.txt"]
+    assert (folder / "mine" / "notes.txt").read_text() == "the user's own file"
+    assert (folder / "mine" / ".hydra" / "config.yaml").is_file()
 
 
 def test_a_wrong_type_reached_through_an_interpolation_names_the_key_typed():

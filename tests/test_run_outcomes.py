@@ -37,7 +37,8 @@ def test_a_run_whose_loss_diverged_fails_and_logs_no_model(tmp_path):
     assert runs["tags.error"].str.startswith("TrainingError: training diverged").all()
     neural = runs[runs["tags.family"] == "neural"].run_id.iloc[0]
     assert not [a.path for a in mlflow.MlflowClient().list_artifacts(neural) if a.path == "model"]
-    assert list(tmp_path.glob("outputs/sine/*/checkpoints"))  # a run that ran keeps its folder
+    (run,) = tmp_path.glob("outputs/sine/*")  # a run that trained keeps its folder, as it was
+    assert (run / "checkpoints").is_dir() and (run / ".hydra" / "config.yaml").is_file()
 
 
 def test_a_forecaster_whose_loss_diverged_says_so():
