@@ -120,8 +120,9 @@ class Forecaster(BaseEstimator):
             data, as scikit-learn's `warm_start` and NeuralForecast's repeated `fit`); the
             scaler and calibration are fitted anew. The network's shape must not change.
 
-    scikit-learn: `get_params/set_params`, `clone`, pickling, and use as the last step of a
-    `Pipeline` work (`pipe.predict(history, future=...)` passes `future` to this step). X is a
+    scikit-learn: `get_params/set_params`, `clone`, pickling, `score` (R^2 of a backtest, for
+    `GridSearchCV` with `TimeSeriesSplit`), and use as the last step of a `Pipeline` work
+    (`pipe.predict(history, future=...)` passes `future` to this step). X is a
     DataFrame with a time axis, not an [n_samples, n_features] matrix, and `predict` returns the
     next `horizon` rows rather than one row per input row, so `check_estimator`'s checks that
     feed numpy matrices do not apply; `forecast.sklearn_checks.NOT_APPLICABLE` lists each with
