@@ -26,6 +26,7 @@ from forecast.data.scaling import Scaler
 from forecast.data.timeaxis import wall_clock
 from forecast.errors import (
     ConfigError,
+    DataError,
     ForecastError,
     check_accelerator,
     is_positive_int,
@@ -465,15 +466,18 @@ class Forecaster(BaseEstimator):
 
     def score(self, X: pd.DataFrame, y=None) -> float:
         """R^2 of this model's forecasts of X against what followed (1 is perfect, 0 no better
-        than each target's mean), averaged over the targets, series of a long frame pooled: the
+        than the mean), each series and target against its own mean, then averaged: the
         `backtest` of every whole horizon after X's first `lookback` rows, `horizon` rows apart.
         scikit-learn's `GridSearchCV` and `cross_val_score` use it; with `TimeSeriesSplit`
         they score each setting on the rows after those it was fitted on. `y` is ignored."""
         self._check_fitted()
         schema = self.schema_
         cv = self.backtest(X, n_windows=whole_horizons(X, schema, "score"))
-        actual = cv[[f"{target}-actual" for target in schema.targets]].to_numpy()
-        return float(r2_score(actual, cv[schema.targets].to_numpy()))
+        actual = [f"{target}-actual" for target in schema.targets]
+        series = [cv] if schema.id_col is None else [rows for _, rows in cv.groupby(
+            schema.id_col, sort=False)]  # pooled, the levels of the series would be the score
+        return float(np.mean([r2_score(rows[actual].to_numpy(), rows[schema.targets].to_numpy())
+                              for rows in series]))
 
     def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,
                           times: np.ndarray, n_windows: int, every: int,
@@ -516,6 +520,12 @@ class Forecaster(BaseEstimator):
             half = calibration.half_width(each, history_spreads) * scale
             columns += [values - half, values + half]
         names = interval_names(self.schema_.targets, levels)
+        schema = self.schema_
+        bounds = {name for k, name in enumerate(names) if k % (1 + 2 * len(levels))}
+        clash = sorted(bounds & {*schema.columns, schema.time_name, schema.id_col})
+        if clash:
+            raise DataError(f"level: the interval column name(s) {clash} are taken by the "
+                            "model's own columns; rename those columns and refit.")
         return np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names)), names
 
     def _forecast(self, history: History, times: np.ndarray, ahead: np.ndarray | None,

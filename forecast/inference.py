@@ -116,9 +116,11 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
                    panel.static)
 
 
-def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict") -> Panel:
+def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
+               lookback_rows: bool = True) -> Panel:
     """`frame` validated as `read_history` validates it, every row kept; messages start with
-    `caller`."""
+    `caller`. Without `lookback_rows` a series may be shorter than the lookback (a caller that
+    needs more rows says how many)."""
     _check_form(frame, schema, caller)
     n_past = len(schema.columns) - schema.n_future
     try:
@@ -133,7 +135,7 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict") -> 
                         ) from None
     ids, freq, lookback = list(panel.series_ids), panel.freq, schema.lookback
     counts = panel.lengths
-    short = np.flatnonzero(counts < lookback)
+    short = np.flatnonzero(counts < lookback) if lookback_rows else []
     if len(short) and schema.id_col is None:
         raise DataError(f"{caller}: the history has {counts[0]} rows, fewer than "
                         f"lookback={lookback}; pass at least {lookback} rows.")
@@ -178,14 +180,14 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
     if clash:
         raise DataError(f"backtest: the column name(s) {sorted(clash)} are taken by the "
                         "backtest's own columns; rename them and refit.")
-    panel = read_panel(frame, schema, "backtest")
+    panel = read_panel(frame, schema, "backtest", lookback_rows=False)
     lookback, horizon = schema.lookback, schema.horizon
     need = lookback + horizon + (n_windows - 1) * step
     short = np.flatnonzero(panel.lengths < need)
     if len(short):
         rows = {panel.series_ids[s]: int(panel.lengths[s]) for s in short[:5]}
         which = (f"the frame has {rows.popitem()[1]}" if schema.id_col is None
-                 else f"too short (id: rows) {rows}")
+                 else f"these series have fewer (id: rows): {rows}")
         raise DataError(f"backtest: {n_windows} windows {step} rows apart need {need} rows per "
                         f"series (lookback + horizon + (n_windows - 1) * step), and {which}; "
                         "pass more rows, or lower n_windows or step.")
@@ -205,7 +207,7 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
 def whole_horizons(frame: pd.DataFrame, schema: Schema, caller: str) -> int:
     """How many horizons, `horizon` rows apart, follow the first `lookback` rows of each series
     of `frame` (its shortest series decides): the windows `score` forecasts."""
-    shortest = int(read_panel(frame, schema, caller).lengths.min())
+    shortest = int(read_panel(frame, schema, caller, lookback_rows=False).lengths.min())
     need = schema.lookback + schema.horizon
     if shortest < need:
         raise DataError(f"{caller}: each series needs lookback + horizon = {need} rows (a "

@@ -27,9 +27,10 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ParamSchema, ParamSpec
 
 from forecast.data.timeaxis import naive
-from forecast.errors import ConfigError, ForecastError
+from forecast.errors import ConfigError, DataError, ForecastError
 from forecast.forecaster import Forecaster
 from forecast.inference import Schema, as_index, window_times
+from forecast.tracking import redact
 
 # The pyfunc's parameters: `level`, a list of percentages (80.0 as well as 80), none by default;
 # `n`, the steps to forecast (0: the horizon).
@@ -107,6 +108,7 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
     weights), so loading it unpickles nothing. The signature and input example come from the
     training history's tail; `registered_model_name` also registers it in the Model Registry.
     """
+    forecaster._check_fitted()
     schema = forecaster.schema_
     named = [c for c in [*schema.columns, *schema.static_features, schema.time_name,
                          schema.id_col] if c is not None and not isinstance(c, str)]
@@ -130,4 +132,12 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
 
 def load_forecaster(uri: str) -> Forecaster:
     """The Forecaster inside an MLflow model URI (runs:/<id>/model, models:/<name>/<version>)."""
-    return mlflow.pyfunc.load_model(uri).unwrap_python_model().forecaster
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(f"load: no MLflow model at '{uri}' in the store "
+                        f"{redact(mlflow.get_tracking_uri())} ({reason}); check the run id or the "
+                        "model's name and version, and the store (MLFLOW_TRACKING_URI)."
+                        ) from None
+    return model.unwrap_python_model().forecaster

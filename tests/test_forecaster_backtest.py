@@ -138,8 +138,11 @@ def test_bad_arguments_get_one_clear_error(model, frame):
         named.fit(clashing.iloc[:200]).backtest(clashing)
     long = sine_frame(n_steps=100, n_series=2, long=True)
     long_model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=1).fit(long)
-    with pytest.raises(DataError, match=r"too short \(id: rows\) \{'y1': 40\}"):
+    with pytest.raises(DataError, match=r"need 42 rows per series .*, and these series have "
+                                        r"fewer \(id: rows\): \{'y1': 40\}; pass more rows"):
         long_model.backtest(long.iloc[:140], n_windows=3)  # y0: 100 rows, y1: 40; need 42
+    with pytest.raises(DataError, match=r"need 42 rows .* \{'y1': 10\}"):  # fewer than lookback
+        long_model.backtest(long.iloc[:110], n_windows=3)  # too: the rows backtest needs
 
 
 def test_score_is_the_r2_of_every_whole_horizon_after_the_lookback(model, frame):
@@ -155,6 +158,18 @@ def test_score_is_the_r2_of_every_whole_horizon_after_the_lookback(model, frame)
         model.score(frame.iloc[:50])
     with pytest.raises(NotFittedError):
         clone(model).score(frame)
+
+
+def test_score_of_a_long_frame_is_the_mean_over_its_series_not_pooled():
+    rng = np.random.default_rng(0)
+    walks = pd.DataFrame({"unique_id": np.repeat([1, 2, 3], 150),
+                          "ds": np.tile(pd.date_range("2021-01-01", periods=150, freq="D"), 3),
+                          "y": rng.normal(size=450).cumsum() + np.repeat([0, 100, 1000], 150)})
+    model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=8, max_epochs=1).fit(walks)
+    cv = model.backtest(walks, n_windows=21)  # every whole horizon: (150 - 24) // 6
+    each = [r2_score(rows["y-actual"], rows["y"]) for _, rows in cv.groupby("unique_id")]
+    assert model.score(walks) == pytest.approx(np.mean(each))
+    assert r2_score(cv["y-actual"], cv["y"]) > 0.99  # pooled: the levels 0, 100, 1000 alone
 
 
 def test_grid_search_with_time_series_splits_picks_the_setting_that_forecasts_better():

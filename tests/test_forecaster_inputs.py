@@ -6,6 +6,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 import forecast
 from forecast.errors import ConfigError, DataError
@@ -87,3 +88,5 @@ def test_columns_without_text_names_cannot_become_an_mlflow_model(tmp_path):
     mlflow.set_tracking_uri(sqlite_store(tmp_path / "mlflow.db"))
     with mlflow.start_run(), pytest.raises(ConfigError, match=r"columns \[0, 1\] are not named"):
         log_forecaster(model)
+    with mlflow.start_run(), pytest.raises(NotFittedError, match=r"call fit\(df\) first"):
+        log_forecaster(forecast.Forecaster(**TINY))

@@ -9,7 +9,7 @@ import pytest
 
 import forecast
 from forecast.data.synthetic import sine_frame
-from forecast.errors import ConfigError
+from forecast.errors import ConfigError, DataError
 from forecast.intervals import (
     Calibration,
     conformal_widths,
@@ -76,6 +76,15 @@ def test_a_new_series_gets_intervals_in_its_own_units():
     width = out["y-hi-90"] - out["y-lo-90"]
     np.testing.assert_allclose(width["large"].to_numpy(), 100 * width["small"].to_numpy(),
                                rtol=1e-4)
+
+
+def test_an_interval_column_named_like_a_column_of_the_model_is_refused():
+    frame = sine_frame(n_steps=200, n_series=2).rename(columns={"y1": "y0-lo-80"})
+    model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=4, max_epochs=1).fit(frame)
+    assert len(set(model.predict(level=[90]).columns)) == 6  # no clash at 90%
+    with pytest.raises(DataError, match=r"^level: the interval column name\(s\) \['y0-lo-80'\]"
+                                        r" are taken by the model's own columns; rename"):
+        model.predict(level=[80])
 
 
 def test_intervals_survive_save_load(model, tmp_path):

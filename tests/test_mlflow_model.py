@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 import forecast
 from forecast.data.synthetic import sine_frame
+from forecast.errors import DataError
 from forecast.mlflow_model import log_forecaster
 from tests import servers
 from tests.conftest import FAST, REPO, run_train, sqlite_store
@@ -63,6 +64,12 @@ def test_cli_logs_a_registered_pyfunc_with_signature_and_example(cli_run):
     client = MlflowClient(cli_run["store"])
     versions = client.search_model_versions(f"name = '{REGISTERED}'")
     assert [v.run_id for v in versions] == [cli_run["run_id"]]
+    mlflow.set_tracking_uri(cli_run["store"])
+    for uri, reason in [(f"runs:/{'0' * 32}/model", "Run with id="),
+                        (f"models:/{REGISTERED}/7", "")]:  # no such run; no version 7
+        with pytest.raises(DataError, match=rf"^load: no MLflow model at '{uri}' in the store "
+                                            rf"sqlite:///.*\({reason}.*check the run id"):
+            forecast.load(uri)
 
 
 def test_the_logged_model_says_how_it_was_trained(cli_run):

@@ -182,7 +182,13 @@ def build_panel(
 
 def _unknown(key: str, names: Sequence[str], columns) -> str:
     available = ", ".join(map(str, columns))
-    return f"{key}: unknown column(s) {list(names)}; the data has columns [{available}]."
+    message = f"{key}: unknown column(s) {list(names)}; the data has columns [{available}]."
+    by_text = {str(c): c for c in columns}
+    for name in names:  # 0 for the column '0' of a CSV, or the other way round
+        if str(name) in by_text and type(by_text[str(name)]) is not type(name):
+            column = by_text[str(name)]
+            message += f" Pass {column!r}: the name is {type(column).__name__}, not {name!r}."
+    return message
 
 
 def _check_frame(frame, fill) -> None:
@@ -278,11 +284,13 @@ def _select_columns(frame, target, features, time_col, id_col, future,
         if not target:
             raise DataError("data.target: no numeric column to forecast; name one with "
                             "data.target.")
-    target = [target] if isinstance(target, str) else list(target)
+    target = list(target) if pd.api.types.is_list_like(target) else [target]
     if features is None:
         features = []
-    elif isinstance(features, str):
-        features = [c for c in candidates if c not in target] if features == "all" else [features]
+    elif features == "all":
+        features = [c for c in candidates if c not in target]
+    elif not pd.api.types.is_list_like(features):
+        features = [features]
     features = [f for f in features if f not in target and f not in future] + future
     if also := [c for c in static if c in target + features]:
         raise DataError(f"data.static_features: {also} are also targets or features; a column is "

@@ -156,6 +156,16 @@ def test_unknown_names_list_what_exists(sine_wide, key, value, words):
         assert word in str(error.value)
 
 
+def test_a_column_named_by_a_number_is_chosen_by_that_number(sine_wide):
+    numbered = sine_wide.rename(columns={"y0": 0, "y1": 1})  # pd.DataFrame(array) names them so
+    assert list(build_panel(numbered, target=0).columns) == [0]
+    assert list(build_panel(numbered, target=[1], features=0).columns) == [1, 0]
+    texts = sine_wide.rename(columns={"y0": "0", "y1": "1"})  # a CSV's header is text
+    with pytest.raises(DataError, match=r"unknown column\(s\) \[0\]; .* Pass '0': the name is "
+                                        r"str, not 0\.$"):
+        build_panel(texts, target=0)
+
+
 @pytest.mark.parametrize("change, words", [
     (lambda f: f.drop(index=[45]), ["series 'b'", "row 45", "irregular"]),
     (lambda f: f.assign(y=f.y.where(f.index != 100)), ["series 'c'", "row 100", "'y'"]),
