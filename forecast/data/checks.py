@@ -117,10 +117,21 @@ def check_regular(regular: np.ndarray, bounds: np.ndarray, freq, rows: RowNames)
     irregular = ~regular & within_series(bounds)
     if irregular.any():
         k = int(np.argmax(irregular)) + 1
+        fix = ("Resample to a regular grid, or set data.fill=interpolate (or ffill, zero) to "
+               "fill the gaps.")
+        if rows.unit is None and _dates_as_numbers(rows.ticks[[k - 1, k]]):
+            fix = ("These integers look like dates written as YYYYMMDD: read the column as dates "
+                   "(pd.to_datetime(df[col].astype(str), format='%Y%m%d')).")
         raise DataError(f"data{rows.where(k)}: irregular time steps: expected one step of "
                         f"{freq}, but row {rows.row(k)} ({rows.time(k)}) follows "
-                        f"{rows.time(k - 1)}. Resample to a regular grid, or set "
-                        "data.fill=interpolate (or ffill, zero) to fill the gaps.")
+                        f"{rows.time(k - 1)}. {fix}")
+
+
+def _dates_as_numbers(ticks: np.ndarray) -> bool:
+    """Whether integer times read as dates YYYYMMDD (19580329: 29 March 1958)."""
+    year, month, day = ticks // 10_000, ticks // 100 % 100, ticks % 100
+    return bool(np.all((year >= 1000) & (year <= 9999) & (month >= 1) & (month <= 12)
+                       & (day >= 1) & (day <= 31)))
 
 
 def check_finite(values: np.ndarray, columns: list, rows: RowNames) -> None:

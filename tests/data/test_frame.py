@@ -156,6 +156,17 @@ def test_unknown_names_list_what_exists(sine_wide, key, value, words):
         assert word in str(error.value)
 
 
+def test_integer_times_that_are_dates_written_as_yyyymmdd_are_named_so():
+    weeks = pd.date_range("1958-03-29", periods=40, freq="7D")
+    frame = pd.DataFrame({"date": weeks.strftime("%Y%m%d").astype(int), "co2": np.arange(40.0)})
+    with pytest.raises(DataError, match=r"row 1 \(19580405\) follows 19580329\. These integers "
+                                        r"look like dates written as YYYYMMDD"):
+        build_panel(frame, time_col="date")
+    steps = frame.assign(date=np.r_[0:20, 21:41])  # a gap in plain steps: the usual advice
+    with pytest.raises(DataError, match=r"follows 19\. Resample to a regular grid"):
+        build_panel(steps, time_col="date")
+
+
 def test_a_column_named_by_a_number_is_chosen_by_that_number(sine_wide):
     numbered = sine_wide.rename(columns={"y0": 0, "y1": 1})  # pd.DataFrame(array) names them so
     assert list(build_panel(numbered, target=0).columns) == [0]
