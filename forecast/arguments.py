@@ -33,7 +33,8 @@ def _rows_or_fraction(value) -> bool:
     return _number(value) and (0 <= value < 1 or (value >= 1 and float(value).is_integer()))
 
 
-def _not_64_bit(value) -> bool:
+def float32_precision(value) -> bool:
+    """Whether a Lightning precision keeps the float32 data and network (no 64-bit)."""
     return not (str(value).startswith("64") or value == "double")
 
 
@@ -50,7 +51,7 @@ CHECKS = {
                         "a number in [0, 1] (a probability)"),
     "val_size": (_rows_or_fraction, "a fraction in [0, 1) or a whole number of rows >= 1"),
     "seed": (lambda v: _integer(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
-    "precision": (_not_64_bit, "32- or 16-bit ('32-true', 'bf16-mixed', '16-mixed': the data "
+    "precision": (float32_precision, "32- or 16-bit ('32-true', 'bf16-mixed', '16-mixed': the data "
                                "and the network are float32)"),
     **dict.fromkeys(("bidirectional", "revin", "subtract_last", "channel_independent",
                      "channel_embedding", "calendar", "sort", "warm_start"), BOOL),

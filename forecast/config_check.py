@@ -39,7 +39,9 @@ def check_config(cfg: DictConfig) -> None:
                           "train on the CPU with trainer=default")
         _check_optimisation_keys(cfg.trainer)
         _check_batch_counts(cfg.trainer, cfg.get("data"))
+        _check_precision(cfg.trainer)
     _check_known_inputs(cfg.get("model"), cfg.get("data"))
+    _check_test_part(cfg.get("data"))
 
 
 def _check_data_file(data) -> None:
@@ -105,6 +107,10 @@ def _check_monitors(callbacks) -> None:
         if monitor is not _UNSET and monitor is not None and monitor not in epoch_metrics:
             raise ConfigError(f"callbacks.{name}.monitor: the model logs no metric {monitor!r} "
                               f"per epoch; use one of {', '.join(epoch_metrics)}.")
+        patience = _value(node, "patience") if "patience" in node else None
+        if isinstance(patience, int) and patience < 0:
+            raise ConfigError(f"callbacks.{name}.patience: must be an integer >= 0 (epochs "
+                              f"without improvement before stopping), got {patience}.")
 
 
 _UNSET = object()
@@ -129,6 +135,28 @@ def _check_optimisation_keys(trainer: DictConfig) -> None:
     if trainer.get("accumulate_grad_batches", 1) != 1:
         raise ConfigError("trainer.accumulate_grad_batches: not supported (the model steps its "
                           "optimiser after every batch); raise data.batch_size instead.")
+
+
+def _check_precision(trainer: DictConfig) -> None:
+    from forecast.arguments import float32_precision
+
+    precision = trainer.get("precision")
+    if precision is not None and not float32_precision(precision):
+        raise ConfigError(f"trainer.precision: {precision} is not supported: the data and the "
+                          "network are float32; use 32-true (or bf16-mixed on a GPU, as "
+                          "trainer=gpu).")
+
+
+def _check_test_part(data: DictConfig | None) -> None:
+    """Every run scores the network and the baselines on the test part: it must have one."""
+    split = data.get("split") if isinstance(data, DictConfig) else None
+    if not isinstance(split, DictConfig) or any(split.get(key) is not None
+                                                for key in ("borders", "dates", "preset")):
+        return
+    if split.get("test") == 0:
+        raise ConfigError("data.split.test: 0 leaves no test part, and every run scores the "
+                          "network and the baselines on its test windows; give a fraction "
+                          "(0.2) or a number of rows.")
 
 
 def _check_batch_counts(trainer: DictConfig, data: DictConfig | None) -> None:

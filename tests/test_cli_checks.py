@@ -173,6 +173,18 @@ def test_a_refused_run_leaves_a_folder_holding_anything_else_as_it_is(cli_result
     assert (folder / "mine" / ".hydra" / "config.yaml").is_file()
 
 
+@pytest.mark.parametrize("override, message", [
+    ("trainer.precision=64-true", r"^trainer\.precision: 64-true is not supported: .* float32"),
+    ("data.split.test=0", r"^data\.split\.test: 0 leaves no test part"),
+    ("callbacks.early_stopping.patience=-1",
+     r"^callbacks\.early_stopping\.patience: must be an integer >= 0 .*, got -1\.$"),
+])
+def test_values_that_would_fail_after_training_are_refused_before(override, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(composed(override))
+    check_config(composed("data.split.test=0", "data.split.borders=[3000,3500,4000]"))
+
+
 def test_a_wrong_type_reached_through_an_interpolation_names_the_key_typed():
     with pytest.raises(ConfigError, match=r"^data\.seed \(from seed\): expected an integer"):
         check_config(composed("seed=abc"))  # data.seed is ${seed}
