@@ -40,11 +40,11 @@ def _check_writable(folder: Path, key: str) -> None:
         sys.exit(2)
 
 
-def discard_unused_run_folder() -> None:
-    """Remove the run folder of a single run that stopped before it wrote anything (a refused
-    config, a missing data file), so `outputs/` lists only runs that ran. Only a folder that holds
-    nothing but Hydra's copies of the config and an empty log goes; sweep folders stay, as they
-    record every job of the sweep."""
+def discard_unused_run_folder(refused: bool) -> None:
+    """Remove the run folder of a single run that stopped before it wrote anything, so
+    `outputs/` lists only runs that ran. Only a folder that holds nothing but Hydra's copies of
+    the config and the log goes, the log empty unless the run was `refused` (a bad config or
+    data file: its notes were printed too); sweep folders stay, as they record every job."""
     hydra = HydraConfig.get()
     if str(hydra.mode) != "RunMode.RUN":
         return
@@ -53,7 +53,7 @@ def discard_unused_run_folder() -> None:
     if hydra.output_subdir:
         written += [folder / hydra.output_subdir / name
                     for name in ("config.yaml", "hydra.yaml", "overrides.yaml")]
-    if not _holds_only(folder, written) or written[0].stat().st_size:
+    if not _holds_only(folder, written) or (written[0].stat().st_size and not refused):
         return
     for path in written:
         path.unlink(missing_ok=True)

@@ -41,22 +41,23 @@ def find_checkpoint(resume: str | None, outputs: Path, cfg=None) -> Path | None:
     if not path.is_file():
         raise ConfigError(f"resume: checkpoint '{path}' does not exist; give the path of a "
                           "last.ckpt (outputs/<experiment>/<time>/checkpoints/) or resume=auto.")
-    changes = changed_setup(path, cfg) if cfg is not None else []
-    if changes:
-        log.info(f"resume: {path} was trained with other settings of {changes}; going on with "
-                 "the new ones.")
     return path
 
 
 def check_resumable(checkpoint: Path, module, cfg) -> None:
     """ConfigError, before any MLflow run opens, where `checkpoint` holds another network than
-    `module` (parameters of other names or shapes: `model=gru`, another `hidden_size` ...)."""
+    `module` (parameters of other names or shapes: `model=gru`, another `hidden_size` ...);
+    otherwise a note of the settings that changed since it was written."""
     import torch
 
     saved = torch.load(checkpoint, weights_only=True, map_location="cpu")["state_dict"]
+    changed = changed_setup(checkpoint, cfg)
     if _shapes(saved) == _shapes(module.state_dict()):
+        if changed:
+            log.info(f"resume: {checkpoint} was trained with other settings of {changed}; going "
+                     "on with the new ones.")
         return
-    changes = [key for key in changed_setup(checkpoint, cfg)
+    changes = [key for key in changed
                if key.startswith(("model.", "data."))] or ["the network's parameters"]
     raise ConfigError(f"resume: {checkpoint} holds another network than this config builds "
                       f"(changed: {', '.join(changes)}); drop those overrides to resume it, or "

@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from forecast.config_check import check_config
-from forecast.errors import ConfigError, ForecastError, explain, unwrap
+from forecast.errors import ConfigError, DataError, ForecastError, explain, unwrap
 from forecast.hydra_callbacks import discard_unused_run_folder
 from forecast.logs import quiet
 from forecast.overrides import check_overrides
@@ -44,13 +44,14 @@ def main(cfg: DictConfig) -> float:
     except Exception as error:
         # One readable line instead of a traceback from deep inside torch; the MLflow run (if
         # any) already holds the full traceback in error.txt.
-        discard_unused_run_folder()
+        cause = unwrap(error)
+        discard_unused_run_folder(refused=isinstance(cause, (ConfigError, DataError)))
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {explain(error)}", file=sys.stderr)
         if str(HydraConfig.get().mode) == "RunMode.MULTIRUN":
             raise  # let the launcher record the failed job and go on with the sweep
-        sys.exit(2 if isinstance(unwrap(error), ForecastError) else 1)
+        sys.exit(2 if isinstance(cause, ForecastError) else 1)
 
 
 def _stop_on_sigterm() -> None:

@@ -139,6 +139,9 @@ CLI = {
                       "data.path: 'load.csv' was read as one column 'date;load'"),
     "own_run_folder": (["+experiment=sine", "data.lookback=-3", "hydra.run.dir=mine"],
                        "data.lookback: must be a positive integer, got -3"),
+    # a note in train.log (the text column left out), then the refusal: still no run folder
+    "noted_then_refused": (["data=csv", "data.path=stores.csv", "data.time_col=day",
+                            "data.lookback=4", "data.horizon=1"], "set data.id_col=store"),
 }
 
 
@@ -149,6 +152,9 @@ def cli_results(tmp_path_factory):
             write_semicolon_csv(folder)
             (folder / "mine").mkdir()
             (folder / "mine" / "notes.txt").write_text("the user's own file")
+            days = [f"2021-01-{d:02d}" for d in range(1, 21)]
+            (folder / "stores.csv").write_text("day,store,sales\n" + "".join(
+                f"{day},{store},{k}\n" for k, day in enumerate(days) for store in "ab"))
             return CLI[name][0]
         return prepare
 

@@ -10,6 +10,7 @@ import mlflow
 import pytest
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 
 import forecast
 from forecast.baselines import LinearBaseline
@@ -76,6 +77,29 @@ def test_a_checkpoint_of_another_network_is_refused_before_any_run(tmp_path):
                                    horizon=1))
     with pytest.raises(ConfigError, match=r"^resume: .* holds another network than this config"):
         check_resumable(checkpoint, gru, {})
+
+
+def test_a_resumed_checkpoint_notes_changed_settings_only_when_it_resumes(tmp_path, caplog):
+    folder = tmp_path / "run"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / ".hydra").mkdir()
+    (folder / ".hydra" / "config.yaml").write_text("model: {cell: lstm, dropout: 0.0}\n")
+    checkpoint = folder / "checkpoints" / "last.ckpt"
+    net = dict(n_inputs=1, n_targets=1, lookback=24, horizon=1)
+    torch.save({"state_dict": ForecastModule(ManyToOne(cell="lstm", **net)).state_dict()},
+               checkpoint)
+    lstm = ForecastModule(ManyToOne(cell="lstm", dropout=0.1, **net))
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        check_resumable(checkpoint, lstm, OmegaConf.create({"model": {"cell": "lstm",
+                                                                      "dropout": 0.1}}))
+    assert "other settings of ['model.dropout']; going on with the new ones" in caplog.text
+    caplog.clear()
+    gru = ForecastModule(ManyToOne(cell="gru", **net))
+    with caplog.at_level(logging.INFO, logger="forecast"), pytest.raises(
+            ConfigError, match=r"another network than this config builds \(changed: model\.cell"):
+        check_resumable(checkpoint, gru, OmegaConf.create({"model": {"cell": "gru",
+                                                                     "dropout": 0.0}}))
+    assert "going on with the new ones" not in caplog.text  # refused: no note that it goes on
 
 
 def test_early_stopping_says_where_it_stopped(caplog):
