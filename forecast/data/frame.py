@@ -97,7 +97,21 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     hint = other_separator() if kind == "CSV" and len(frame.columns) == 1 else None
     if hint is not None:  # else the one column fails later as a time column without times
         raise hint
+    if kind == "CSV":
+        _check_header(path)
     return frame
+
+
+def _check_header(path: Path) -> None:
+    """pandas reads a header `load,load` as `load, load.1`: name the repeated column instead."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as file:
+        header = next(csv.reader(file), [])
+    repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
+    if repeated:
+        raise DataError(f"data.path: the header of '{path}' names the column(s) {repeated} more "
+                        "than once; rename them so that each name is unique.")
 
 
 def build_panel(

@@ -249,3 +249,9 @@ def test_read_frame_errors(tmp_path):
     bad.write_text("not parquet")
     with pytest.raises(DataError, match="cannot read"):
         read_frame(bad)
+    twice = tmp_path / "twice.csv"  # pandas alone would read the second `load` as `load.1`
+    twice.write_text("date,load,load,\n2021-01-01,1,2,\n2021-01-02,1,2,\n")
+    with pytest.raises(DataError, match=r"names the column\(s\) \['load'\] more than once"):
+        read_frame(twice)
+    (tmp_path / "unnamed.csv").write_text(",,y\n0,1,2\n")  # blank names are pandas' Unnamed
+    assert list(read_frame(tmp_path / "unnamed.csv").columns) == ["Unnamed: 0", "Unnamed: 1", "y"]
