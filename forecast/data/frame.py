@@ -343,6 +343,14 @@ def _check_numeric(frame: pd.DataFrame, columns: list) -> None:
                             "columns to use with data.target/data.features.")
 
 
+def _day_first(value) -> bool:
+    """Whether a date that failed to parse reads as day/month/year with a day above 12."""
+    import re
+
+    match = re.match(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b", str(value))
+    return bool(match) and 12 < int(match[1]) <= 31 and int(match[2]) <= 12
+
+
 def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, str | None,
                                                                    str | None]:
     """int64 ticks of every row, their unit (None for integer steps, see `as_ticks`) and the
@@ -368,8 +376,13 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, s
         except (ValueError, TypeError):
             row = int(np.argmax(pd.isna(pd.to_datetime(raw, errors="coerce"))))
             value = raw[row] if time_col is None else raw.iloc[row]
-            raise DataError(f"data: {label} row {row} value {value!r} is not a timestamp; fix "
-                            "it or set data.time_col to the right column.") from None
+            fix = "fix it or set data.time_col to the right column."
+            if _day_first(value):
+                fix = ("the dates look day-first (day/month/year), read month-first up to this "
+                       "row; write them as ISO dates (2021-01-13), or read the file with "
+                       "pd.read_csv(path, parse_dates=[...], dayfirst=True) and pass the frame.")
+            raise DataError(f"data: {label} row {row} value {value!r} is not a timestamp; "
+                            f"{fix}") from None
     index = pd.DatetimeIndex(raw)
     if index.hasnans:
         row = int(np.argmax(index.isna()))

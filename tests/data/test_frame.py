@@ -156,6 +156,17 @@ def test_unknown_names_list_what_exists(sine_wide, key, value, words):
         assert word in str(error.value)
 
 
+def test_day_first_dates_are_named_so():
+    hours = pd.date_range("2021-01-01", periods=400, freq="h")
+    frame = pd.DataFrame({"date": hours.strftime("%d/%m/%Y %H:%M"), "y": np.arange(400.0)})
+    with pytest.raises(DataError, match=r"row 288 value '13/01/2021 00:00' is not a timestamp; "
+                                        r"the dates look day-first .* dayfirst=True"):
+        build_panel(frame)
+    frame.loc[3, "date"] = "soon"  # not a date at all: the usual advice
+    with pytest.raises(DataError, match=r"row 3 value 'soon' is not a timestamp; fix it or set"):
+        build_panel(frame)
+
+
 def test_integer_times_that_are_dates_written_as_yyyymmdd_are_named_so():
     weeks = pd.date_range("1958-03-29", periods=40, freq="7D")
     frame = pd.DataFrame({"date": weeks.strftime("%Y%m%d").astype(int), "co2": np.arange(40.0)})
