@@ -13,7 +13,7 @@ import torch
 
 from forecast.data.calendar import calendar_features, season_length
 from forecast.data.dataset import WindowDataset, WindowLoader
-from forecast.data.frame import build_panel, read_frame
+from forecast.data.frame import build_panel, note_row_numbers, read_frame
 from forecast.data.panel import Panel
 from forecast.data.scaling import Scaler
 from forecast.data.split import PARTS, Split, split_borders
@@ -133,6 +133,7 @@ class WindowDataModule(pl.LightningDataModule):
             return
         frame = self.frame if self.frame is not None else read_frame(self.path)
         panel = build_panel(frame, **self.columns)
+        note_row_numbers(frame, self.columns["time_col"], self.columns["id_col"])
         borders = split_borders(self.split, panel)  # [S, 3]
         check_enough_rows(panel.lengths, borders, self.spec, panel.series_ids)
         values = panel.values  # [T, C] float32, owned by the panel: scaled in place below

@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -187,3 +189,18 @@ def test_data_too_short_for_the_windows_is_reported(sine_wide, kwargs, words):
 def test_a_short_series_of_a_long_frame_is_named():
     with pytest.raises(DataError, match="series 'a' has 30 rows"):
         WindowDataModule(frame=long_frame((30, 50)), lookback=28, horizon=4).setup()
+
+
+def test_rows_numbered_as_time_steps_are_noted_once(caplog):
+    values = pd.DataFrame({"load": np.sin(np.arange(300) / 8.0)})  # no time column at all
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        WindowDataModule(frame=values, lookback=24, horizon=4).setup()
+    assert caplog.text.count("data: no time column") == 1
+    assert "data.time_col" in caplog.text and "data.season" in caplog.text
+    caplog.clear()
+    dated = values.assign(date=pd.date_range("2021-01-01", periods=300, freq="h"))
+    steps = values.assign(step=np.arange(300))  # a column of steps, named as such
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        WindowDataModule(frame=dated, lookback=24, horizon=4).setup()
+        WindowDataModule(frame=steps, time_col="step", lookback=24, horizon=4).setup()
+    assert "no time column" not in caplog.text
