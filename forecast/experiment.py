@@ -83,6 +83,8 @@ def run(cfg: DictConfig) -> float:
         if tracker:
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
             log.info(tracker.browse_hint())
+        elif checkpoints:
+            log.info(f"logger=none: nothing was tracked; the checkpoints are in {checkpoints}")
     if checkpoints:
         mark_finished(checkpoints)  # resume=auto passes over this run from now on
     return _objective(trainer)

@@ -167,6 +167,9 @@ def test_cli_without_baselines(tmp_path):
     rows = [line for line in result.stdout.splitlines() if " neural " in line or " baseline "
             in line]
     assert len(rows) == 1 and rows[0].startswith("* lstm") and rows[0].rstrip().endswith("-")
+    (checkpoints,) = tmp_path.glob("outputs/sine/*/checkpoints")  # where the weights went
+    assert result.stdout.rstrip().endswith(f"logger=none: nothing was tracked; the checkpoints "
+                                           f"are in {checkpoints}")
 
 
 def test_ridge_uses_the_known_future_inputs_of_each_target_step():
