@@ -14,6 +14,7 @@ one `DataError` naming the column, series and row (0-based position in the input
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,10 +51,12 @@ def data_file(path: str | Path) -> Path:
     """`path` as a Path, after checking that the file is there (one clear error if not)."""
     path = Path(path).expanduser()
     if not path.is_file():
+        empty = (" FORECAST_DATA_DIR is set, but empty." if os.environ.get("FORECAST_DATA_DIR")
+                 == "" else "")
         raise DataError(f"data.path: file '{path}' does not exist; check the path (relative "
                         "paths are resolved from the directory you run in; the presets read "
                         "theirs from paths.data_dir: set FORECAST_DATA_DIR=<folder of the data "
-                        "sets>, default ../shared/data).")
+                        f"sets>, default ../shared/data).{empty}")
     return path
 
 

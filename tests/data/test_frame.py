@@ -253,6 +253,15 @@ def test_csv_and_parquet_files_read_alike(sine_wide, tmp_path):
     assert from_csv.freq == from_parquet.freq == "h"
 
 
+def test_a_missing_file_says_when_the_data_folder_variable_is_empty(monkeypatch):
+    monkeypatch.setenv("FORECAST_DATA_DIR", "")  # the presets' ${paths.data_dir}/ett/... -> /ett
+    with pytest.raises(DataError, match=r"FORECAST_DATA_DIR is set, but empty\.$"):
+        read_frame("/ett/ETTh1.csv")
+    monkeypatch.setenv("FORECAST_DATA_DIR", "/nowhere")
+    with pytest.raises(DataError, match=r"default \.\./shared/data\)\.$"):
+        read_frame("/nowhere/ett/ETTh1.csv")
+
+
 def test_read_frame_errors(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_frame(tmp_path / "missing.csv")
