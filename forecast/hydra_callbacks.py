@@ -1,5 +1,5 @@
 """The run folder Hydra makes: checked before Hydra writes it, removed when a refused run left
-nothing in it but Hydra's own bookkeeping."""
+nothing in it but Hydra's own bookkeeping; and the failed jobs of a sweep, listed at its end."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from omegaconf import OmegaConf
 
 
 class CheckOutputFolder(Callback):
@@ -20,6 +21,36 @@ class CheckOutputFolder(Callback):
 
     def on_multirun_start(self, config, **kwargs) -> None:
         _check_writable(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
+
+
+FAILED_FILE = "FAILED"  # in a sweep job's folder: the one-line error of a job that failed
+
+
+class ReportFailedJobs(Callback):
+    """A sweep goes on past a failed job; at its end, one line per failed job and exit code 2,
+    instead of Hydra's traceback of the first failure."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        failed = sorted(Path(config.hydra.sweep.dir).glob(f"*/{FAILED_FILE}"),
+                        key=lambda path: (len(path.parent.name), path.parent.name))
+        if not failed:
+            return
+        lines = [f"error: {len(failed)} job(s) of the sweep failed:"]
+        for path in failed:
+            overrides = path.parent / str(config.hydra.output_subdir) / "overrides.yaml"
+            given = (" ".join(OmegaConf.load(overrides)) if config.hydra.output_subdir
+                     and overrides.is_file() else "")
+            lines.append(f"  job {path.parent.name} ({given}): {path.read_text().strip()}")
+        print("\n".join(lines), file=sys.stderr)
+        sys.stderr.flush()
+        sys.exit(2)
+
+
+def mark_failed_job(message: str) -> None:
+    """Note the error of a sweep's job in its folder, for `ReportFailedJobs`."""
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / FAILED_FILE).write_text(message + "\n")
 
 
 def _check_writable(folder: Path, key: str) -> None:

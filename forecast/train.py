@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from forecast.config_check import check_config
 from forecast.errors import ConfigError, DataError, ForecastError, explain, unwrap
-from forecast.hydra_callbacks import discard_unused_run_folder
+from forecast.hydra_callbacks import discard_unused_run_folder, mark_failed_job
 from forecast.logs import quiet
 from forecast.overrides import check_overrides
 
@@ -50,7 +50,8 @@ def main(cfg: DictConfig) -> float:
             raise
         print(f"error: {explain(error)}", file=sys.stderr)
         if str(HydraConfig.get().mode) == "RunMode.MULTIRUN":
-            raise  # let the launcher record the failed job and go on with the sweep
+            mark_failed_job(explain(error))  # the sweep goes on, and lists it at its end
+            return float("inf")  # no finite loss: the worst objective (Optuna takes no nan)
         sys.exit(2 if isinstance(cause, ForecastError) else 1)
 
 
