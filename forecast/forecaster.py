@@ -49,7 +49,13 @@ from forecast.inference import (
     whole_horizons,
     window_times,
 )
-from forecast.intervals import Calibration, check_levels, interval_names, spread
+from forecast.intervals import (
+    Calibration,
+    bound_names,
+    check_levels,
+    interval_names,
+    spread,
+)
 from forecast.logs import quiet
 from forecast.models import NETS, ForecastModule, ForecastNet
 from forecast.models.ema import WeightAverage
@@ -512,20 +518,19 @@ class Forecaster(BaseEstimator):
         values, scale = self._forecast(history, times, ahead)
         if level is None:
             return values, self.schema_.targets
-        calibration = self.calibration_
+        calibration, schema = self.calibration_, self.schema_
         levels = check_levels(level, calibration)
+        clash = sorted(set(bound_names(schema.targets, levels))
+                       & {*schema.columns, schema.time_name, schema.id_col})
+        if clash:
+            raise DataError(f"level: the interval column name(s) {clash} are taken by the "
+                            "model's own columns; rename those columns and refit.")
         history_spreads = spread(history.values, values.shape[-1]) / scale  # scaled
         columns = [values]
         for each in levels:
             half = calibration.half_width(each, history_spreads) * scale
             columns += [values - half, values + half]
-        names = interval_names(self.schema_.targets, levels)
-        schema = self.schema_
-        bounds = {name for k, name in enumerate(names) if k % (1 + 2 * len(levels))}
-        clash = sorted(bounds & {*schema.columns, schema.time_name, schema.id_col})
-        if clash:
-            raise DataError(f"level: the interval column name(s) {clash} are taken by the "
-                            "model's own columns; rename those columns and refit.")
+        names = interval_names(schema.targets, levels)
         return np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names)), names
 
     def _forecast(self, history: History, times: np.ndarray, ahead: np.ndarray | None,

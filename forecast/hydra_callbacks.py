@@ -36,10 +36,10 @@ class ReportFailedJobs(Callback):
         if not failed:
             return
         lines = [f"error: {len(failed)} job(s) of the sweep failed:"]
+        subdir = config.hydra.output_subdir  # Hydra's copies of each job's config, or None
         for path in failed:
-            overrides = path.parent / str(config.hydra.output_subdir) / "overrides.yaml"
-            given = (" ".join(OmegaConf.load(overrides)) if config.hydra.output_subdir
-                     and overrides.is_file() else "")
+            overrides = path.parent / subdir / "overrides.yaml" if subdir else None
+            given = " ".join(OmegaConf.load(overrides)) if overrides and overrides.is_file() else ""
             lines.append(f"  job {path.parent.name} ({given}): {path.read_text().strip()}")
         print("\n".join(lines), file=sys.stderr)
         sys.stderr.flush()

@@ -107,8 +107,13 @@ def _as_list(level) -> list | None:
 def interval_names(targets: list[str], levels: list[int]) -> list[str]:
     """`y`, `y-lo-80`, `y-hi-80`, ... for each target: the point forecast, then each level's
     bounds (NeuralForecast's naming)."""
-    return [name for target in targets for name in
-            [target, *(f"{target}-{side}-{level}" for level in levels for side in ("lo", "hi"))]]
+    return [name for target in targets for name in [target, *bound_names([target], levels)]]
+
+
+def bound_names(targets: list[str], levels: list[int]) -> list[str]:
+    """`y-lo-80`, `y-hi-80`, ...: the columns of the interval bounds of each target."""
+    return [f"{target}-{side}-{level}" for target in targets for level in levels
+            for side in ("lo", "hi")]
 
 
 def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:

@@ -133,7 +133,7 @@ class WindowDataModule(pl.LightningDataModule):
             return
         frame = self.frame if self.frame is not None else read_frame(self.path)
         panel = build_panel(frame, **self.columns)
-        note_row_numbers(frame, self.columns["time_col"], self.columns["id_col"])
+        note_row_numbers(frame, panel, self.columns["time_col"])
         borders = split_borders(self.split, panel)  # [S, 3]
         check_enough_rows(panel.lengths, borders, self.spec, panel.series_ids)
         values = panel.values  # [T, C] float32, owned by the panel: scaled in place below

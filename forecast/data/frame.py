@@ -252,11 +252,10 @@ def _find_time_column(frame: pd.DataFrame, time_col: str | None,
     return None  # integer index as time
 
 
-def note_row_numbers(frame: pd.DataFrame, time_col, id_col) -> None:
-    """Say so when no time column was found and the rows are numbered as time steps."""
-    if (time_col is None and frame.index.name is None
-            and not isinstance(frame.index, (pd.DatetimeIndex, pd.PeriodIndex))
-            and _find_time_column(frame, None, id_col) is None):
+def note_row_numbers(frame: pd.DataFrame, panel: Panel, time_col) -> None:
+    """Say so when no time column was found and the rows are numbered as time steps (the
+    unnamed axis of integer steps that `build_panel` calls "step")."""
+    if time_col is None and frame.index.name is None and panel.time_name == "step":
         log.info(f"data: no time column (a DatetimeIndex, or a column named "
                  f"{', '.join(TIME_COLUMNS)}): the rows are numbered 0, 1, 2 ... as time steps; "
                  "name the time column with data.time_col, and the season of the seasonal "
