@@ -294,14 +294,15 @@ def same_freq(a: str | int, b: str | int) -> bool:
 
 # -- time grids ----------------------------------------------------------------------------------
 def window_times(ends: pd.Index, freq: str | int, lookback: int, horizon: int) -> np.ndarray:
-    """[S, L + H] times of each series' window: its last `lookback` rows, then the horizon."""
+    """[S, L + H] times of each series' window: its last `lookback` rows, then the horizon,
+    in the unit of `ends` (pandas 3 reads timestamps as microseconds)."""
     ends, step = np.asarray(ends), fixed_step(freq)
     if step is not None:
         grid = ends[:, None] + np.arange(1 - lookback, horizon + 1) * step
     else:  # months, weekdays ...: a calendar per distinct end (usually one for all series)
         unique, inverse = np.unique(ends, return_inverse=True)
         grid = np.stack([_calendar_grid(end, freq, lookback, horizon) for end in unique])[inverse]
-    return grid.astype("datetime64[ns]") if grid.dtype.kind == "M" else grid
+    return grid.astype(ends.dtype) if grid.dtype.kind == "M" else grid
 
 
 def _calendar_grid(end, freq: str, lookback: int, horizon: int) -> np.ndarray:

@@ -1,6 +1,6 @@
-"""Forecasts in the input's own terms: integer ids stay integers, timezone-aware times come back
-in their timezone (also through backtests and MLflow models), and the messages of `predict`
-point to what can be changed there."""
+"""Forecasts in the input's own terms: integer ids stay integers, timestamps keep their
+resolution, timezone-aware times come back in their timezone (also through backtests and MLflow
+models), and the messages of `predict` point to what can be changed there."""
 
 import mlflow
 import numpy as np
@@ -31,6 +31,20 @@ def test_integer_ids_come_back_as_integers(int_ids):
     joined = predicted.merge(frame, on=["unique_id", "ds"], how="left", suffixes=("", "_true"))
     assert len(joined) == 6 and set(joined.unique_id) == {101, 202}
     assert model.backtest(frame, n_windows=2).unique_id.dtype == np.int64
+
+
+@pytest.mark.parametrize("unit", ["s", "us", "ns"])
+@pytest.mark.parametrize("freq", ["h", "MS"])
+def test_forecast_times_keep_the_resolution_of_the_history(unit, freq):
+    """pandas 3 reads timestamps as microseconds: a forecast in nanoseconds would not concat
+    with its history without a cast."""
+    times = pd.date_range("2000-01-01", periods=40, freq=freq, unit=unit)
+    frame = pd.DataFrame({"time": times, "y": np.sin(np.arange(40) / 3)})
+    model = forecast.Forecaster(**TINY).fit(frame)
+    assert model.predict(frame).index.unit == unit and model.predict().index.unit == unit
+    assert model.backtest(frame).time.dt.unit == unit
+    joined = pd.concat([frame.set_index("time"), model.predict(frame, n=5)])
+    assert joined.index.unit == unit and joined.index.is_monotonic_increasing
 
 
 @pytest.fixture(scope="module")

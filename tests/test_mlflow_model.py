@@ -100,11 +100,13 @@ forecast.load("models:/{REGISTERED}/1").predict(history).to_parquet("registered.
     assert done.returncode == 0, done.stderr[-3000:]
     expected = cli_run["forecaster"].predict(history)
     assert expected.index[0] == history.date.iloc[-1] + pd.Timedelta("1h")
-    pyfunc = pd.read_parquet(tmp_path / "pyfunc.parquet")
-    pd.testing.assert_frame_equal(pyfunc.set_index("date"), expected, check_freq=False)
+    pyfunc = pd.read_parquet(tmp_path / "pyfunc.parquet")  # MLflow's schema casts to datetime[ns]
+    pd.testing.assert_frame_equal(pyfunc.set_index("date"), expected, check_freq=False,
+                                  check_index_type=False)
     intervals = pd.read_parquet(tmp_path / "intervals.parquet").set_index("date")
     pd.testing.assert_frame_equal(intervals, cli_run["forecaster"].predict(history, level=[80, 95]),
-                                  check_freq=False)  # calibrated on the CLI run's validation
+                                  check_freq=False, check_index_type=False)  # calibrated on
+    # the CLI run's validation windows
     assert list(intervals.columns) == ["y", "y-lo-80", "y-hi-80", "y-lo-95", "y-hi-95"]
     for name in ("run", "registered"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), expected,
@@ -177,14 +179,16 @@ def test_pyfunc_takes_future_rows_for_future_features(tmp_path):
     pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     served_input = pd.concat([history, future.assign(y=np.nan)]).sort_values(
         ["unique_id", "ds"], kind="stable")
-    expected = model.predict(history, future=future.drop(columns="y"))
+    expected = model.predict(history, future=future.drop(columns="y")).astype(
+        {"ds": "datetime64[ns]"})  # MLflow's schema casts the input's times to nanoseconds
     pd.testing.assert_frame_equal(pyfunc.predict(served_input), expected)
     # n=8 steps: the last 8 rows of each series are the future
     earlier = frame.ds <= frame.ds.max() - pd.Timedelta(hours=8)
     served_input = pd.concat([frame[earlier], frame[~earlier].assign(y=np.nan)]).sort_values(
         ["unique_id", "ds"], kind="stable")
     expected = model.predict(frame[earlier], future=frame[~earlier].drop(columns="y"), n=8)
-    pd.testing.assert_frame_equal(pyfunc.predict(served_input, params={"n": 8}), expected)
+    pd.testing.assert_frame_equal(pyfunc.predict(served_input, params={"n": 8}),
+                                  expected.astype({"ds": "datetime64[ns]"}))
 
 
 def test_an_integer_time_axis_logs_without_mlflow_schema_hints(tmp_path):
