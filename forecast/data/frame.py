@@ -260,6 +260,26 @@ def note_row_numbers(frame: pd.DataFrame, panel: Panel, time_col) -> None:
                  f"{', '.join(TIME_COLUMNS)}): the rows are numbered 0, 1, 2 ... as time steps; "
                  "name the time column with data.time_col, and the season of the seasonal "
                  "baselines with data.season.")
+        for name in _counting_columns(frame, panel):
+            log.warning(f"data: column '{name}' counts up by the same step every row, as a time "
+                        f"axis does, and is read as a series to forecast; if it is the time, set "
+                        f"data.time_col={name} (time_col='{name}' in Python).")
+
+
+def _counting_columns(frame: pd.DataFrame, panel: Panel) -> list:
+    """The channels of a wide frame whose whole integer column rises by one fixed step (1, 2,
+    3 ... or 2000, 2005, 2010 ...): a time axis under a name that is not recognised."""
+    if panel.id_col is not None or len(frame) < 3:
+        return []
+    counting = []
+    for name in panel.columns:
+        column = frame[name] if name in frame.columns else None
+        if column is None or not pd.api.types.is_integer_dtype(column):
+            continue
+        steps = np.diff(column.to_numpy())
+        if steps[0] > 0 and (steps == steps[0]).all():
+            counting.append(name)
+    return counting
 
 
 def _is_text(column: pd.Series) -> bool:

@@ -204,3 +204,19 @@ def test_rows_numbered_as_time_steps_are_noted_once(caplog):
         WindowDataModule(frame=dated, lookback=24, horizon=4).setup()
         WindowDataModule(frame=steps, time_col="step", lookback=24, horizon=4).setup()
     assert "no time column" not in caplog.text
+
+
+def test_an_unrecognised_column_of_steps_is_named_as_a_likely_time_axis(caplog):
+    load = np.sin(np.arange(300) / 8.0)
+    period = pd.DataFrame({"period": np.arange(2000, 2300), "load": load})
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        WindowDataModule(frame=period, lookback=24, horizon=4).setup()
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "column 'period' counts up" in warned[0].getMessage()
+    assert "data.time_col=period" in warned[0].getMessage()
+    caplog.clear()
+    counts = pd.DataFrame({"visits": np.arange(300) % 7, "load": load})  # integers, not steps
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        WindowDataModule(frame=counts, lookback=24, horizon=4).setup()
+        WindowDataModule(frame=period, time_col="period", lookback=24, horizon=4).setup()
+    assert "counts up" not in caplog.text
