@@ -13,8 +13,8 @@ from forecast.models.encoders import RecurrentEncoder
 class ManyToOne(ForecastNet):
     """Encoder's final hidden state -> the whole horizon in one linear map.
 
-    The head reads the last state, not the last H step outputs: a linear head over the last H
-    outputs (Darts' BlockRNNModel, NeuralForecast) measured about twice the error.
+    The head reads the last state, as Darts' BlockRNNModel does, not the last H step outputs:
+    a linear head over the last H outputs (NeuralForecast's LSTM) measured about twice the error.
 
     Args:
         cell, hidden_size, num_layers, dropout, bidirectional, nonlinearity: the encoder,
