@@ -53,8 +53,10 @@ CHECKS = {
     "seed": (lambda v: _integer(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
     "precision": (float32_precision, "32- or 16-bit ('32-true', 'bf16-mixed', '16-mixed': the data "
                                "and the network are float32)"),
-    **dict.fromkeys(("bidirectional", "revin", "subtract_last", "channel_independent",
+    **dict.fromkeys(("bidirectional", "revin", "channel_independent",
                      "channel_embedding", "calendar", "sort", "warm_start"), BOOL),
+    "subtract_last": (lambda value: value is None or isinstance(value, bool),
+                      "True, False or None (the mode's own)"),
 }
 
 

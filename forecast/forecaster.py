@@ -97,8 +97,9 @@ class Forecaster(BaseEstimator):
         lookback, horizon: input and forecast steps.
         hidden_size, num_layers, dropout, bidirectional, nonlinearity, revin, subtract_last,
             channel_independent, teacher_forcing, segment_length, channel_embedding: network
-            options, as the CLI's `model.*` (see `forecast.models`); options a mode does not
-            use are ignored.
+            options, as the CLI's `model.*` (see `forecast.models`); an option the mode does not
+            use is refused unless it keeps its default. `subtract_last=None` is the mode's own:
+            True for "segment" (SegRNN's normalisation), else False.
         target, features, time_col, id_col, calendar, fill, sort, scaler: data options (see
             `WindowDataModule`).
         future_features: columns known in advance (a price plan ...): inputs over the lookback
@@ -147,7 +148,7 @@ class Forecaster(BaseEstimator):
                  dropout: float = 0.0, bidirectional: bool = False, revin: bool = False,
                  channel_independent: bool = False, teacher_forcing: float = 0.5,
                  segment_length: int = 24, nonlinearity: str = "tanh",
-                 subtract_last: bool = False, channel_embedding: bool = True,
+                 subtract_last: bool | None = None, channel_embedding: bool = True,
                  target=None, features=None, future_features=None, static_features=None,
                  time_col=None, id_col=None, calendar: bool = False, fill=None,
                  sort: bool = False, scaler: str = "standard", val_size: float = 0.2,
@@ -208,7 +209,10 @@ class Forecaster(BaseEstimator):
         net_class = NETS[MODES[self.mode]]
         dims = dm.dims  # the frame is validated here
         accepted = _net_options(net_class) - set(dims)
+        self._check_mode_options(accepted | set(dims))
         options = {k: v for k, v in self.get_params().items() if k in accepted}
+        if options.get("subtract_last", False) is None:  # the mode's own
+            options["subtract_last"] = _option_default(net_class, "subtract_last")
         net = net_class(**options, **dims)
         if self.warm_start and hasattr(self, "net_"):
             self._start_from_fitted(net, {**options, **dims})
@@ -224,6 +228,21 @@ class Forecaster(BaseEstimator):
             best_epoch = load_best(module, trainer)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
                                           "kwargs": {**options, **dims}}, best_epoch)
+
+    def _check_mode_options(self, taken: set[str]) -> None:
+        """Refuse a network option set away from its default that this mode's network does
+        not take (`taken`: teacher_forcing of a many-to-one model), which would be silently
+        ignored."""
+        defaults = {name: parameter.default for name, parameter
+                    in inspect.signature(type(self)).parameters.items()}
+        unused = [name for name in sorted(NET_OPTIONS - taken)
+                  if name in defaults and getattr(self, name) != defaults[name]]
+        if unused:
+            name = unused[0]
+            users = [mode for mode, net in MODES.items() if name in _net_options(NETS[net])]
+            raise ConfigError(f"{name}={getattr(self, name)!r}: mode={self.mode!r} does not use "
+                              f"it (mode {' or '.join(map(repr, users))} does); leave it at its "
+                              "default, or choose such a mode.")
 
     def _start_from_fitted(self, net: torch.nn.Module, kwargs: dict) -> None:
         """Copy the fitted network's weights into `net`, whose parameters must have their
@@ -624,3 +643,16 @@ def _net_options(net_class: type) -> set[str]:
     return {name for cls in (net_class, ForecastNet) for name, parameter
             in inspect.signature(cls).parameters.items()
             if parameter.kind is not parameter.VAR_KEYWORD}
+
+
+def _option_default(net_class: type, name: str):
+    """The default of option `name` of `net_class`, or of its `ForecastNet` base."""
+    for cls in (net_class, ForecastNet):
+        parameter = inspect.signature(cls).parameters.get(name)
+        if parameter is not None:
+            return parameter.default
+    raise KeyError(name)
+
+
+# Options of some network: a Forecaster refuses those its mode's network does not take.
+NET_OPTIONS = set().union(*(_net_options(NETS[name]) for name in MODES.values()))

@@ -240,6 +240,19 @@ def test_every_network_option_reaches_the_network(frame, mode, extra):
     assert {key: wrapped.get_params()[key] for key in options} == options
 
 
+def test_subtract_last_defaults_to_each_modes_own(frame):
+    """SegRNN's normalisation is subtract-last, as the CLI's model=segrnn sets it; the other
+    networks see the scaled window as it is."""
+    small = {**SMALL, "max_epochs": 1}
+    segment = forecast.Forecaster(**small, mode="segment", segment_length=12).fit(frame)
+    assert segment.get_params()["subtract_last"] is None
+    assert segment.net_spec_["kwargs"]["subtract_last"] and segment.net_.norm.subtract_last
+    plain = forecast.Forecaster(**small).fit(frame)
+    assert plain.net_spec_["kwargs"]["subtract_last"] is False and plain.net_.norm is None
+    off = forecast.Forecaster(**small, mode="segment", segment_length=12, subtract_last=False)
+    assert off.fit(frame).net_.norm is None
+
+
 def test_fit_returns_self_and_keeps_params(frame):
     model = forecast.Forecaster(**{**SMALL, "max_epochs": 1})
     with pytest.raises(NotFittedError):

@@ -66,9 +66,18 @@ BAD = [  # (arguments, the start of the message)
     (dict(precision="64-true"), r"precision: must be 32- or 16-bit .*got '64-true'"),
     (dict(precision=64), r"precision: must be 32- or 16-bit"),
     *[(dict([(name, "yes")]), rf"{name}: must be True or False, got 'yes'")
-      for name in ("bidirectional", "revin", "subtract_last", "channel_independent",
+      for name in ("bidirectional", "revin", "channel_independent",
                    "channel_embedding", "calendar", "sort", "warm_start")],
     (dict(calendar=1), r"calendar: must be True or False, got 1"),
+    (dict(subtract_last="yes"), r"subtract_last: must be True, False or None \(the mode's own\)"),
+    # an option the mode's network does not take would be ignored
+    (dict(teacher_forcing=0.9), r"teacher_forcing=0.9: mode='many_to_one' does not use it "
+                                r"\(mode 'seq2seq' does\)"),
+    (dict(segment_length=6), r"segment_length=6: mode='many_to_one' does not use it "
+                             r"\(mode 'segment' does\)"),
+    (dict(mode="seq2seq", channel_embedding=False), r"channel_embedding=False: mode='seq2seq'"),
+    (dict(nonlinearity="relu"), r"nonlinearity: 'relu' is an option of cell='rnn'; the LSTM's "
+                                r"gates fix their own activations"),
     # checked where they are used, before training, in the same terms
     (dict(cell="lstmm"), r"cell: unknown cell 'lstmm'; use one of \['gru', 'lstm', 'rnn'\]"),
     (dict(nonlinearity="sigmoid"), r"nonlinearity: use 'tanh' or 'relu', not 'sigmoid'"),

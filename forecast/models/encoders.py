@@ -38,6 +38,10 @@ class RecurrentEncoder(nn.Module):
             raise ConfigError(f"model.cell: unknown cell '{cell}'; use one of {sorted(CELLS)}.")
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"model.nonlinearity: use 'tanh' or 'relu', not '{nonlinearity}'.")
+        if nonlinearity != "tanh" and cell != "rnn":
+            raise ConfigError(f"model.nonlinearity: '{nonlinearity}' is an option of "
+                              f"model.cell=rnn; the {cell.upper()}'s gates fix their own "
+                              "activations: set model.cell=rnn or keep nonlinearity tanh.")
         if hidden_size < 1 or num_layers < 1:
             raise ConfigError("model.hidden_size and model.num_layers must be >= 1.")
         if not 0.0 <= dropout < 1.0:

@@ -20,8 +20,8 @@ class SegmentRNN(ForecastNet):
     state for every output segment, whose input is a position embedding (which segment) and
     a channel embedding (which series). Calendar features are not used.
 
-    SegRNN's own normalisation is `subtract_last=True` (the forecast is a change from the last
-    value); `revin=True` is its RevIN option.
+    SegRNN's own normalisation, `subtract_last=True` (the forecast is a change from the last
+    value), is the default here; `revin=True` is its RevIN option.
 
     Args:
         segment_length: steps per segment S; must divide lookback and horizon.
@@ -39,9 +39,10 @@ class SegmentRNN(ForecastNet):
 
     def __init__(self, segment_length: int = 48, channel_embedding: bool = True, cell: str = "gru",
                  hidden_size: int = 512, num_layers: int = 1, dropout: float = 0.0,
-                 bidirectional: bool = False, nonlinearity: str = "tanh", **base):
+                 bidirectional: bool = False, nonlinearity: str = "tanh",
+                 subtract_last: bool = True, **base):
         base["channel_independent"] = False  # handled here, with channel embeddings
-        super().__init__(**base)
+        super().__init__(subtract_last=subtract_last, **base)
         check_no_bidirectional(bidirectional, "segment")
         for key in ("lookback", "horizon"):
             if getattr(self, key) % segment_length:
