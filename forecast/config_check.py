@@ -20,8 +20,11 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from forecast.errors import ConfigError, check_accelerator
+from forecast.overrides import options_with_key
 
 _NONE = type(None)
+# Network arguments the data gives (WindowDataModule.dims), not the model config.
+FROM_DATA = {"n_inputs", "n_targets", "n_time_features", "lookback", "horizon"}
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -195,9 +198,13 @@ def _check_node(path: str, node: DictConfig) -> None:
         if key not in parameters:
             if open_kwargs:
                 continue
-            valid = ", ".join(sorted(parameters))
-            raise ConfigError(f"{path}.{key}: not an option of {target.__name__}; valid keys: "
-                              f"{valid}.")
+            valid = ", ".join(sorted(set(parameters) - FROM_DATA if path == "model"
+                                     else parameters))
+            elsewhere = options_with_key(path, key) if "." not in path else []
+            hint = (f"it is an option of {' or '.join(f'{path}={name}' for name in elsewhere)}; "
+                    if elsewhere else "")
+            raise ConfigError(f"{path}.{key}: not an option of {target.__name__}; {hint}valid "
+                              f"keys: {valid}.")
         value = node._get_node(key)
         if isinstance(value, (DictConfig, ListConfig)) or value._is_missing():
             continue

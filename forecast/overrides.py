@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from forecast.errors import ConfigError
 
@@ -93,11 +93,37 @@ def _missing_key(key: str, cfg: DictConfig) -> str:
     names = [str(name) for name in node.keys()] if isinstance(node, DictConfig) else []
     close = difflib.get_close_matches(parts[depth], names, n=3, cutoff=0.6)
     guesses = [".".join([*parts[:depth], name, *parts[depth + 1:]]) for name in close]
+    moved = not guesses and depth == len(parts) - 1
+    if moved:  # the same key in another section
+        guesses = [f"{name}.{parts[-1]}" for name in cfg if name != parts[0]
+                   and isinstance(cfg[name], DictConfig) and parts[-1] in cfg[name]]
     where = ".".join(parts[:depth]) or "the top level"
-    guess = (f"did you mean {' or '.join(guesses)}?" if guesses
-             else f"the keys of {where}: {', '.join(sorted(names)) or 'none'}.")
+    choices = options_with_key(parts[0], parts[1]) if depth == 1 and len(parts) == 2 else []
+    if choices:
+        options = " or ".join(f"{parts[0]}={name}" for name in choices)
+        guess = f"{parts[1]} is an option of {options}, not of this {parts[0]}: choose one."
+    elif guesses:
+        guess = f"did you mean {' or '.join(guesses)}?"
+    else:
+        guess = f"the keys of {where}: {', '.join(sorted(names)) or 'none'}."
+    new = ("" if parts[0] in CHECKED_GROUPS or choices or (moved and guesses)
+           else f"; +{key}=... adds a new one")
     return (f"{key}: no such key in the config; {guess} (`python -m forecast.train --cfg job` "
-            f"lists the keys; +{key}=... adds a new one)")
+            f"lists the keys{new})")
+
+
+# Groups whose keys are the arguments of our own classes: a new key there is refused.
+CHECKED_GROUPS = ("model", "data")
+
+
+def options_with_key(group: str, key: str) -> list[str]:
+    """The options of config group `group` (conf/<group>/*.yaml) that have the top-level key
+    `key`: where a key missing from the chosen option lives."""
+    folder = CONF / group
+    if not folder.is_dir():
+        return []
+    return sorted(path.stem for path in folder.glob("*.yaml")
+                  if key in (OmegaConf.load(path) or {}))
 
 
 def _missing_option(error: MissingConfigException, args: list[str]) -> str:

@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from forecast.config_check import check_config
 from forecast.data.frame import read_frame
 from forecast.errors import ConfigError, DataError
+from forecast.overrides import check_overrides
 from forecast.tracking import check_tracking_uri
 from tests.conftest import REPO, cli_runs
 
@@ -65,6 +66,38 @@ def test_teacher_forcing_inside_0_1_passes(value):
 def test_other_network_values_are_checked_the_same_way(override, message):
     with pytest.raises(ConfigError, match=message):
         check_config(composed(override))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model=lstm", "model.teacher_forcing=0.3"],
+     r"^model\.teacher_forcing: no such key in the config; teacher_forcing is an option of "
+     r"model=seq2seq, not of this model: choose one\. \(.* lists the keys\)$"),
+    (["trainer.gradient_clip_val=1"], r"^trainer\.gradient_clip_val: no such key in the config; "
+                                      r"did you mean optim\.gradient_clip_val\? \(.*keys\)$"),
+    (["trainer.max_epoch=1"], r"did you mean trainer\.max_epochs\? .*; \+trainer\.max_epoch=\.\.\. "
+                              r"adds a new one\)$"),
+])
+def test_a_key_of_another_option_or_section_is_named_where_it_lives(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        check_overrides(overrides)
+
+
+def test_a_new_model_key_names_the_model_that_has_it_and_only_settable_keys():
+    with pytest.raises(ConfigError) as caught:
+        check_config(composed("model=lstm", "+model.teacher_forcing=0.3"))
+    message = str(caught.value)
+    assert message.startswith("model.teacher_forcing: not an option of ManyToOne; it is an "
+                              "option of model=seq2seq; valid keys: bidirectional, cell")
+    for from_data in ("lookback", "horizon", "n_inputs", "n_targets", "n_time_features"):
+        assert from_data not in message
+
+
+def test_nonlinearity_relu_is_refused_for_gated_cells():
+    from forecast.models import NETS
+    with pytest.raises(ConfigError, match=r"^model\.nonlinearity: 'relu' is an option of "
+                                          r"model\.cell=rnn; the GRU's gates"):
+        NETS["ManyToOne"](n_inputs=1, n_targets=1, lookback=8, horizon=2, cell="gru",
+                          nonlinearity="relu")
 
 
 def test_every_model_preset_passes_the_value_checks():
