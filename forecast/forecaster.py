@@ -333,9 +333,11 @@ class Forecaster(BaseEstimator):
                     best_epoch: int | None = None, **params) -> Forecaster:
         """Wrap a network trained elsewhere (the CLI) on `dm`'s data as a Forecaster;
         `best_epoch`: the epochs trained for its weights."""
+        dm.setup()
         mode = {name: mode for mode, name in MODES.items()}.get(type(net).__name__, "many_to_one")
         data = {**dm.columns, "calendar": bool(dm.calendar), "scaler": dm.scaler.method,
-                "lookback": dm.spec.lookback, "horizon": dm.spec.horizon}
+                "lookback": dm.spec.lookback, "horizon": dm.spec.horizon,
+                "val_size": _val_size(dm.borders_)}
         known = inspect.signature(cls).parameters
         merged = {"mode": mode, **net_kwargs, **data, **params}
         forecaster = cls(**{k: v for k, v in merged.items() if k in known})
@@ -643,6 +645,15 @@ def _net_options(net_class: type) -> set[str]:
     return {name for cls in (net_class, ForecastNet) for name, parameter
             in inspect.signature(cls).parameters.items()
             if parameter.kind is not parameter.VAR_KEYWORD}
+
+
+def _val_size(borders: np.ndarray):
+    """The `val_size` that holds out of a series' training and validation rows what the split
+    `borders` [S, 3] held out: the rows where every series has as many, else the mean share."""
+    val = borders[:, 1] - borders[:, 0]
+    if (val == val[0]).all():
+        return int(val[0])
+    return round(float(np.mean(val / borders[:, 1])), 4)
 
 
 def _option_default(net_class: type, name: str):

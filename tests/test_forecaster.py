@@ -238,6 +238,8 @@ def test_every_network_option_reaches_the_network(frame, mode, extra):
     dm = forecast.data.WindowDataModule(frame=frame, lookback=48, horizon=12)
     wrapped = forecast.Forecaster.from_fitted(dm, model.net_, kwargs)  # as the CLI does
     assert {key: wrapped.get_params()[key] for key in options} == options
+    val_rows = dm.borders_[0, 1] - dm.borders_[0, 0]  # the split's validation part, as rows
+    assert wrapped.get_params()["val_size"] == val_rows > 0
 
 
 def test_subtract_last_defaults_to_each_modes_own(frame):

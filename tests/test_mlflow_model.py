@@ -81,6 +81,7 @@ def test_the_logged_model_says_how_it_was_trained(cli_run):
                                                                        {"eta_min": 0.0})
     assert cli_run["forecaster"].best_epoch_ in (1, 2)  # the run's best of its 2 epochs
     assert params["ema_decay"] is None  # the sine preset averages no weights
+    assert params["val_size"] == 60  # data.split.val=0.1 of 600 steps: rows of train + val
 
 
 def test_fresh_process_pyfunc_equals_forecaster_predict(cli_run, history, tmp_path):
