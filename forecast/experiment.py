@@ -25,7 +25,7 @@ from forecast.models.ema import WeightAverage
 from forecast.models.lit import check_converged, load_best
 from forecast.progress import ProgressBar
 from forecast.reports import results_table, summary
-from forecast.resume import check_resumable, find_checkpoint, mark_finished, save_runs
+from forecast.resume import check_resumable, find_checkpoint, finished, mark_finished, save_runs
 from forecast.run_log import log_invocation
 from forecast.tracking import open_runs
 
@@ -112,14 +112,15 @@ def _objective(trainer: pl.Trainer) -> float:
 
 def build_trainer(cfg: DictConfig, checkpoint: Path | None) -> pl.Trainer:
     """The Trainer of `cfg`, with its callbacks and the progress bar, without a logger yet;
-    resuming from `checkpoint`, the checkpoints go on being written beside it."""
+    resuming an interrupted run from `checkpoint`, the checkpoints go on being written beside
+    it (a finished run trained further writes its own, keeping the finished run's)."""
     # A preset's settings (callbacks.early_stopping.patience) outlive `callbacks=none` as nodes
     # without a `_target_`: nothing to build.
     callbacks = [build(node, f"callbacks.{name}") for name, node in (cfg.callbacks or {}).items()
                  if OmegaConf.is_dict(node) and "_target_" in node]
     if checkpoint is not None:
         log.info(f"resuming from {checkpoint}")
-        for callback in callbacks:
+        for callback in callbacks if not finished(checkpoint) else []:
             if isinstance(callback, ModelCheckpoint):
                 callback.dirpath = os.path.realpath(checkpoint.parent)  # as Lightning keeps it
     if cfg.trainer.get("enable_progress_bar", True):

@@ -18,6 +18,8 @@ def quiet() -> None:
     # Every run has its own output folder; what is in it already is ours (the MLflow run ids
     # written before fit, or the checkpoints a resumed run continues from).
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
+    # A finished run trained further writes its checkpoints into its own folder.
+    warnings.filterwarnings("ignore", message=r".*The dirpath has changed from")
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
     # Lightning warns where an epoch has fewer training items than log_every_n_steps (the sine
     # preset: 6 lists of 8 batches); train_loss_step counts optimiser steps across epochs and

@@ -21,6 +21,7 @@ from torch import nn
 
 from forecast.errors import ConfigError, TrainingError
 from forecast.models.base import ForecastNet
+from forecast.models.schedules import reschedule
 
 log = logging.getLogger(__name__)
 # What torch raises for a setting it rejects, at construction or on the first step (T_max=0).
@@ -251,6 +252,12 @@ class ForecastModule(pl.LightningModule):
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Resuming: the schedule takes this run's settings (`reschedule`)."""
+        schedulers, optimizers = checkpoint.get("lr_schedulers"), checkpoint.get("optimizer_states")
+        if self.scheduler is not None and schedulers and optimizers:
+            reschedule(schedulers[0], optimizers[0], self.scheduler)
 
     def configure_optimizers(self):
         optimizer = self.optimizer(self.parameters())

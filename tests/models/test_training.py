@@ -675,3 +675,37 @@ def test_a_run_with_an_lr_schedule_and_grouped_steps_resumes_exactly(tmp_path):
     assert trainer.optimizers[0].param_groups[0]["lr"] == 1e-3 * 0.5 ** 4
     for name, value in full.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
+
+
+def test_a_resumed_schedule_follows_this_runs_max_epochs(tmp_path, caplog):
+    """A finished 2-epoch cosine run trained on to 4 epochs: the cosine over 4 epochs from
+    epoch 2 on (lr/2, then lr (1 + cos(3 pi / 4)) / 2), not the old T_max=2 (lr 0, then back up
+    to lr)."""
+    def fit(folder, epochs: int, resume=None):
+        cosine = partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=epochs)
+        rates = LearningRates()
+        saved = pl.callbacks.ModelCheckpoint(dirpath=folder, save_last=True)
+        fit_in_groups(4, saved, rates, epochs=epochs, resume=resume, scheduler=cosine)
+        return rates.seen
+
+    fit(tmp_path / "half", 2)
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        resumed = fit(tmp_path / "more", 4, tmp_path / "half" / "last.ckpt")
+    base = 1e-3  # fit_in_groups' Adam
+    expected = [base * (1 + math.cos(math.pi * epoch / 4)) / 2 for epoch in (2, 3)]
+    assert resumed == pytest.approx(expected, rel=1e-6)
+    assert "T_max 2 -> 4" in caplog.text and "from epoch 2" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="forecast"):  # the same settings: as it was
+        assert fit(tmp_path / "again", 2, tmp_path / "half" / "last.ckpt") == []
+    assert "LR schedule" not in caplog.text
+
+
+class LearningRates(pl.Callback):
+    """The learning rate of each epoch trained."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_train_epoch_start(self, trainer, module):
+        self.seen.append(trainer.optimizers[0].param_groups[0]["lr"])

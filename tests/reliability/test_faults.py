@@ -101,9 +101,15 @@ def test_a_finished_run_is_trained_further_into_new_runs(tmp_path):
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert "no interrupted run" in fresh.stdout  # resume=auto passes over finished runs
 
+    kept_bytes = checkpoint.read_bytes()
     longer = run_train(*short, "trainer.max_epochs=3", f"resume={checkpoint}", cwd=tmp_path)
     assert longer.returncode == 0, longer.stderr[-2000:]
     assert f"resuming from {checkpoint}" in longer.stdout
+    # the finished run's checkpoints stay as they were; the new epochs have a folder of their own
+    assert checkpoint.read_bytes() == kept_bytes
+    assert len(list(tmp_path.glob("outputs/sine/*/checkpoints/last.ckpt"))) == 3
+    # the sine preset's cosine over trainer.max_epochs: now T_max=3, from epoch 2 on
+    assert "LR schedule continues under this run's settings (T_max 2 -> 3)" in longer.stdout
     _, runs = neural_run(tmp_path)
     by_id = {run.info.run_id: run for run in runs}
     kept = by_id[finished.info.run_id]
