@@ -34,6 +34,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from forecast.building import build_module
+from forecast.errors import ConfigError, check_accelerator
 from forecast.evaluate import NEURAL, Result, build_baselines, predict_scaled, run_baselines, score
 from forecast.logs import quiet
 from forecast.models import ForecastModule
@@ -47,7 +48,12 @@ QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"]  # --quick: a
 
 
 def on_accelerator(accelerator: str) -> list[str]:
-    """Overrides that train on `accelerator` ("cpu" or "gpu"), the windows kept on the GPU."""
+    """Overrides that train on `accelerator` ("cpu" or "gpu"), the windows kept on the GPU; a
+    GPU torch does not see ends the script with one line."""
+    try:
+        check_accelerator(accelerator, f"--accelerator {accelerator}", "use --accelerator cpu")
+    except ConfigError as error:
+        raise SystemExit(f"error: {error}") from None
     return ([] if accelerator == "cpu"
             else [f"trainer.accelerator={accelerator}", "data.on_device=true"])
 

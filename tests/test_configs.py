@@ -185,6 +185,17 @@ def test_smoke_runs_leave_the_committed_results_alone(script, args):
     assert {path: path.stat().st_mtime_ns for path in results.iterdir()} == before
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the answer where no GPU is seen")
+def test_a_benchmark_asked_for_a_gpu_torch_does_not_see_says_so_in_one_line():
+    result = subprocess.run([sys.executable, "experiments/variants.py", "airline", "",
+                             "--quick", "--accelerator", "gpu"], cwd=REPO, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: --accelerator gpu: torch {torch.__version__} sees no CUDA GPU on this machine; "
+        "use --accelerator cpu (or install a CUDA build of torch)."]
+
+
 def test_gpu_accuracy_script_runs_the_gpu_settings():
     script = (REPO / "experiments" / "gpu" / "accuracy.sh").read_text()
     defaults = re.search(r"\|\| settings=\(([^)]*)\)", script).group(1).split()
