@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -61,6 +62,7 @@ from forecast.models import NETS, ForecastModule, ForecastNet
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import Rejected, call_text, check_converged, first_steps, load_best
 
+log = logging.getLogger(__name__)
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
          "segment": "SegmentRNN"}
 # Training batches per Lightning step: the same optimiser steps, Lightning's own cost per step
@@ -488,8 +490,22 @@ class Forecaster(BaseEstimator):
             values, names = self._refitted_columns(X, schema, origins, times, n_windows,
                                                    every, level)
         else:
+            self._note_in_sample(origins.history)
             values, names = self._columns(origins.history, times, origins.ahead, level)
         return backtest_frame(values, origins, times[:, schema.lookback:], schema, names)
+
+    def _note_in_sample(self, history: History) -> None:
+        """Warn where backtest windows (`history`: their cutoffs) forecast rows of the data
+        this model was fitted on: scores there flatter it."""
+        fitted_end = dict(zip(self.schema_.series_ids, self.history_end_, strict=True))
+        inside = [end < fitted_end[id_] for id_, end in zip(history.ids, history.ends,
+                                                            strict=True) if id_ in fitted_end]
+        if any(inside):
+            last = max(self.history_end_)
+            log.warning(f"backtest: {sum(inside)} of {len(history.ids)} windows forecast rows "
+                        f"this model was fitted on (up to {last}): their errors are in-sample; "
+                        "backtest on rows after those, or pass refit=True to fit before each "
+                        "window.")
 
     def score(self, X: pd.DataFrame, y=None) -> float:
         """R^2 of this model's forecasts of X against what followed (1 is perfect, 0 no better

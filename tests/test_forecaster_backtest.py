@@ -2,6 +2,8 @@
 same numbers as `predict` on each cutoff's history; and `score`, R^2 over such a backtest, as
 scikit-learn's model selection uses it."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +26,22 @@ def frame():
 def model(frame):
     return forecast.Forecaster(lookback=48, horizon=12, hidden_size=16, max_epochs=2,
                                calendar=True).fit(frame.iloc[:450])
+
+
+def test_windows_inside_the_fitted_rows_are_named_as_in_sample(model, frame, caplog):
+    """The model was fitted on rows up to 449: a cutoff before that scores rows it trained on."""
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        model.backtest(frame.iloc[:450], n_windows=2)  # cutoffs at rows 425 and 437
+    (warned,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned.startswith("backtest: 2 of 2 windows forecast rows this model was fitted on "
+                             f"(up to {frame.date.iloc[449]}): their errors are in-sample")
+    assert "refit=True" in warned
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        model.backtest(frame, n_windows=2, step=12)  # cutoffs at rows 575 and 587
+        model.backtest(frame.iloc[:450], n_windows=1, step=12, refit=True)
+        model.score(frame.iloc[402:])  # the first lookback rows are history: cutoffs from 449
+    assert "in-sample" not in caplog.text
 
 
 def test_each_window_is_predict_on_the_history_up_to_its_cutoff(model, frame):
