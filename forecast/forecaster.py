@@ -210,8 +210,9 @@ class Forecaster(BaseEstimator):
         dm = self._datamodule(X)
         net_class = NETS[MODES[self.mode]]
         dims = dm.dims  # the frame is validated here
-        accepted = _net_options(net_class) - set(dims)
-        self._check_mode_options(accepted | set(dims))
+        taken = _net_options(net_class)
+        self._check_mode_options(taken)
+        accepted = taken - set(dims)
         options = {k: v for k, v in self.get_params().items() if k in accepted}
         if options.get("subtract_last", False) is None:  # the mode's own
             options["subtract_last"] = _option_default(net_class, "subtract_last")
