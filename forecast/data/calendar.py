@@ -17,20 +17,16 @@ _FEATURES = {
 
 
 _DAY = 86400.0
-_CALENDAR_STEPS = {"W": 7 * _DAY, "M": 30 * _DAY, "Q": 91 * _DAY, "Y": 365 * _DAY, "A": 365 * _DAY}
 
 
 def step_seconds(freq: str) -> float:
-    """Length of one step in seconds (approximate for weeks, months, quarters, years)."""
+    """Length of one step in seconds; for calendar steps (months, weeks, business days) the
+    mean of twelve steps from the first one after 2001-01-01."""
     step = pd.tseries.frequencies.to_offset(freq)
-    base = step.rule_code.split("-")[0].upper()
-    if base != "MIN":
-        calendar_unit = base.lstrip("BS")[:1]  # BME, SME, QS, BYS ... -> M, M, Q, Y
-        if base[:1] in "WMQYA" or base[:2] in ("BM", "BQ", "BY", "BA", "SM"):
-            return _CALENDAR_STEPS[calendar_unit] * step.n
-    if base == "B":
-        return _DAY * step.n
-    return pd.Timedelta(step).total_seconds()
+    if isinstance(step, pd.offsets.Tick):
+        return pd.Timedelta(step).total_seconds()
+    start = pd.Timestamp("2001-01-01") + step  # on the offset's anchor (a Sunday for W-SUN)
+    return (start + 12 * step - start).total_seconds() / 12
 
 
 def calendar_names(freq: str | int) -> list[str]:

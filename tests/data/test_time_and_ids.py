@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.data.calendar import calendar_features
+from forecast.data.calendar import calendar_features, calendar_names, season_length
 from forecast.data.frame import build_panel
 from forecast.data.timeaxis import localized, naive, wall_clock
 from forecast.errors import DataError
@@ -99,3 +99,12 @@ def test_ids_keep_their_type_and_one_name_of_two_types_is_refused():
     mixed.loc[10:, "unique_id"] = "7"
     with pytest.raises(DataError, match=r"'unique_id' holds the series id '7' as two values"):
         build_panel(mixed)
+
+
+@pytest.mark.parametrize("freq, season, names", [
+    ("ms", 86_400_000, 6), ("15min", 96, 6), ("h", 24, 5), ("D", 7, 4), ("B", 5, 4),
+    ("W-SUN", 52, 2), ("SMS", 24, 2), ("MS", 12, 1), ("QE-DEC", 4, 1), ("YS", 1, 0)])
+def test_season_and_calendar_follow_the_step_length(freq, season, names):
+    # "ms" is milliseconds, not month start; a weekly step is a week wherever it is anchored
+    assert season_length(freq) == season
+    assert len(calendar_names(freq)) == names
