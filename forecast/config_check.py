@@ -116,6 +116,31 @@ def _check_monitors(callbacks) -> None:
                               f"without improvement before stopping), got {patience}.")
 
 
+def check_validation(cfg: DictConfig, n_val_windows: int) -> None:
+    """A run without validation (no validation windows, or `trainer.limit_val_batches=0`) has
+    nothing watch a validation metric: Lightning's early stopping fails after the first epoch."""
+    limit = OmegaConf.select(cfg, "trainer.limit_val_batches", default=1.0)
+    if n_val_windows and limit != 0:
+        return
+    callbacks = cfg.get("callbacks") or {}
+    watchers = [f"callbacks.{name}.monitor={node.monitor}" for name, node in callbacks.items()
+                if OmegaConf.is_dict(node) and "_target_" in node
+                and str(node.get("monitor")).startswith("val_")]
+    fixes = ["drop trainer.limit_val_batches=0" if n_val_windows
+             else "give validation a part (e.g. data.split.val=0.1)"]
+    if watchers:
+        fixes.append("monitor train_loss_epoch, or drop the callbacks with callbacks=none")
+    target = OmegaConf.select(cfg, "optim.scheduler._target_", default="") or ""
+    if target.endswith(".ReduceLROnPlateau"):
+        watchers.append("optim.scheduler (ReduceLROnPlateau)")
+        fixes.append("use another optim (e.g. optim=adam)")
+    if watchers:
+        cause = ("trainer.limit_val_batches=0 skips validation" if n_val_windows
+                 else "data.split.val leaves no validation windows")
+        raise ConfigError(f"{cause}, and {', '.join(watchers)} watch(es) the validation loss; "
+                          f"{'; or '.join(fixes)}.")
+
+
 _UNSET = object()
 
 

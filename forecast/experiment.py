@@ -18,6 +18,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from forecast.backtest import backtest, check_stride
 from forecast.building import build, build_module
+from forecast.config_check import check_validation
 from forecast.evaluate import build_baselines, check_baselines, windows
 from forecast.forecaster import Forecaster
 from forecast.intervals import coverage_metrics, spread
@@ -42,6 +43,7 @@ def run(cfg: DictConfig) -> float:
     # Everything a config value can break is built before any MLflow run is opened.
     dm = build(cfg.data, "data")
     dm.setup()
+    check_validation(cfg, len(dm.starts_["val"]))
     net = build(cfg.model, "model", **dm.dims)
     module = build_module(cfg.optim, net)
     module.check_optimization()  # lr=-1 or T_max=0 fail here, not after the first epoch
@@ -52,7 +54,7 @@ def run(cfg: DictConfig) -> float:
     if checkpoint is not None:
         check_resumable(checkpoint, module, cfg)
     trainer = build_trainer(cfg, checkpoint)
-    model_name = HydraConfig.get().runtime.choices.get("model", "model")
+    model_name = _model_name(cfg)
     tracker, neural_run = open_runs(cfg, model_name, checkpoint)
     with tracker or nullcontext():
         checkpoints = trainer.checkpoint_callback.dirpath if trainer.checkpoint_callback else None
@@ -88,6 +90,18 @@ def run(cfg: DictConfig) -> float:
     if checkpoints:
         mark_finished(checkpoints)  # resume=auto passes over this run from now on
     return _objective(trainer)
+
+
+def _model_name(cfg: DictConfig) -> str:
+    """The name of the neural model in run names and tables: the model config chosen, or the
+    cell when an override changed it (`model=lstm model.cell=gru` is "gru", `model=seq2seq
+    model.cell=gru` "seq2seq_gru"), so a sweep over `model.cell` tells its runs apart."""
+    hydra = HydraConfig.get()
+    choice = hydra.runtime.choices.get("model", "model")
+    if not any(override.lstrip("+").startswith("model.cell=") for override in hydra.overrides.task):
+        return choice
+    cell = cfg.model.cell
+    return cell if choice in ("rnn", "lstm", "gru") else f"{choice}_{cell}"
 
 
 def _note_early_stop(trainer: pl.Trainer, best_epoch: int | None) -> None:

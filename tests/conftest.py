@@ -109,6 +109,9 @@ def cli_runs(tmp_path_factory, cases: dict, workers: int = 2) -> dict:
 
 
 FAST = ("trainer=fast", "trainer.max_epochs=2", "data.frame.n_steps=600")
+# A run whose loss diverges: an error only training shows.
+DIVERGING = ("optim.optimizer.lr=1e9", "optim.gradient_clip_val=0", "model=rnn",
+             "model.nonlinearity=relu", "baselines=none")
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,12 @@ import socket
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 
-from forecast.config_check import check_config
+from forecast.config_check import check_config, check_validation
 from forecast.data.frame import read_frame
 from forecast.errors import ConfigError, DataError
+from forecast.experiment import _model_name
 from forecast.overrides import check_overrides
 from forecast.tracking import check_tracking_uri
 from tests.conftest import REPO, cli_runs
@@ -229,3 +231,28 @@ def test_a_wrong_type_reached_through_an_interpolation_names_the_key_typed():
         check_config(composed("seed=abc"))  # data.seed is ${seed}
     with pytest.raises(ConfigError, match=r"^model\.hidden_size: expected an integer"):
         check_config(composed("model.hidden_size=abc"))  # typed where it is used: no source
+
+
+def test_a_run_without_validation_has_nothing_watch_the_validation_loss():
+    check_validation(composed(), n_val_windows=60)  # the preset validates
+    check_validation(composed("callbacks=none"), n_val_windows=0)  # nothing watches
+    with pytest.raises(ConfigError) as caught:
+        check_validation(composed("optim=adam_plateau"), n_val_windows=0)
+    message = str(caught.value)
+    assert message.startswith("data.split.val leaves no validation windows, and callbacks.")
+    assert "callbacks.early_stopping.monitor=val_loss" in message
+    assert "optim.scheduler (ReduceLROnPlateau)" in message and "optim=adam" in message
+    with pytest.raises(ConfigError, match=r"^trainer.limit_val_batches=0 skips validation.*"
+                                          r"drop trainer.limit_val_batches=0"):
+        check_validation(composed("+trainer.limit_val_batches=0"), n_val_windows=60)
+
+
+@pytest.mark.parametrize("overrides, name", [
+    ([], "lstm"), (["model=gru"], "gru"), (["model=lstm", "model.cell=gru"], "gru"),
+    (["model=seq2seq", "model.cell=rnn"], "seq2seq_rnn"), (["model=seq2seq"], "seq2seq")])
+def test_the_neural_run_is_named_after_the_network_it_trains(overrides, name):
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["+experiment=sine", *overrides],
+                      return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    assert _model_name(cfg) == name

@@ -21,10 +21,7 @@ from forecast.evaluate import check_baselines
 from forecast.experiment import _note_early_stop
 from forecast.models import ForecastModule, ManyToOne
 from forecast.resume import check_resumable
-from tests.conftest import FAST, run_train
-
-DIVERGING = ("optim.optimizer.lr=1e9", "optim.gradient_clip_val=0", "model=rnn",
-             "model.nonlinearity=relu", "baselines=none")
+from tests.conftest import DIVERGING, FAST, run_train
 
 
 def test_a_run_whose_loss_diverged_fails_and_logs_no_model(tmp_path):
@@ -57,6 +54,15 @@ def test_a_rejected_baseline_setting_fails_before_the_network_trains(tmp_path):
     assert "~baselines.ridge" in done.stderr and "epoch 1/" not in done.stdout + done.stderr
     assert not (tmp_path / "mlflow.db").exists()  # no run opened
     assert not (tmp_path / "outputs").exists()
+
+
+def test_early_stopping_without_validation_fails_before_any_run(tmp_path):
+    done = run_train("+experiment=sine", *FAST, "data.split.val=0", cwd=tmp_path,
+                     new_store=True)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "error: data.split.val leaves no validation windows" in done.stderr
+    assert "Traceback" not in done.stderr and "epoch 1/" not in done.stdout + done.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # no run opened
 
 
 def test_baselines_are_tried_on_a_few_windows():

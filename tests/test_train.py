@@ -8,7 +8,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import FAST, REPO, run_train
+from tests.conftest import DIVERGING, FAST, REPO, run_train
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +84,16 @@ def test_runs_metrics_and_artifacts_in_the_default_local_store(sine_run):
 
 
 def test_tracking_uri_override_and_failed_run(tmp_path):
-    """An error only training shows (a plateau schedule in a run without validation) marks the
-    runs FAILED, with the error."""
+    """An error only training shows (a loss that diverged) marks the runs FAILED, with the
+    error."""
     store = f"sqlite:///{tmp_path / 'elsewhere.db'}"
-    result = run_train("+experiment=sine", *FAST, f"logger.tracking_uri={store}",
-                       "optim=adam_plateau", "+trainer.limit_val_batches=0", cwd=tmp_path)
+    result = run_train("+experiment=sine", *FAST, *DIVERGING, f"logger.tracking_uri={store}",
+                       cwd=tmp_path)
     assert result.returncode != 0
     client = MlflowClient(store)
     runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
     assert runs and all(r.info.status == "FAILED" for r in runs)
-    assert "ReduceLROnPlateau" in runs[0].data.tags["error"]
+    assert "diverged" in runs[0].data.tags["error"]
     assert not Path(tmp_path / "mlflow.db").exists()
 
 
