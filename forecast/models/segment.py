@@ -41,7 +41,12 @@ class SegmentRNN(ForecastNet):
                  hidden_size: int = 512, num_layers: int = 1, dropout: float = 0.0,
                  bidirectional: bool = False, nonlinearity: str = "tanh",
                  subtract_last: bool = True, **base):
-        base["channel_independent"] = False  # handled here, with channel embeddings
+        if base.get("channel_independent"):
+            raise ConfigError("model.channel_independent: the segment model runs every channel "
+                              "as its own series already; leave it false.")
+        if base.get("n_time_features"):
+            raise ConfigError("model: the segment model (SegRNN) uses no calendar, known-future "
+                              "or static inputs; choose another model, or drop them.")
         super().__init__(subtract_last=subtract_last, **base)
         check_no_bidirectional(bidirectional, "segment")
         for key in ("lookback", "horizon"):

@@ -22,7 +22,7 @@ MODES = [ManyToOne, ManyToMany, Seq2Seq]
 def make(cls, **kw):
     base = dict(n_inputs=C, n_targets=C, lookback=L, horizon=H, n_time_features=F, hidden_size=8)
     if cls is SegmentRNN:
-        base.update(segment_length=6)
+        base.update(segment_length=6, n_time_features=0)  # it takes no known inputs
     return cls(**{**base, **kw})
 
 
@@ -50,6 +50,8 @@ def test_shapes(cls, cell, bidirectional):
 @pytest.mark.parametrize("revin, last, independent", [(True, False, False), (False, False, True),
                                                       (True, True, True), (False, True, False)])
 def test_normalisation_and_channel_independence_keep_shapes(cls, revin, last, independent):
+    # the segment model is channel independent by construction (and refuses the flag)
+    independent = independent and cls is not SegmentRNN
     net = make(cls, revin=revin, subtract_last=last, channel_independent=independent)
     x, x_time, y_time, y = inputs()
     assert net(x, x_time, y_time, y).shape == net.target(x, y).shape
@@ -169,6 +171,15 @@ def test_the_cpu_autocast_probe_warns_once_when_it_fails_and_keeps_the_random_st
 def test_segment_length_must_divide_lookback():
     with pytest.raises(ConfigError, match="segment_length"):
         make(SegmentRNN, segment_length=5)
+
+
+@pytest.mark.parametrize("option, key", [({"n_time_features": 3}, "model: the segment model"),
+                                         ({"channel_independent": True},
+                                          "model.channel_independent")])
+def test_segment_model_refuses_inputs_it_would_drop(option, key):
+    # Lightning users build the network without the CLI's and the Forecaster's checks
+    with pytest.raises(ConfigError, match=f"^{key}"):
+        make(SegmentRNN, **option)
 
 
 def test_unknown_cell_is_a_config_error():
