@@ -122,6 +122,7 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
     `caller`. Without `lookback_rows` a series may be shorter than the lookback (a caller that
     needs more rows says how many)."""
     _check_form(frame, schema, caller)
+    frame = _in_model_timezone(frame, schema)
     n_past = len(schema.columns) - schema.n_future
     try:
         panel = build_panel(frame, target=schema.targets,
@@ -229,7 +230,7 @@ def rows_through(frame: pd.DataFrame, schema: Schema, cutoffs: dict) -> pd.DataF
     """The rows of `frame` at or before the cutoff of their series (`cutoffs`: series id ->
     time): what a model refitted at those cutoffs may see."""
     raw = frame[schema.time_name] if schema.time_name in frame.columns else frame.index
-    times = _parse_times(pd.Series(raw), schema.freq)
+    times = _parse_times(pd.Series(raw), schema)
     if times is None:
         raise DataError(f"backtest: the times of '{schema.time_name}' cannot be compared with "
                         "the cutoffs; pass timestamps or integer steps.")
@@ -262,9 +263,21 @@ def _time_col(frame: pd.DataFrame, schema: Schema) -> str | None:
     return schema.time_name if schema.time_name in frame.columns else None
 
 
-def _parse_times(raw: pd.Series, freq: str | int) -> pd.Index | None:
-    """Integer steps or timestamps (naive, as `build_panel` reads those of `freq`) of a whole
-    column; None when not that simple."""
+def _in_model_timezone(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """`frame` with timezone-aware times in the training data's timezone: the same instants,
+    on the clock (local midnights of daily steps) the model was trained on."""
+    column = _time_col(frame, schema)
+    times = frame[column] if column is not None else frame.index
+    if schema.tz is None or not isinstance(times.dtype, pd.DatetimeTZDtype):
+        return frame
+    if column is None:
+        return frame.set_axis(frame.index.tz_convert(schema.tz))
+    return frame.assign(**{column: times.dt.tz_convert(schema.tz)})
+
+
+def _parse_times(raw: pd.Series, schema: Schema) -> pd.Index | None:
+    """Integer steps or timestamps (naive, as `build_panel` reads those of the model, in its
+    timezone) of a whole column; None when not that simple."""
     if pd.api.types.is_integer_dtype(raw.dtype):
         return pd.Index(raw.to_numpy(dtype=np.int64))
     try:
@@ -273,7 +286,9 @@ def _parse_times(raw: pd.Series, freq: str | int) -> pd.Index | None:
             parsed = pd.DatetimeIndex(pd.to_datetime(raw))
     except (ValueError, TypeError):
         return None
-    return None if parsed.hasnans else naive(parsed, freq)
+    if parsed.tz is not None and schema.tz is not None:
+        parsed = parsed.tz_convert(schema.tz)
+    return None if parsed.hasnans else naive(parsed, schema.freq)
 
 
 def fixed_step(freq: str | int):
@@ -362,7 +377,7 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
 
 def _future_index(future: pd.DataFrame, schema: Schema) -> pd.Index:
     raw = future[schema.time_name]
-    time = _parse_times(raw, schema.freq)
+    time = _parse_times(raw, schema)
     if time is None:
         raise DataError(f"predict: `future` column '{schema.time_name}' holds values that are not "
                         "timestamps (or integer steps); fix them.")

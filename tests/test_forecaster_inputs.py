@@ -66,6 +66,19 @@ def test_timezone_aware_times_come_back_in_their_timezone(berlin):
     assert str(backtest.date.dt.tz) == "Europe/Berlin" and backtest.cutoff.dt.tz is not None
 
 
+def test_daily_times_in_another_timezone_are_the_same_local_days():
+    # Berlin midnight is 23:00 UTC the day before: read on the model's clock, not the history's
+    times = pd.date_range("2021-01-01", periods=60, freq="D", tz="Europe/Berlin")
+    frame = pd.DataFrame({"date": times, "y": np.sin(np.arange(60) / 3)})
+    model = forecast.Forecaster(**TINY).fit(frame)
+    predicted, backtest = model.predict(frame), model.backtest(frame, n_windows=2)
+    assert predicted.index[0] == pd.Timestamp("2021-03-02", tz="Europe/Berlin")
+    for tz in ("UTC", "America/New_York"):
+        moved = frame.assign(date=frame.date.dt.tz_convert(tz))
+        pd.testing.assert_frame_equal(model.predict(moved), predicted)
+        pd.testing.assert_frame_equal(model.backtest(moved, n_windows=2), backtest)
+
+
 def test_a_timezone_aware_model_serves_naive_utc_times(berlin, tmp_path):
     frame, model = berlin
     mlflow.set_tracking_uri(sqlite_store(tmp_path / "mlflow.db"))
