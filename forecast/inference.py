@@ -15,7 +15,7 @@ from pandas.tseries.frequencies import to_offset
 from forecast.data.frame import build_panel
 from forecast.data.panel import Panel
 from forecast.data.static import StaticEncoder
-from forecast.data.timeaxis import localized, naive
+from forecast.data.timeaxis import localized, naive, parse_times
 from forecast.errors import ConfigError, DataError, is_positive_int
 
 
@@ -283,7 +283,7 @@ def _parse_times(raw: pd.Series, schema: Schema) -> pd.Index | None:
     try:
         with warnings.catch_warnings():  # "could not infer format": text that is no timestamp
             warnings.simplefilter("ignore", UserWarning)
-            parsed = pd.DatetimeIndex(pd.to_datetime(raw))
+            parsed = parse_times(raw, schema.freq)
     except (ValueError, TypeError):
         return None
     if parsed.tz is not None and schema.tz is not None:

@@ -38,6 +38,7 @@ from forecast.data.timeaxis import (
     grid_positions,
     infer_freq,
     naive,
+    parse_times,
     regular_steps,
     to_index,
 )
@@ -405,7 +406,7 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, s
         return (*as_ticks(pd.Index(raw)), None)
     if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
         try:
-            raw = pd.to_datetime(raw)
+            raw = parse_times(raw, freq)
         except (ValueError, TypeError):
             row = int(np.argmax(pd.isna(pd.to_datetime(raw, errors="coerce"))))
             value = raw[row] if time_col is None else raw.iloc[row]

@@ -44,12 +44,30 @@ def naive(time: pd.DatetimeIndex, freq: str | int | None = None) -> pd.DatetimeI
     says (`freq` None: as the times' median step says); naive times as they are."""
     if time.tz is None:
         return time
-    if freq is None:
-        steps = np.diff(time.asi8[:_INFER_ROWS])
-        utc = len(steps) > 0 and pd.Timedelta(np.median(steps), unit=time.unit) < _UNDER_A_DAY
-    else:
-        utc = utc_axis(freq)
-    return (time.tz_convert("UTC") if utc else time).tz_localize(None)
+    return (time.tz_convert("UTC") if _on_utc_axis(time, freq) else time).tz_localize(None)
+
+
+def _on_utc_axis(time: pd.DatetimeIndex, freq: str | int | None) -> bool:
+    if freq is not None:
+        return utc_axis(freq)
+    steps = np.diff(time.asi8[:_INFER_ROWS])
+    return len(steps) > 0 and pd.Timedelta(np.median(steps), unit=time.unit) < _UNDER_A_DAY
+
+
+def parse_times(raw: pd.Series, freq: str | int | None = None) -> pd.DatetimeIndex:
+    """`pd.to_datetime(raw)`, and times written with UTC offsets that change and no zone name
+    (pandas writes a zone's times so across a clock change): the instants in UTC below a
+    day's step, else the local clock each was written on. Raises pandas' ValueError/TypeError
+    for values that are no timestamps."""
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(raw))
+    except ValueError as error:
+        if "Mixed timezones" not in str(error):
+            raise
+    instants = pd.DatetimeIndex(pd.to_datetime(raw, utc=True))
+    if _on_utc_axis(instants, freq):
+        return instants
+    return pd.DatetimeIndex([pd.Timestamp(value).tz_localize(None) for value in raw])
 
 
 def localized(time: pd.Index, tz: str | None, freq: str | int) -> pd.Index:

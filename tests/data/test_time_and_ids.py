@@ -31,6 +31,18 @@ def test_daily_times_with_a_timezone_stay_local_midnights():
     assert localized(panel.time, panel.tz, panel.freq).equals(times)
 
 
+@pytest.mark.parametrize("freq", ["h", "D"])
+def test_times_written_with_offsets_across_a_clock_change_are_read(freq):
+    # what `df.to_csv` writes for a zone's times: "+01:00" before the change, "+02:00" after
+    times = pd.date_range("2021-03-20", periods=300, freq=freq, tz="Europe/Berlin")
+    panel = build_panel(frame(times.astype(str)))
+    assert panel.freq == freq
+    if freq == "h":  # the instants, in UTC
+        assert panel.tz == "UTC" and panel.time.equals(naive(times, "h"))
+    else:  # the local days they were written on
+        assert panel.tz is None and panel.time.equals(times.tz_localize(None))
+
+
 def test_the_calendar_of_utc_times_is_the_local_clock():
     times = pd.date_range("2021-06-01", periods=48, freq="h", tz="Asia/Tokyo")
     utc = naive(times, "h")
