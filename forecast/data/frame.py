@@ -185,6 +185,7 @@ def build_panel(
     check_frequencies(regular, bounds, freq, rows, longest)
     columns = target + features
     values = _values(frame, columns, order)
+    _note_lost_precision(frame, columns)
     start = to_index(ticks[bounds[:-1]], unit)
     if fill is None:
         check_regular(regular, bounds, freq, rows)
@@ -450,6 +451,21 @@ def _values(frame: pd.DataFrame, columns: list, order: np.ndarray | None) -> np.
     if order is None:
         return data.to_numpy(dtype=np.float32, copy=True)
     return data.to_numpy(dtype=np.float32)[order]
+
+
+def _note_lost_precision(frame: pd.DataFrame, columns: list) -> None:
+    """Warn about a column whose spread is a few float32 steps at its level (a meter reading
+    near 1e9 that moves by 10: float32 holds it in steps of 64), as its changes are lost."""
+    for name in columns:
+        values = frame[name].to_numpy(dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            continue
+        level, spread = np.abs(values).max(), values.std()
+        if 0 < spread < 100 * np.spacing(np.float32(level)):
+            log.warning(f"data: column '{name}' varies little against its level (values near "
+                        f"{level:.3g}, std {spread:.3g}): in float32 its changes lose most of "
+                        "their digits; subtract the level (or difference the series) first.")
 
 
 def _fill(values, ticks, bounds, freq, fill, rows, columns, unit):

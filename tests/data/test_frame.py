@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -275,3 +277,16 @@ def test_read_frame_errors(tmp_path):
         read_frame(twice)
     (tmp_path / "unnamed.csv").write_text(",,y\n0,1,2\n")  # blank names are pandas' Unnamed
     assert list(read_frame(tmp_path / "unnamed.csv").columns) == ["Unnamed: 0", "Unnamed: 1", "y"]
+
+
+def test_a_column_whose_changes_float32_cannot_hold_is_named(caplog):
+    # a meter reading near 1e9 that moves by 10: float32 steps there are 64 apart
+    t = np.arange(200)
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=200, freq="h"),
+                          "meter": 1e9 + 10 * np.sin(t / 3), "flat": 5.0,
+                          "load": 1e5 + 1e3 * np.sin(t / 3)})
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        build_panel(frame)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith("data: column 'meter' varies little")
+    assert "subtract the level" in warned[0]
