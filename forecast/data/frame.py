@@ -386,6 +386,21 @@ def _day_first(value) -> bool:
     return bool(match) and 12 < int(match[1]) <= 31 and int(match[2]) <= 12
 
 
+def _note_ambiguous_dates(raw, label: str) -> None:
+    """Warn when every date reads as well day-first as month-first (01/02/2020: 2 January or
+    1 February?): pandas reads them month-first, which a day-first file turns into nonsense."""
+    if not (pd.api.types.is_object_dtype(raw.dtype) or pd.api.types.is_string_dtype(raw.dtype)):
+        return
+    parts = pd.Series(np.asarray(raw)).astype(str).str.extract(
+        r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}\b").astype(float)
+    if len(parts) and parts.notna().all(axis=None) and (parts <= 12).all(axis=None) and (
+            parts[0] != parts[1]).any():
+        log.warning(f"data: {label} holds dates such as {str(np.asarray(raw)[0])!r} that read "
+                    "either way (month/day or day/month); they are read month first. If they are "
+                    "day first, read the file with pd.read_csv(path, parse_dates=[...], "
+                    "dayfirst=True) and pass the frame, or write ISO dates (2020-02-01).")
+
+
 def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, str | None,
                                                                    str | None]:
     """int64 ticks of every row, their unit (None for integer steps, see `as_ticks`) and the
@@ -406,6 +421,7 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, s
     if pd.api.types.is_integer_dtype(raw.dtype):
         return (*as_ticks(pd.Index(raw)), None)
     if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        _note_ambiguous_dates(raw, label)
         try:
             raw = parse_times(raw, freq)
         except (ValueError, TypeError):
@@ -468,6 +484,24 @@ def _note_lost_precision(frame: pd.DataFrame, columns: list) -> None:
                         "their digits; subtract the level (or difference the series) first.")
 
 
+def _note_filled(values: np.ndarray, n_rows: int, columns: list, fill: str, freq) -> None:
+    """Say how much `fill` makes up: the steps it inserts and the values it fills; a warning
+    when that is more than a tenth of the rows (a time column read wrongly, say)."""
+    inserted = len(values) - n_rows
+    missing = (~np.isfinite(values)).sum(axis=0) - inserted  # NaN and inf in the given rows
+    if not inserted and not missing.any():
+        return
+    worst = int(np.argmax(missing))
+    parts = [f"{inserted:,} missing {freq} steps inserted" if inserted else "",
+             f"{int(missing.sum()):,} missing values filled, most in '{columns[worst]}' "
+             f"({int(missing[worst]):,})" if missing.any() else ""]
+    made_up = (inserted + int(missing[worst])) / len(values)
+    level = logging.WARNING if made_up > 0.1 else logging.INFO
+    note = "; check the time column and the frequency" if inserted > n_rows else ""
+    log.log(level, f"data.fill={fill}: {made_up:.0%} of the {len(values):,} rows are made up "
+                   f"({', '.join(p for p in parts if p)}){note}.")
+
+
 def _fill(values, ticks, bounds, freq, fill, rows, columns, unit):
     """Insert the missing steps, then fill NaN/inf with the policy `fill`."""
     positions = grid_positions(ticks, bounds, freq, unit)
@@ -477,7 +511,9 @@ def _fill(values, ticks, bounds, freq, fill, rows, columns, unit):
                         f"whole number of {freq} steps after the series' first timestamp, so "
                         "it cannot be placed on a regular grid; resample the series to "
                         f"{freq} first.")
+    n_rows = len(values)
     values, bounds = insert_missing_steps(values, positions, bounds)
+    _note_filled(values, n_rows, columns, fill, freq)
     empty = fill_missing(values, bounds, fill)
     if empty is not None:
         series, channel = empty

@@ -290,3 +290,34 @@ def test_a_column_whose_changes_float32_cannot_hold_is_named(caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and warned[0].startswith("data: column 'meter' varies little")
     assert "subtract the level" in warned[0]
+
+
+def test_what_a_fill_makes_up_is_counted(caplog):
+    times = pd.date_range("2020-01-01", periods=100, freq="h")
+    late = pd.DataFrame({"date": times, "a": np.r_[np.full(60, np.nan), np.arange(40.0)],
+                         "b": 1.0}).drop(index=[5, 6])  # a sensor installed late, two gaps
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        build_panel(late, fill="ffill")
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == ("data.fill=ffill: 60% of the 100 rows are made up (2 missing "
+                                   "h steps inserted, 58 missing values filled, most in 'a' "
+                                   "(58)).")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        build_panel(pd.DataFrame({"date": times, "y": 1.0}).drop(index=[50]), fill="ffill")
+    assert caplog.records[0].levelno == logging.INFO
+
+
+def test_dates_that_read_either_way_are_named(caplog):
+    # the first of each month, written day first: read month first, they are 12 days a year
+    months = pd.date_range("2020-01-01", periods=48, freq="MS")
+    frame = pd.DataFrame({"date": months.strftime("%d/%m/%Y"), "sales": np.arange(48.0)})
+    with caplog.at_level(logging.WARNING, logger="forecast"), pytest.raises(DataError):
+        build_panel(frame)
+    assert "'01/01/2020' that read either way" in caplog.text and "dayfirst=True" in caplog.text
+    caplog.clear()
+    days = pd.date_range("2020-01-01", periods=48, freq="D").strftime("%m/%d/%Y")
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        build_panel(pd.DataFrame({"date": days, "sales": np.arange(48.0)}))  # 01/13 settles it
+    assert not caplog.records
