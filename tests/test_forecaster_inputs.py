@@ -33,6 +33,15 @@ def test_integer_ids_come_back_as_integers(int_ids):
     assert model.backtest(frame, n_windows=2).unique_id.dtype == np.int64
 
 
+def test_categorical_ids_come_back_as_their_categories_values(int_ids):
+    frame, _ = int_ids
+    categorical = frame.assign(unique_id=frame.unique_id.astype("category"))
+    predicted = forecast.Forecaster(**TINY).fit(categorical).predict()
+    assert predicted.unique_id.dtype == np.int64
+    last = categorical.groupby("unique_id", observed=True).tail(1)
+    assert len(predicted.merge(last, on="unique_id")) == 6  # ids that match the data's
+
+
 @pytest.mark.parametrize("unit", ["s", "us", "ns"])
 @pytest.mark.parametrize("freq", ["h", "MS"])
 def test_forecast_times_keep_the_resolution_of_the_history(unit, freq):

@@ -196,7 +196,7 @@ def build_panel(
     return Panel(values=values, bounds=bounds, start=start, series_ids=series_ids,
                  columns=tuple(columns), n_targets=len(target), freq=freq,
                  time_name=str(time_name), id_col=id_col, static=static,
-                 id_dtype=None if id_col is None else str(frame[id_col].dtype), tz=tz)
+                 id_dtype=None if id_col is None else _id_dtype(frame[id_col]), tz=tz)
 
 
 def _unknown(key: str, names: Sequence[str], columns) -> str:
@@ -440,6 +440,12 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, s
         raise DataError(f"data: {label} row {row} has no timestamp; drop or fix that row.")
     tz = None if index.tz is None else str(index.tz)
     return (*as_ticks(naive(index, freq)), tz)
+
+
+def _id_dtype(ids: pd.Series) -> str:
+    """The dtype of the id values (those of its categories for a categorical column)."""
+    dtype = ids.dtype
+    return str(dtype.categories.dtype if isinstance(dtype, pd.CategoricalDtype) else dtype)
 
 
 def _series_codes(frame: pd.DataFrame, id_col) -> tuple[np.ndarray | None, tuple[str, ...]]:
