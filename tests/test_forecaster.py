@@ -228,12 +228,12 @@ def test_every_network_option_reaches_the_network(frame, mode, extra):
     """The options of the ForecastNet base (revin, subtract_last, channel_independent) too, and
     a clone, or a Forecaster wrapping a CLI network, carries them."""
     options = dict(cell="rnn", nonlinearity="relu", num_layers=2, dropout=0.1, revin=True,
-                   subtract_last=True, channel_independent=True, **extra)
+                   subtract_last=True, channel_independent=mode != "segment", **extra)
     model = forecast.Forecaster(**{**SMALL, "max_epochs": 1}, mode=mode, **options).fit(frame)
     kwargs = model.net_spec_["kwargs"]
     assert {key: kwargs[key] for key in options} == options
     assert model.net_.norm.weight is not None and model.net_.norm.subtract_last  # RevIN affine
-    assert model.net_.channel_independent or mode == "segment"  # segment: channel-wise anyway
+    assert model.net_.channel_independent == (mode != "segment")  # segment: channel-wise anyway
     assert clone(model).fit(frame).net_spec_["kwargs"] == kwargs
     dm = forecast.data.WindowDataModule(frame=frame, lookback=48, horizon=12)
     wrapped = forecast.Forecaster.from_fitted(dm, model.net_, kwargs)  # as the CLI does

@@ -157,7 +157,7 @@ def build_panel(
     _check_static(frame, static_features, id_col)
     target, features = _select_columns(frame, target, features, time_col, id_col,
                                        list(future_features), static_features)
-    _check_numeric(frame, target + features)
+    frame = _as_numbers(frame, target + features)
 
     ticks, unit, tz = _parse_time(frame, time_col, freq)
     if id_col is None:
@@ -365,17 +365,27 @@ def _check_wide(frame: pd.DataFrame, ticks: np.ndarray, time_col) -> None:
                         f"data.id_col={name}, or drop the column if the frame is one series.")
 
 
-def _check_numeric(frame: pd.DataFrame, columns: list) -> None:
+def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
+    """`frame` with its columns of numbers held as Python objects (JSON or SQL reads with None
+    in them) or as categories converted to floats; a column of text is refused."""
+    converted = {}
     for name in columns:
         column = frame[name]
-        if pd.api.types.is_bool_dtype(column):  # a flag (a holiday): 0 and 1
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            continue  # a flag (a holiday) is a feature of 0 and 1
+        values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
+        if pd.api.types.infer_dtype(values, skipna=True) in _NUMBER_KINDS:
+            converted[name] = pd.to_numeric(column.astype(object)).astype(np.float64)
             continue
-        if not pd.api.types.is_numeric_dtype(column):
-            bad = pd.to_numeric(column, errors="coerce").isna() & column.notna()
-            row = int(np.argmax(bad.to_numpy())) if bad.any() else 0
-            raise DataError(f"data: column '{name}' is not numeric (row {row}: "
-                            f"{column.iloc[row]!r}); convert it to numbers, or choose the "
-                            "columns to use with data.target/data.features.")
+        bad = pd.to_numeric(column.astype(object), errors="coerce").isna() & column.notna()
+        row = int(np.argmax(bad.to_numpy())) if bad.any() else 0
+        raise DataError(f"data: column '{name}' is not numeric (row {row}: "
+                        f"{column.iloc[row]!r}); convert it to numbers, or choose the "
+                        "columns to use with data.target/data.features.")
+    return frame.assign(**converted) if converted else frame
+
+
+_NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
 
 
 def _day_first(value) -> bool:

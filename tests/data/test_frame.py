@@ -112,6 +112,18 @@ def test_every_numeric_column_leaves_out_text_but_not_bad_numbers(caplog):
         build_panel(typo)
 
 
+def test_numbers_held_as_objects_or_categories_are_read():
+    # what a JSON or SQL read gives for a column of numbers with a None in it
+    n = 50
+    read = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=n, freq="h"),
+                         "load": pd.Series([None, *range(1, n)], dtype=object),
+                         "level": pd.Series(np.arange(n) % 3 * 1.5).astype("category")})
+    panel = build_panel(read, fill="ffill")
+    np.testing.assert_array_equal(panel.values[:4], [[1, 0], [1, 1.5], [2, 3], [3, 0]])
+    with pytest.raises(DataError, match=r"'load' is not numeric \(row 0: '0'\)"):
+        build_panel(read.assign(load=np.arange(n).astype(str)))  # text is not read as numbers
+
+
 def test_month_end_series_and_their_gaps():
     time = pd.date_range("2000-01-31", periods=36, freq="ME")
     frame = pd.DataFrame({"date": time, "y": np.arange(36.0)})
