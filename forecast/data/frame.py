@@ -232,7 +232,8 @@ def _find_time_column(frame: pd.DataFrame, time_col: str | None,
             raise DataError(_unknown("data.time_col", [time_col], frame.columns))
         return time_col
     if isinstance(frame.index, (pd.DatetimeIndex, pd.PeriodIndex)):
-        return None
+        # `df.set_index("date", drop=False)`: the time as the index and as a column
+        return frame.index.name if frame.index.name in frame.columns else None
     for name in frame.columns:
         if str(name).lower() in TIME_COLUMNS:
             return name

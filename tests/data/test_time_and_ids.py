@@ -120,3 +120,9 @@ def test_season_and_calendar_follow_the_step_length(freq, season, names):
     # "ms" is milliseconds, not month start; a weekly step is a week wherever it is anchored
     assert season_length(freq) == season
     assert len(calendar_names(freq)) == names
+
+
+def test_the_time_as_both_index_and_column_is_read_once():
+    times = pd.date_range("2021-01-01", periods=50, freq="h")
+    panel = build_panel(frame(times).set_index("date", drop=False))  # a common pandas idiom
+    assert panel.columns == ("y",) and panel.time_name == "date" and panel.freq == "h"
