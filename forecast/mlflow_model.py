@@ -72,16 +72,28 @@ def naive_times(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 
 def split_future_rows(frame: pd.DataFrame, schema: Schema, n: int | None = None):
-    """(history, future): with future features, the last `horizon` rows (or `n`, if more) of
-    each series are the future; without, the whole frame is history and future is None."""
+    """(history, future): with future features, the rows at the end of each series whose
+    targets are all null are the future; without, the whole frame is history and future None.
+
+    Raises DataError when a model with future features gets no such rows (a forecast from
+    the history's own last rows would be of the past)."""
     if not schema.n_future or not isinstance(frame, pd.DataFrame):
         return frame, None
-    steps = max(schema.horizon, int(n)) if isinstance(n, numbers.Integral) else schema.horizon
+    missing = [c for c in schema.targets if c not in frame.columns]
+    if missing:
+        return frame, None  # predict names the missing columns
+    given = frame[schema.targets].notna().any(axis=1).to_numpy()[::-1]
     if schema.id_col is None or schema.id_col not in frame.columns:
-        ahead = np.arange(len(frame)) >= len(frame) - steps
+        given_later = np.maximum.accumulate(given)
     else:
-        rank = frame.groupby(schema.id_col, sort=False).cumcount(ascending=False)
-        ahead = rank.to_numpy() < steps
+        ids = frame[schema.id_col].to_numpy()[::-1]
+        given_later = pd.Series(given).groupby(ids, sort=False).cummax().to_numpy()
+    ahead = ~given_later[::-1]
+    if not ahead.any():
+        steps = max(schema.horizon, int(n)) if isinstance(n, numbers.Integral) else schema.horizon
+        raise DataError(f"this model takes known-future inputs {schema.future_features}: "
+                        f"append the next {steps} rows of each series, with null targets "
+                        f"{schema.targets} and the known values of those columns.")
     return frame[~ahead], frame[ahead]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import forecast
@@ -190,6 +191,12 @@ def test_pyfunc_takes_future_rows_for_future_features(tmp_path):
     expected = model.predict(frame[earlier], future=frame[~earlier].drop(columns="y"), n=8)
     pd.testing.assert_frame_equal(pyfunc.predict(served_input, params={"n": 8}),
                                   expected.astype({"ds": "datetime64[ns]"}))
+    # a history alone, or too few future rows, is refused rather than forecast from its tail
+    with pytest.raises(MlflowException, match=r"append the next 4 rows of each series"):
+        pyfunc.predict(history)
+    short = pd.concat([history, future[future.ds < future.ds.max()].assign(y=np.nan)])
+    with pytest.raises(MlflowException, match=r"`future` .*next 4 timestamps"):
+        pyfunc.predict(short.sort_values(["unique_id", "ds"], kind="stable"))
 
 
 def test_an_integer_time_axis_logs_without_mlflow_schema_hints(tmp_path):
