@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
+import logging
 import os
 import tempfile
 import time
@@ -20,6 +22,8 @@ from mlflow.tracking import MlflowClient
 from forecast.errors import ConfigError
 from forecast.evaluate import Result
 from forecast.logs import quiet
+
+log = logging.getLogger(__name__)
 
 # MLflow's logging set-up at its import resets the levels of its loggers that `quiet()` set
 # before (a joblib launcher's workers import it in that order).
@@ -54,6 +58,60 @@ def check_tracking_uri(uri: str) -> None:
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise ConfigError(f"logger.tracking_uri: cannot write the MLflow store in '{folder}'; "
                               "point logger.tracking_uri to a writable place.")
+
+
+STORE_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+# What an artifact root of each scheme needs installed (MLflow imports it on the first upload).
+ARTIFACT_CLIENTS = {"s3": "boto3", "gs": "google.cloud.storage", "wasbs": "azure.storage.blob",
+                    "abfss": "azure.storage.filedatalake"}
+
+
+def check_logger(logger) -> None:
+    """The `logger` settings MLflow would reject only when it logs, some after training: the
+    store's scheme, the experiment's name, the artifact root, the registered model's name."""
+    uri = resolve_tracking_uri(logger.get("tracking_uri"))
+    scheme = urlparse(uri).scheme.split("+")[0]
+    if scheme not in STORE_SCHEMES:
+        hint = (f"; for a local store use sqlite:///{Path(uri).resolve() / 'mlflow.db'}"
+                if scheme in ("", "file") else "")
+        raise ConfigError(f"logger.tracking_uri: {redact(uri)} is no MLflow store this logs to; "
+                          "give sqlite:///path/mlflow.db, the http(s):// address of an mlflow "
+                          f"server, or a database URI (postgresql://...){hint}.")
+    if not isinstance(logger.get("experiment_name"), str) or not logger.experiment_name.strip():
+        raise ConfigError("logger.experiment_name: must be a non-empty name, got "
+                          f"{logger.get('experiment_name')!r}; set experiment_name=NAME.")
+    if not isinstance(logger.get("log_model", True), bool):
+        raise ConfigError(f"logger.log_model: must be true or false, got {logger.log_model!r}.")
+    _check_artifact_location(logger.get("artifact_location"))
+    name = logger.get("register_as")
+    if name is not None and (not isinstance(name, str) or not name.strip()
+                             or any(c in name for c in "/:")):
+        raise ConfigError(f"logger.register_as: {name!r} cannot name a registered model (a "
+                          "non-empty name without '/' or ':'); fix it or drop the key.")
+
+
+def _check_artifact_location(location) -> None:
+    if location is None:
+        return
+    scheme = urlparse(str(location)).scheme
+    if scheme in ARTIFACT_CLIENTS:
+        try:
+            importlib.import_module(ARTIFACT_CLIENTS[scheme])
+        except ImportError:
+            package = ARTIFACT_CLIENTS[scheme].split(".")[0]
+            raise ConfigError(f"logger.artifact_location: {location} needs the package "
+                              f"'{package}' to upload artifacts; install it, or drop the key to "
+                              "keep artifacts beside the store.") from None
+    elif scheme in ("", "file"):
+        folder = Path(urlparse(str(location)).path if scheme else str(location)).resolve()
+        try:  # MLflow creates it on the first upload
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"logger.artifact_location: cannot write artifacts in '{folder}' "
+                              f"({error.strerror}); point it to a writable folder.") from None
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"logger.artifact_location: cannot write artifacts in '{folder}'; "
+                              "point it to a writable folder.")
 
 
 def server_command(uri: str) -> str:
@@ -256,12 +314,22 @@ class Tracker:
             message = error_message(error)
             trace = "".join(traceback.format_exception(kind, error, tb))
             for run_id in list(self.open_runs):
-                self.client.set_tag(run_id, "error", message[:5000])
-                with tempfile.TemporaryDirectory() as folder:
-                    (Path(folder) / "error.txt").write_text(trace)
-                    self.client.log_artifact(run_id, str(Path(folder) / "error.txt"))
+                self._record_error(run_id, message, trace)
         for run_id in list(reversed(self.open_runs)):
             self.finish(run_id, status)
+
+    def _record_error(self, run_id: str, message: str, trace: str) -> None:
+        """Tag run `run_id` with the error and upload its traceback as `error.txt`; a store
+        that fails here (the artifact root that failed the run, say) is named in a warning,
+        and the run is ended all the same."""
+        try:
+            self.client.set_tag(run_id, "error", message[:5000])
+            with tempfile.TemporaryDirectory() as folder:
+                (Path(folder) / "error.txt").write_text(trace)
+                self.client.log_artifact(run_id, str(Path(folder) / "error.txt"))
+        except Exception as failure:  # noqa: BLE001 - any store error; the run must still end
+            log.warning(f"MLflow: could not record the error in run {run_id} "
+                        f"({type(failure).__name__}: {failure}); it is ended as failed.")
 
 
 def error_message(error: BaseException) -> str:
@@ -314,6 +382,7 @@ def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, st
 
     if not cfg.logger.enabled:
         return None, None
+    check_logger(cfg.logger)
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     check_tracking_uri(uri)
     previous = load_runs(checkpoint)

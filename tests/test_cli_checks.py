@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
 
 from forecast.config_check import check_config, check_validation
 from forecast.data.frame import read_frame
 from forecast.errors import ConfigError, DataError
 from forecast.experiment import _model_name
 from forecast.overrides import check_overrides
-from forecast.tracking import check_tracking_uri
+from forecast.tracking import check_logger, check_tracking_uri
 from tests.conftest import REPO, cli_runs
 
 # Excel's CSV in much of Europe: ';' between fields, ',' before decimals
@@ -164,6 +165,25 @@ def test_an_unreachable_server_is_answered_with_its_own_host_and_port():
     assert "5000" not in str(caught.value).replace(str(port), "")
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("tracking_uri", "ftp://host/x", "is no MLflow store this logs to"),
+    ("tracking_uri", "/srv/runs", "for a local store use sqlite:////srv/runs/mlflow.db"),
+    ("experiment_name", " ", "must be a non-empty name"),
+    ("log_model", "maybe", "must be true or false, got 'maybe'"),
+    ("register_as", "a:b", "'a:b' cannot name a registered model"),
+    ("artifact_location", "s3://bucket/runs", "needs the package 'boto3'"),
+    ("artifact_location", "FILE/runs", "cannot write artifacts in"),
+])
+def test_logger_settings_mlflow_rejects_late_are_refused_up_front(tmp_path, key, value, message):
+    (tmp_path / "FILE").write_text("a file, where a folder would be")
+    logger = {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment_name": "x",
+              "log_model": True, "artifact_location": None, "register_as": None}
+    check_logger(OmegaConf.create(logger))  # the defaults pass
+    logger[key] = value.replace("FILE", str(tmp_path / "FILE"))
+    with pytest.raises(ConfigError, match=f"^logger.{key}: (.* )?{message}"):
+        check_logger(OmegaConf.create(logger))
+
+
 # The real CLI, a few processes at a time: each stops before training, with exit code 2.
 CLI = {
     "monitor": (["+experiment=sine", "callbacks.early_stopping.monitor=val_los"],
@@ -174,6 +194,8 @@ CLI = {
                       "data.path: 'load.csv' was read as one column 'date;load'"),
     "own_run_folder": (["+experiment=sine", "data.lookback=-3", "hydra.run.dir=mine"],
                        "data.lookback: must be a positive integer, got -3"),
+    "register_as": (["+experiment=sine", "logger.register_as=team/model"],
+                    "logger.register_as: 'team/model' cannot name a registered model"),
     # a note in train.log (the text column left out), then the refusal: still no run folder
     "noted_then_refused": (["data=csv", "data.path=stores.csv", "data.time_col=day",
                             "data.lookback=4", "data.horizon=1"], "set data.id_col=store"),

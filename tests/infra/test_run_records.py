@@ -36,6 +36,18 @@ def test_a_failed_run_keeps_the_config_logged_when_it_opened(store):
                           "logger": {"tracking_uri": "http://me:***@host:5000"}}
 
 
+def test_a_run_whose_error_cannot_be_uploaded_still_ends_failed(store, tmp_path, caplog):
+    # an artifact root MLflow cannot write (a file where its folder would be)
+    (tmp_path / "file").write_text("")
+    tracker = Tracker(store, "unwritable", "failing", artifact_location=str(tmp_path / "file/x"))
+    neural = tracker.child("lstm", "neural")
+    with pytest.raises(ValueError), tracker:
+        raise ValueError("the upload that failed the run")
+    for run_id in (tracker.parent_id, neural):
+        assert tracker.client.get_run(run_id).info.status == "FAILED"  # not RUNNING for ever
+    assert f"could not record the error in run {neural}" in caplog.text
+
+
 def interrupted(tracker: Tracker, error: BaseException) -> None:
     """End `tracker`'s runs as `error` ends them during training."""
     try:
