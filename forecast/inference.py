@@ -122,7 +122,7 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
     `caller`. Without `lookback_rows` a series may be shorter than the lookback (a caller that
     needs more rows says how many)."""
     _check_form(frame, schema, caller)
-    frame = _in_model_timezone(frame, schema)
+    frame = _in_model_timezone(frame, schema, caller)
     n_past = len(schema.columns) - schema.n_future
     try:
         panel = build_panel(frame, target=schema.targets,
@@ -263,13 +263,18 @@ def _time_col(frame: pd.DataFrame, schema: Schema) -> str | None:
     return schema.time_name if schema.time_name in frame.columns else None
 
 
-def _in_model_timezone(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+def _in_model_timezone(frame: pd.DataFrame, schema: Schema, caller: str) -> pd.DataFrame:
     """`frame` with timezone-aware times in the training data's timezone: the same instants,
     on the clock (local midnights of daily steps) the model was trained on."""
     column = _time_col(frame, schema)
     times = frame[column] if column is not None else frame.index
-    if schema.tz is None or not isinstance(times.dtype, pd.DatetimeTZDtype):
+    if not isinstance(times.dtype, pd.DatetimeTZDtype):
         return frame
+    if schema.tz is None:
+        raise DataError(f"{caller}: the history's times are in the timezone {times.dtype.tz}, and the "
+                        "model was trained on naive times; pass them as the training data held "
+                        f"them, e.g. frame['{schema.time_name}'].dt.tz_localize(None) for the "
+                        "local clock.")
     if column is None:
         return frame.set_axis(frame.index.tz_convert(schema.tz))
     return frame.assign(**{column: times.dt.tz_convert(schema.tz)})

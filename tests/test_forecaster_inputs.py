@@ -88,6 +88,14 @@ def test_daily_times_in_another_timezone_are_the_same_local_days():
         pd.testing.assert_frame_equal(model.backtest(moved, n_windows=2), backtest)
 
 
+def test_a_model_of_naive_times_refuses_a_history_with_a_timezone(int_ids):
+    frame, model = int_ids
+    eastern = frame.assign(ds=frame.ds.dt.tz_localize("US/Eastern"))
+    with pytest.raises(DataError, match=r"^predict: the history's times are in the timezone "
+                                        r"US/Eastern, and the model was trained on naive"):
+        model.predict(eastern)  # read as UTC, it forecast hours the user did not mean
+
+
 def test_a_timezone_aware_model_serves_naive_utc_times(berlin, tmp_path):
     frame, model = berlin
     mlflow.set_tracking_uri(sqlite_store(tmp_path / "mlflow.db"))
