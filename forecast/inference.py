@@ -109,11 +109,43 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
     Raises DataError for a frame of the other form (wide vs long), missing columns, too few rows
     per series, a different frequency, and everything `build_panel` rejects in training.
     """
-    panel = read_panel(frame, schema)
+    rows = _rows_read(frame, schema)
+    try:
+        panel = read_panel(rows, schema)
+    except DataError:
+        if rows is frame:
+            raise
+        panel = read_panel(frame, schema)  # its error names the row of the frame given
     lookback, ends = schema.lookback, panel.bounds[1:]
     rows = ends[:, None] - lookback + np.arange(lookback)  # [S, L]
     return History(panel.values[rows], panel.time_at(ends - 1), list(panel.series_ids),
                    panel.static)
+
+
+def _rows_read(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The last `lookback` rows of each series of a sorted history without a fill policy: a
+    gap or a NaN before them, which the forecast does not read, is no reason to refuse it.
+    Anything less plain (unsorted, text times, a fill that reads back) is read whole."""
+    if (schema.fill is not None or not isinstance(frame, pd.DataFrame)
+            or len(frame) <= schema.lookback):
+        return frame
+    column = _time_col(frame, schema)
+    times = pd.Index(frame[column] if column is not None else frame.index)
+    if isinstance(times, pd.DatetimeIndex):
+        ticks = times.asi8
+    elif pd.api.types.is_integer_dtype(times.dtype):
+        ticks = times.to_numpy(dtype=np.int64)
+    else:
+        return frame
+    if schema.id_col is None:
+        return frame.iloc[-schema.lookback:] if (np.diff(ticks) > 0).all() else frame
+    if schema.id_col not in frame.columns or frame[schema.id_col].isna().any():
+        return frame
+    ids = frame[schema.id_col].to_numpy()
+    steps = pd.Series(ticks).groupby(ids, sort=False).diff().to_numpy()  # NaN at each start
+    if (steps <= 0).any():
+        return frame
+    return frame.groupby(ids, sort=False).tail(schema.lookback)
 
 
 def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
@@ -271,10 +303,10 @@ def _in_model_timezone(frame: pd.DataFrame, schema: Schema, caller: str) -> pd.D
     if not isinstance(times.dtype, pd.DatetimeTZDtype):
         return frame
     if schema.tz is None:
-        raise DataError(f"{caller}: the history's times are in the timezone {times.dtype.tz}, and the "
-                        "model was trained on naive times; pass them as the training data held "
-                        f"them, e.g. frame['{schema.time_name}'].dt.tz_localize(None) for the "
-                        "local clock.")
+        raise DataError(f"{caller}: the history's times are in the timezone {times.dtype.tz}, "
+                        "and the model was trained on naive times; pass them as the training "
+                        f"data held them, e.g. frame['{schema.time_name}'].dt.tz_localize(None) "
+                        "for the local clock.")
     if column is None:
         return frame.set_axis(frame.index.tz_convert(schema.tz))
     return frame.assign(**{column: times.dt.tz_convert(schema.tz)})

@@ -104,6 +104,18 @@ def test_predict_checks_the_history(fitted, frame, long_fitted):
         model.predict(one_short)
 
 
+def test_predict_minds_only_the_rows_it_reads(fitted, frame, long_fitted):
+    """A gap or a NaN long before the last `lookback` rows is no reason to refuse a history;
+    one among them is named by its row in the frame given."""
+    expected = fitted.predict(frame)
+    early_gap = frame.drop(index=[10, 11]).assign(y1=lambda f: f.y1.where(f.index != 5))
+    pd.testing.assert_frame_equal(fitted.predict(early_gap), expected)
+    with pytest.raises(DataError, match=r"row 580 \(.*\) follows"):
+        fitted.predict(frame.drop(index=[580]))
+    model, long = long_fitted
+    pd.testing.assert_frame_equal(model.predict(long.drop(index=[3, 4])), model.predict(long))
+
+
 def test_long_history_with_interleaved_series(long_fitted):
     model, long = long_fitted
     interleaved = long.sort_values(["ds", "unique_id"])  # sorted in time, series interleaved

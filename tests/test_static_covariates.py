@@ -153,9 +153,11 @@ def test_predict_reads_static_values_from_the_new_frame(panel, fitted, tmp_path)
     pd.testing.assert_frame_equal(loaded.predict(flipped), fitted.predict(flipped))
     with pytest.raises(DataError, match=r"misses column\(s\) \['kind'\]"):
         fitted.predict(history.drop(columns="kind"))
-    with pytest.raises(DataError, match="changes within the series"):
-        tail = panel.groupby("unique_id").tail(3)
-        fitted.predict(tail.assign(kind=np.where(np.arange(len(tail)) % 2, "up", "down")))
+    # a static value that changed before the rows the forecast reads (lookback 1) is theirs
+    tail = panel.groupby("unique_id").tail(3)
+    changed = tail.assign(kind=np.where(np.arange(len(tail)) % 2, "up", "down"))
+    pd.testing.assert_frame_equal(fitted.predict(changed),
+                                  fitted.predict(changed.groupby("unique_id").tail(1)))
     with pytest.raises(ConfigError, match="segment model uses no known-future"):
         forecast.Forecaster(mode="segment", static_features=["kind"]).fit(panel)
 
