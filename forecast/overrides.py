@@ -90,7 +90,8 @@ def _missing_key(key: str, cfg: DictConfig) -> str:
     parts, node, depth = key.split("."), cfg, 0
     while depth < len(parts) and isinstance(node, DictConfig) and parts[depth] in node:
         node, depth = node[parts[depth]], depth + 1
-    names = [str(name) for name in node.keys()] if isinstance(node, DictConfig) else []
+    names = ([str(name) for name in node.keys() if not str(name).startswith("_")]
+             if isinstance(node, DictConfig) else [])  # `_target_` is no setting to suggest
     close = difflib.get_close_matches(parts[depth], names, n=3, cutoff=0.6)
     guesses = [".".join([*parts[:depth], name, *parts[depth + 1:]]) for name in close]
     moved = not guesses and depth == len(parts) - 1

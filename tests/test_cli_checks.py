@@ -79,6 +79,7 @@ def test_other_network_values_are_checked_the_same_way(override, message):
                                       r"did you mean optim\.gradient_clip_val\? \(.*keys\)$"),
     (["trainer.max_epoch=1"], r"did you mean trainer\.max_epochs\? .*; \+trainer\.max_epoch=\.\.\. "
                               r"adds a new one\)$"),
+    (["+experiment=sine", "data.targt=y"], r"^data\.targt: .*; did you mean data\.target\? \("),
 ])
 def test_a_key_of_another_option_or_section_is_named_where_it_lives(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -13,6 +13,7 @@ one `DataError` naming the column, series and row (0-based position in the input
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Sequence
@@ -202,6 +203,11 @@ def build_panel(
 def _unknown(key: str, names: Sequence[str], columns) -> str:
     available = ", ".join(map(str, columns))
     message = f"{key}: unknown column(s) {list(names)}; the data has columns [{available}]."
+    by_folded = {str(c).casefold(): c for c in columns}
+    for name in names:  # `Load` for `load`, `tmp` for `temp`
+        close = difflib.get_close_matches(str(name).casefold(), list(by_folded), n=1)
+        if close and str(by_folded[close[0]]) != str(name):
+            message += f" Did you mean '{by_folded[close[0]]}' for '{name}'?"
     by_text = {str(c): c for c in columns}
     for name in names:  # 0 for the column '0' of a CSV, or the other way round
         if str(name) in by_text and type(by_text[str(name)]) is not type(name):
@@ -212,8 +218,9 @@ def _unknown(key: str, names: Sequence[str], columns) -> str:
 
 def _check_frame(frame, fill) -> None:
     if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"data: expected a pandas DataFrame or a file path, got "
-                        f"{type(frame).__name__}.")
+        fix = (" (a file: read it first, e.g. forecast.data.frame.read_frame(path), or pass "
+               "it as WindowDataModule(path=...))" if isinstance(frame, (str, os.PathLike)) else "")
+        raise DataError(f"data: expected a pandas DataFrame, got {type(frame).__name__}{fix}.")
     if frame.empty or len(frame.columns) == 0:
         raise DataError("data: the DataFrame is empty (no rows or no columns); pass a frame with "
                         "a time column and at least one numeric column.")

@@ -123,23 +123,30 @@ def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec
                       series_ids) -> None:
     """Raise a DataError naming the first series/part that yields no window (an empty part,
     as a test part of size 0 when fitting for production, is allowed)."""
-    short = lengths < spec.length
-    if short.any():
-        s = int(np.argmax(short))
+    short = np.flatnonzero(lengths < spec.length)
+    need = f"lookback + horizon = {spec.lookback} + {spec.horizon}"
+    if len(short) == 1:
+        s = int(short[0])
         who = _where(series_ids, s) or " the series"
-        raise DataError(f"data:{who} has {lengths[s]} rows, fewer than lookback + horizon = "
-                        f"{spec.lookback} + {spec.horizon}; use a shorter data.lookback or "
-                        "data.horizon, or more data.")
+        raise DataError(f"data:{who} has {lengths[s]} rows, fewer than {need}; use a shorter "
+                        "data.lookback or data.horizon, or more data.")
+    if len(short):
+        listed = {str(series_ids[s]): int(lengths[s]) for s in short[:5]}
+        raise DataError(f"data: {len(short)} of {len(series_ids)} series have fewer rows than "
+                        f"{need} (id: rows, the first {len(listed)}) {listed}; drop them "
+                        f"(keep the series of {spec.length} rows or more), use a shorter "
+                        "data.lookback or data.horizon, or give them more data.")
     starts = np.concatenate([np.zeros((len(borders), 1), np.int64), borders[:, :2]], axis=1)
     rows = borders - np.maximum(starts - spec.lookback, 0)  # rows a part's windows can use
     too_short = (borders > starts) & (rows < spec.length)
     if too_short.any():
         s, p = (int(i) for i in np.argwhere(too_short)[0])
         name = ("train", "val", "test")[p]
-        raise DataError(f"data:{_where(series_ids, s)} the {name} part (rows {starts[s, p]}.."
-                        f"{borders[s, p]}) is too short for one window of {spec.length} rows "
-                        "(lookback + horizon); change data.split or use a shorter "
-                        "lookback/horizon.")
+        where = f"{_where(series_ids, s)}:" if len(series_ids) > 1 else ""
+        raise DataError(f"data:{where} the {name} part (rows {starts[s, p]}.."
+                        f"{borders[s, p]} of the series) is too short for one window of "
+                        f"{spec.length} rows (lookback + horizon); change data.split or use a "
+                        "shorter lookback/horizon.")
 
 
 def _where(series_ids, s: int) -> str:

@@ -333,3 +333,14 @@ def test_dates_that_read_either_way_are_named(caplog):
     with caplog.at_level(logging.WARNING, logger="forecast"):
         build_panel(pd.DataFrame({"date": days, "sales": np.arange(48.0)}))  # 01/13 settles it
     assert not caplog.records
+
+
+def test_a_misspelt_column_is_answered_with_the_close_one():
+    frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=50, freq="h"),
+                          "load": 1.0, "temp": 2.0})
+    with pytest.raises(DataError, match=r"\['Load'\]; .*Did you mean 'load' for 'Load'\?"):
+        build_panel(frame, target="Load")
+    with pytest.raises(DataError, match=r"Did you mean 'temp' for 'tmp'\?$"):
+        build_panel(frame, target="load", features=["tmp"])
+    with pytest.raises(DataError, match=r"got str \(a file: read it first"):
+        build_panel("load.csv")

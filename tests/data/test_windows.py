@@ -6,12 +6,13 @@ from forecast.data.dataset import WindowDataset, WindowLoader
 from forecast.data.shuffle import Permutation
 from forecast.data.windows import (
     WindowSpec,
+    check_enough_rows,
     gather_windows,
     window_index,
     window_starts,
     window_view,
 )
-from forecast.errors import ConfigError
+from forecast.errors import ConfigError, DataError
 
 
 def test_ett_test_part_has_every_window():
@@ -124,3 +125,13 @@ def test_torch_dataset_gathers_on_the_device_of_the_series():
     on_meta = small_dataset().to("meta")
     batch = on_meta.gather(np.array([0, 5, 7]))  # window numbers stay on the host
     assert batch["x"].device.type == "meta" and batch["x"].shape == (3, 4, 1)
+
+
+def test_every_short_series_is_counted_and_the_first_named():
+    lengths = np.array([30, 5, 30, 7, 6])
+    borders = np.stack([lengths - 4, lengths - 2, lengths], axis=1)
+    with pytest.raises(DataError) as caught:
+        check_enough_rows(lengths, borders, WindowSpec(lookback=8, horizon=3), list("abcde"))
+    assert str(caught.value).startswith(
+        "data: 3 of 5 series have fewer rows than lookback + horizon = 8 + 3 (id: rows, the "
+        "first 3) {'b': 5, 'd': 7, 'e': 6}; drop them (keep the series of 11 rows or more)")
