@@ -17,7 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from forecast.errors import ConfigError
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+# The Hydra configs: conf/ beside the package in a checkout (an editable install), or
+# forecast/conf inside an installed wheel.
+CONF = next(folder for folder in (Path(__file__).resolve().parent / "conf",
+                                  Path(__file__).resolve().parents[1] / "conf")
+            if (folder / "train.yaml").is_file())
 
 
 def check_overrides(args: list[str], config_name: str = "train") -> None:

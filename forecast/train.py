@@ -21,14 +21,14 @@ from forecast.config_check import check_config
 from forecast.errors import ConfigError, DataError, ForecastError, explain, unwrap
 from forecast.hydra_callbacks import discard_unused_run_folder, mark_failed_job
 from forecast.logs import quiet
-from forecast.overrides import check_overrides
+from forecast.overrides import CONF, check_overrides
 
 # At import, not in main(): the workers of `trainer=ddp` (ddp_spawn) import this module too, and
 # they inherit none of the main process's filters.
 quiet()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF), config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns the best validation loss (the objective of sweeps)."""
     _stop_on_sigterm()
