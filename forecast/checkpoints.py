@@ -151,6 +151,7 @@ class ResumeCheckpoint(DeferredCheckpoint):
         super().__init__(**kwargs)
         self.min_interval_s = min_interval_s
         self._written_at = time.monotonic()
+        self._drain_failed = False  # a logger's drain failed: its epoch's metrics are lost
 
     def on_train_start(self, trainer, pl_module) -> None:
         super().on_train_start(trainer, pl_module)
@@ -171,6 +172,10 @@ class ResumeCheckpoint(DeferredCheckpoint):
         if self._pending is None or trainer.world_size > 1:  # other ranks may not be here
             return
         epoch, filepath = self._pending[0]["epoch"] + 1, self._pending[1]
+        if self._drain_failed:  # the store lacks this epoch's metrics: last.ckpt must not claim it
+            log.warning(f"training stopped: the tracking store did not take the metrics of epoch "
+                        f"{epoch}; {filepath} keeps the last epoch whose metrics it holds.")
+            return
         try:  # no drain: the logger may be what failed; the Tracker ends the run
             self._write(trainer, stopping=True)
             log.info(f"training stopped: saved epoch {epoch}, the last one completed, to "
@@ -182,8 +187,12 @@ class ResumeCheckpoint(DeferredCheckpoint):
     def _write(self, trainer, stopping: bool = False) -> None:
         """Drain the loggers, write the pending best epochs, then this epoch."""
         if trainer.is_global_zero and not stopping:
-            for logger in trainer.loggers:
-                getattr(logger, "flush", logger.save)()
+            try:
+                for logger in trainer.loggers:
+                    getattr(logger, "flush", logger.save)()
+            except Exception:
+                self._drain_failed = True
+                raise
         for callback in self._best_checkpoints(trainer):
             callback.write(trainer, barrier=not stopping)
         self.write(trainer, barrier=not stopping, notify=not stopping)

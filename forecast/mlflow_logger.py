@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import mlflow
+from mlflow.entities import Metric
 from pytorch_lightning.loggers import MLFlowLogger
 
 
@@ -15,7 +18,10 @@ class CheckpointFlushingLogger(MLFlowLogger):
 
     `ResumeCheckpoint` drains the queue (`flush`) before it writes `last.ckpt`, so a run resumed
     after a crash holds every epoch its checkpoint holds. A drain takes ~10 ms (it restarts
-    MLflow's logging threads), a tenth of an epoch of the sine preset.
+    MLflow's logging threads), a tenth of an epoch of the sine preset. A batch the store
+    refused (a tracking server down past MLflow's retries) fails the drain, and so the run,
+    before `last.ckpt` claims epochs whose metrics are not in MLflow: MLflow itself would only
+    log an error and drop them.
 
     Epoch metrics (`val_loss`, `train_loss_epoch`, ...) are logged at step = epoch, so MLflow's
     charts count epochs; per-step ones (`*_step`) at the global step, as Lightning logs them.
@@ -31,6 +37,7 @@ class CheckpointFlushingLogger(MLFlowLogger):
         super().__init__(**kwargs)
         self._unflushed = False
         self._logged_epoch = None
+        self._writes = []  # MLflow's handles on the writes queued since the last drain
         if experiment_id is not None and self._run_id is not None:
             mlflow.set_tracking_uri(self._tracking_uri)  # as MLFlowLogger.experiment does
             self._experiment_id, self._initialized = experiment_id, True
@@ -41,11 +48,20 @@ class CheckpointFlushingLogger(MLFlowLogger):
         per_epoch = {k: v for k, v in metrics.items()
                      if k not in per_step and not (k == "epoch" and epoch == self._logged_epoch)}
         if per_step:
-            super().log_metrics(per_step, step)
+            self._log_batch(per_step, step)
         if per_epoch:
-            super().log_metrics(per_epoch, step if epoch is None else epoch)
+            self._log_batch(per_epoch, step if epoch is None else epoch)
             self._logged_epoch = epoch if "epoch" in per_epoch else self._logged_epoch
         self._unflushed = True
+
+    def _log_batch(self, metrics: dict, step: int | None) -> None:
+        """Queue `metrics` (clean names: ours) as Lightning does, keeping MLflow's handle on
+        the write to learn at the next drain whether it failed."""
+        stamp = int(time.time() * 1000)
+        batch = [Metric(key=k, value=float(v), timestamp=stamp, step=step or 0)
+                 for k, v in metrics.items()]
+        self._writes.append(self.experiment.log_batch(run_id=self.run_id, metrics=batch,
+                                                      synchronous=False))
 
     def log_hyperparams(self, params) -> None:
         super().log_hyperparams(params)
@@ -63,3 +79,7 @@ class CheckpointFlushingLogger(MLFlowLogger):
             mlflow.set_tracking_uri(self._tracking_uri)  # the queue drained is the global store's:
             mlflow.flush_async_logging()                 # a ddp_spawn worker starts without one
             self._unflushed = False
+            writes, self._writes = self._writes, []
+            for write in writes:
+                if write is not None:
+                    write.wait()  # MlflowException if the store refused a batch

@@ -316,7 +316,14 @@ class Tracker:
             for run_id in list(self.open_runs):
                 self._record_error(run_id, message, trace)
         for run_id in list(reversed(self.open_runs)):
-            self.finish(run_id, status)
+            try:
+                self.finish(run_id, status)
+            except Exception as failure:
+                if error is None:
+                    raise
+                name = type(failure).__name__
+                log.warning(f"MLflow: could not end run {run_id} as {status} ({name}); the "
+                            "store shows it running until it is resumed.")
 
     def _record_error(self, run_id: str, message: str, trace: str) -> None:
         """Tag run `run_id` with the error and upload its traceback as `error.txt`; a store
