@@ -30,8 +30,9 @@ class Split:
     """How to cut each series: fractions/sizes (the default), `borders`, a `preset` or `dates`.
 
     Args:
-        val: fraction (< 1) of each series, or a number of rows (>= 1) taken from its end.
-        test: as `val`; the test part is the last one.
+        val: fraction (< 1) of each series, or a number of rows (>= 1), just before the test
+            part.
+        test: as `val`, taken from the series' end.
         borders: row borders `[train_end, val_end, test_end]` of every series.
         dates: the first timestamps of val, test and of the unused tail (or null for the end).
         preset: named borders: "ett_hour" (8640, 11520, 14400) or "ett_minute" (x 4).

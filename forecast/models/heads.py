@@ -17,8 +17,10 @@ class ManyToOne(ForecastNet):
     a linear head over the last H outputs (NeuralForecast's LSTM) measured about twice the error.
 
     Args:
-        cell, hidden_size, num_layers, dropout, bidirectional, nonlinearity: the encoder,
-            see `RecurrentEncoder`.
+        cell, hidden_size, num_layers, bidirectional, nonlinearity: the encoder, see
+            `RecurrentEncoder`.
+        dropout: between stacked layers, and on the final state before the head (so it acts
+            with one layer too).
         **base: sizes and options of `ForecastNet`.
 
     Example:
@@ -49,7 +51,15 @@ class ManyToMany(ForecastNet):
     """An output at every step: predicts the next value along the sequence.
 
     Trained on all L next-step targets at once; forecasts the horizon by feeding each
-    prediction back (needs every input channel to be a target).
+    prediction back (needs every input channel to be a target). So `train_loss_epoch` is a
+    one-step error and `val_loss` the error of the fed-back horizon.
+
+    Args:
+        cell, hidden_size, num_layers, nonlinearity: the encoder, see `RecurrentEncoder`
+            (one-directional: a step's output may not see the steps after it).
+        dropout: between stacked layers, and on each step's output before the head.
+        bidirectional: refused (see above).
+        **base: sizes and options of `ForecastNet`.
 
     Example:
         >>> net = ManyToMany(n_inputs=1, n_targets=1, lookback=24, horizon=3)

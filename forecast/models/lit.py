@@ -66,7 +66,8 @@ class ForecastModule(pl.LightningModule):
     forecast (the quantity early stopping watches; means over all windows), and
     `train_loss_step` every `trainer.log_every_n_steps` optimiser steps; the loggers' step axis
     counts optimiser steps also where a Lightning step takes several. `predict_step` returns
-    the scaled forecast [B, H, T]; `forecast.evaluate` turns it into metrics in both scales.
+    the scaled forecast [B, H, T]; `forecast.evaluate` calls the module on test windows and
+    turns its forecasts into metrics in both scales.
     At `setup`, the per-step hooks that it and the trainer's callbacks inherit as no-ops
     become None (`skip_noop_hooks`), so Lightning does not dispatch them.
 

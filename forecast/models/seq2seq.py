@@ -16,12 +16,14 @@ class Seq2Seq(ForecastNet):
     encoder is bidirectional) and the last observed target. Each step's input is the previous
     target value and that step's calendar features. In training, the previous value is the
     true one with probability `teacher_forcing` (decided per step and batch), else the
-    model's own prediction; `predict` always feeds back its own predictions.
+    model's own prediction; `predict` always feeds back its own predictions. So
+    `train_loss_epoch` is teacher-forced in part and `val_loss` is not.
 
     Args:
         teacher_forcing: probability of feeding the true previous value while training.
-        cell, hidden_size, num_layers, dropout, bidirectional, nonlinearity: see
-            `RecurrentEncoder`; the decoder is one-directional with D * hidden_size units.
+        cell, hidden_size, num_layers, bidirectional, nonlinearity: see `RecurrentEncoder`;
+            the decoder is one-directional with D * hidden_size units.
+        dropout: between stacked layers, and on each decoder output before the head.
 
     Example:
         >>> net = Seq2Seq(n_inputs=3, n_targets=1, lookback=24, horizon=6, bidirectional=True)
