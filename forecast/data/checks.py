@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from forecast.data.timeaxis import to_index
 from forecast.errors import DataError
@@ -122,9 +123,23 @@ def check_regular(regular: np.ndarray, bounds: np.ndarray, freq, rows: RowNames)
         if rows.unit is None and _dates_as_numbers(rows.ticks[[k - 1, k]]):
             fix = ("These integers look like dates written as YYYYMMDD: read the column as dates "
                    "(pd.to_datetime(df[col].astype(str), format='%Y%m%d')).")
+        elif _about_a_month(freq):
+            fix = ("The steps look monthly on a fixed day of the month, which has no pandas "
+                   "frequency: put the dates on month starts first "
+                   "(df[time] = df[time].dt.to_period('M').dt.to_timestamp()).")
         raise DataError(f"data{rows.where(k)}: irregular time steps: expected one step of "
                         f"{freq}, but row {rows.row(k)} ({rows.time(k)}) follows "
                         f"{rows.time(k - 1)}. {fix}")
+
+
+def _about_a_month(freq) -> bool:
+    """Whether `freq` is a fixed step of 28 to 31 days (as inferred from monthly dates on the
+    15th), not a calendar month."""
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    except (TypeError, ValueError):
+        return False
+    return pd.Timedelta(days=28) <= step <= pd.Timedelta(days=31)
 
 
 def _dates_as_numbers(ticks: np.ndarray) -> bool:

@@ -344,3 +344,9 @@ def test_a_misspelt_column_is_answered_with_the_close_one():
         build_panel(frame, target="load", features=["tmp"])
     with pytest.raises(DataError, match=r"got str \(a file: read it first"):
         build_panel("load.csv")
+
+
+def test_monthly_dates_on_a_fixed_day_are_told_to_move_to_month_starts():
+    fifteenths = pd.date_range("2020-01-01", periods=30, freq="MS") + pd.Timedelta(days=14)
+    with pytest.raises(DataError, match=r"monthly on a fixed day .*dt\.to_period\('M'\)"):
+        build_panel(pd.DataFrame({"date": fifteenths, "sales": np.arange(30.0)}))
