@@ -35,7 +35,6 @@ from forecast.evaluate import (
     predict_scaled,
     run_baselines,
     score,
-    target_times,
     windows_at,
 )
 
@@ -86,11 +85,11 @@ def refitted_baselines(baselines: dict, dm: WindowDataModule, part: str,
                        index: np.ndarray) -> list[Result]:
     """Each baseline cloned and refitted at every origin time, then scored (fit time summed)."""
     pool = np.unique(np.concatenate([dm.starts_[p] for p in PARTS]))  # every window there is
-    pool_end = target_times(dm, pool)[:, -1]  # when each window's last target is known
+    pool_end = dm.target_times(pool)[:, -1]  # when each window's last target is known
     X_pool, y_pool = windows_at(dm, pool)
     calendar_pool = baseline_inputs(dm, pool, baselines)
     origin_starts = dm.starts_[part][index]
-    origin_time = target_times(dm, origin_starts)[:, 0]
+    origin_time = dm.target_times(origin_starts)[:, 0]
     X_origin, _ = windows_at(dm, origin_starts)
     calendar_origin = baseline_inputs(dm, origin_starts, baselines)
     forecasts = {name: np.zeros((len(index), dm.spec.horizon, dm.dims["n_targets"]), np.float32)

@@ -72,12 +72,6 @@ def windows_at(dm: WindowDataModule, starts: np.ndarray):
     return gather_windows(dm.values_, starts, dm.spec, dm.dims["n_targets"])
 
 
-def target_times(dm: WindowDataModule, starts: np.ndarray) -> np.ndarray:
-    """[K, H] timestamps (or integer steps) of the targets of the windows at rows `starts`."""
-    rows = np.asarray(starts)[:, None] + dm.spec.lookback + np.arange(dm.spec.horizon)
-    return np.asarray(dm.panel_.time)[rows]
-
-
 def target_calendar(dm: WindowDataModule, starts: np.ndarray,
                     with_calendar: bool = True) -> np.ndarray:
     """[K, H, F] known-future inputs of the target steps of the windows at rows `starts`, for
@@ -92,7 +86,7 @@ def target_calendar(dm: WindowDataModule, starts: np.ndarray,
     rows = np.asarray(starts)[:, None] + dm.spec.lookback + np.arange(dm.spec.horizon)
     parts = []
     if with_calendar:
-        times = target_times(dm, starts)
+        times = dm.target_times(starts)
         panel = dm.panel_
         features = calendar_features(wall_clock(pd.Index(times.ravel()), panel.tz, panel.freq),
                                      panel.freq)  # [K * H, F]

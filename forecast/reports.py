@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from forecast.data import WindowDataModule  # noqa: E402
-from forecast.evaluate import BASELINE, Result, all_windows, target_times, windows  # noqa: E402
+from forecast.evaluate import BASELINE, Result, all_windows, windows  # noqa: E402
 from forecast.intervals import coverage_prefix  # noqa: E402
 
 RANK_BY = "norm_mse"
@@ -139,7 +139,7 @@ def forecast_figure(dm: WindowDataModule, results: list[Result], part: str = "te
             positions = mine[first:first + length]
             draw = _draw_stretch if one_step else _draw_window
             draw(ax, dm, results, part, index, positions, target, colors)
-            origin = _when(target_times(dm, dm.starts_[part][index[positions[:1]]])[0, 0])
+            origin = _when(dm.target_times(dm.starts_[part][index[positions[:1]]])[0, 0])
             ax.set_title(f"{_panel_name(dm, series, target)} | "
                          f"{'one-step forecasts from' if one_step else 'origin'} {origin}",
                          fontsize=8)

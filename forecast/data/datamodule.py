@@ -250,8 +250,12 @@ class WindowDataModule(pl.LightningDataModule):
     def window_times(self, part: str) -> np.ndarray:
         """[N, H] timestamps of the targets of each window of a part."""
         self.setup()
-        rows = self.starts_[part].starts()[:, None] + self.spec.lookback + np.arange(
-            self.spec.horizon)
+        return self.target_times(self.starts_[part].starts())
+
+    def target_times(self, starts: np.ndarray) -> np.ndarray:
+        """[K, H] timestamps (or integer steps) of the targets of the windows at rows
+        `starts`."""
+        rows = np.asarray(starts)[:, None] + self.spec.lookback + np.arange(self.spec.horizon)
         return np.asarray(self.panel_.time_at(rows)).reshape(rows.shape)
 
     def inverse_transform(self, scaled: np.ndarray, part: str,
