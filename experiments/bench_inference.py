@@ -42,7 +42,7 @@ import torch
 
 import forecast
 from forecast.data.synthetic import sine_frame
-from forecast.inference import read_history, window_times
+from forecast.inference import forecast_grid, read_history
 
 RESULTS = Path(__file__).with_name("results") / "bench_inference.md"
 SIZES = ("series", "lookback", "horizon", "repeats")  # the documented run's
@@ -86,7 +86,7 @@ def run(series: int, lookback: int, horizon: int, repeats: int) -> tuple[dict, d
     frame = sine_frame(n_steps=lookback + horizon, n_series=series, long=True)
     model = fitted_model(frame, lookback, horizon)
     history = read_history(frame, model.schema_)
-    times = window_times(history.ends, model.schema_.freq, lookback, horizon)
+    times = forecast_grid(history.ends, model.schema_.freq, lookback, horizon)
     center, scale = model._statistics(history)
     x = torch.from_numpy(np.ascontiguousarray((history.values - center) / scale))
 

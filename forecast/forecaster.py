@@ -41,6 +41,7 @@ from forecast.inference import (
     as_index,
     backtest_frame,
     forecast_frame,
+    forecast_grid,
     read_future,
     read_history,
     read_origins,
@@ -48,7 +49,6 @@ from forecast.inference import (
     rows_through,
     series_frame,
     whole_horizons,
-    window_times,
 )
 from forecast.intervals import (
     Calibration,
@@ -398,7 +398,7 @@ class Forecaster(BaseEstimator):
         else:
             history = read_history(X, schema)
         steps = self._check_steps(n, level)
-        times = window_times(history.ends, schema.freq, schema.lookback,
+        times = forecast_grid(history.ends, schema.freq, schema.lookback,
                              max(steps, schema.horizon))
         ahead = read_future(future, schema, times[:, schema.lookback:], history.ids)
         if steps > schema.horizon:
@@ -486,7 +486,7 @@ class Forecaster(BaseEstimator):
             self._check_fitted()
             schema = self.schema_
         origins = read_origins(X, schema, n_windows, schema.horizon if step is None else step)
-        times = window_times(origins.history.ends, schema.freq, schema.lookback, schema.horizon)
+        times = forecast_grid(origins.history.ends, schema.freq, schema.lookback, schema.horizon)
         if every:
             values, names = self._refitted_columns(X, schema, origins, times, n_windows,
                                                    every, level)
@@ -621,7 +621,7 @@ class Forecaster(BaseEstimator):
         """The last `lookback` training rows with a time column: a valid `predict` input."""
         self._check_fitted()
         schema = self.schema_
-        times = window_times(self.history_end_, schema.freq, schema.lookback, 0)  # [S, L]
+        times = forecast_grid(self.history_end_, schema.freq, schema.lookback, 0)  # [S, L]
         return series_frame(self.history_, times, schema.series_ids, schema, self.static_)
 
     def _check_fitted(self):

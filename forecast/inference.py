@@ -15,7 +15,7 @@ from pandas.tseries.frequencies import to_offset
 from forecast.data.frame import build_panel
 from forecast.data.panel import Panel
 from forecast.data.static import StaticEncoder
-from forecast.data.timeaxis import localized, naive, parse_times
+from forecast.data.timeaxis import fixed_step, localized, naive, parse_times
 from forecast.errors import ConfigError, DataError, is_positive_int
 
 
@@ -328,16 +328,6 @@ def _parse_times(raw: pd.Series, schema: Schema) -> pd.Index | None:
     return None if parsed.hasnans else naive(parsed, schema.freq)
 
 
-def fixed_step(freq: str | int):
-    """One step as an int or a numpy timedelta; None for calendar steps (months, weekdays ...)."""
-    if isinstance(freq, (int, np.integer)):
-        return int(freq)
-    offset = to_offset(freq)
-    if isinstance(offset, (pd.offsets.Tick, pd.offsets.Day)):
-        return pd.Timedelta(offset).to_timedelta64()
-    return None
-
-
 def same_freq(a: str | int, b: str | int) -> bool:
     if isinstance(a, (int, np.integer)) or isinstance(b, (int, np.integer)):
         return a == b
@@ -345,12 +335,15 @@ def same_freq(a: str | int, b: str | int) -> bool:
 
 
 # -- time grids ----------------------------------------------------------------------------------
-def window_times(ends: pd.Index, freq: str | int, lookback: int, horizon: int) -> np.ndarray:
+def forecast_grid(ends: pd.Index, freq: str | int, lookback: int, horizon: int) -> np.ndarray:
     """[S, L + H] times of each series' window: its last `lookback` rows, then the horizon,
     in the unit of `ends` (pandas 3 reads timestamps as microseconds)."""
-    ends, step = np.asarray(ends), fixed_step(freq)
+    ends = np.asarray(ends)
+    unit = np.datetime_data(ends.dtype)[0] if ends.dtype.kind == "M" else None
+    step = fixed_step(freq, unit)
     if step is not None:
-        grid = ends[:, None] + np.arange(1 - lookback, horizon + 1) * step
+        offsets = np.arange(1 - lookback, horizon + 1) * step
+        grid = ends[:, None] + (offsets.astype(f"m8[{unit}]") if unit else offsets)
     else:  # months, weekdays ...: a calendar per distinct end (usually one for all series)
         unique, inverse = np.unique(ends, return_inverse=True)
         grid = np.stack([_calendar_grid(end, freq, lookback, horizon) for end in unique])[inverse]

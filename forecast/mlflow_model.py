@@ -29,7 +29,7 @@ from mlflow.types.schema import ParamSchema, ParamSpec
 from forecast.data.timeaxis import naive
 from forecast.errors import ConfigError, DataError, ForecastError
 from forecast.forecaster import Forecaster
-from forecast.inference import Schema, as_index, window_times
+from forecast.inference import Schema, as_index, forecast_grid
 from forecast.tracking import redact
 
 # The pyfunc's parameters: `level`, a list of percentages (80.0 as well as 80), none by default;
@@ -106,7 +106,7 @@ def input_example(forecaster: Forecaster) -> pd.DataFrame:
         return history
     last = history.groupby(schema.id_col, sort=False).tail(1) if schema.id_col else history.tail(1)
     ahead = last.loc[last.index.repeat(schema.horizon)].reset_index(drop=True)
-    times = window_times(forecaster.history_end_, schema.freq, 0, schema.horizon)  # [S, H]
+    times = forecast_grid(forecaster.history_end_, schema.freq, 0, schema.horizon)  # [S, H]
     ahead[schema.time_name] = as_index(times)
     ahead[schema.targets] = np.nan
     return pd.concat([history, ahead], ignore_index=True)
