@@ -26,6 +26,8 @@ class RowNames:
         series_ids: the S series ids.
         ticks: [N] timestamps as int64.
         unit: the ticks' unit ("ns" ...), None for an integer time axis.
+        tz: the timezone to show times in, where the ticks hold them in UTC (timezone-aware
+            times below a day's step); None to show them as they are.
     """
 
     order: np.ndarray | None
@@ -33,6 +35,7 @@ class RowNames:
     series_ids: tuple[str, ...]
     ticks: np.ndarray
     unit: str | None
+    tz: str | None = None
 
     def series(self, k: int) -> int:
         return int(np.searchsorted(self.bounds, k, side="right") - 1)
@@ -45,7 +48,8 @@ class RowNames:
         return int(k if self.order is None else self.order[k])
 
     def time(self, k: int) -> str:
-        return str(to_index(self.ticks[[k]], self.unit)[0])
+        time = to_index(self.ticks[[k]], self.unit)
+        return str((time.tz_localize("UTC").tz_convert(self.tz) if self.tz else time)[0])
 
 
 def row_order(codes: np.ndarray | None, ticks: np.ndarray, sort: bool) -> np.ndarray | None:

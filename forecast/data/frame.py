@@ -39,6 +39,7 @@ from forecast.data.timeaxis import (
     grid_positions,
     infer_freq,
     naive,
+    on_utc_axis,
     parse_times,
     regular_steps,
     to_index,
@@ -160,7 +161,7 @@ def build_panel(
                                        list(future_features), static_features)
     frame = _as_numbers(frame, target + features)
 
-    ticks, unit, tz = _parse_time(frame, time_col, freq)
+    ticks, unit, tz, shown_in = _parse_time(frame, time_col, freq)
     if id_col is None:
         _check_wide(frame, ticks, time_col)
     codes, series_ids = _series_codes(frame, id_col)
@@ -170,7 +171,7 @@ def build_panel(
         codes = None if codes is None else codes[order]
     counts = np.array([len(ticks)]) if codes is None else np.bincount(codes)
     bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    rows = RowNames(order, bounds, series_ids, ticks, unit)
+    rows = RowNames(order, bounds, series_ids, ticks, unit, shown_in)
     check_order(ticks, bounds, rows)
     static = static_table(frame, static_features, rows) if static_features else None
 
@@ -419,10 +420,10 @@ def _note_ambiguous_dates(raw, label: str) -> None:
                     "dayfirst=True) and pass the frame, or write ISO dates (2020-02-01).")
 
 
-def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, str | None,
-                                                                   str | None]:
-    """int64 ticks of every row, their unit (None for integer steps, see `as_ticks`) and the
-    timezone of timezone-aware times (`naive`, for the known frequency `freq`), or None."""
+def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple:
+    """int64 ticks of every row, their unit (None for integer steps, see `as_ticks`), the
+    timezone of timezone-aware times (`naive`, for the known frequency `freq`) or None, and
+    that timezone again where the ticks hold the times in UTC (for messages), else None."""
     raw = frame.index if time_col is None else frame[time_col]
     label = "the index" if time_col is None else f"column '{time_col}'"
     if isinstance(raw.dtype, pd.PeriodDtype):  # periods (2015-01 ...) at their start
@@ -437,7 +438,7 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, s
                             "data.time_col to the right column.")
         raw = pd.Index(np.asarray(raw, dtype=np.int64))
     if pd.api.types.is_integer_dtype(raw.dtype):
-        return (*as_ticks(pd.Index(raw)), None)
+        return (*as_ticks(pd.Index(raw)), None, None)
     if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
         _note_ambiguous_dates(raw, label)
         try:
@@ -457,7 +458,7 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple[np.ndarray, s
         row = int(np.argmax(index.isna()))
         raise DataError(f"data: {label} row {row} has no timestamp; drop or fix that row.")
     tz = None if index.tz is None else str(index.tz)
-    return (*as_ticks(naive(index, freq)), tz)
+    return (*as_ticks(naive(index, freq)), tz, tz if tz and on_utc_axis(index, freq) else None)
 
 
 def _id_dtype(ids: pd.Series) -> str:

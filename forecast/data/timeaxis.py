@@ -44,10 +44,11 @@ def naive(time: pd.DatetimeIndex, freq: str | int | None = None) -> pd.DatetimeI
     says (`freq` None: as the times' median step says); naive times as they are."""
     if time.tz is None:
         return time
-    return (time.tz_convert("UTC") if _on_utc_axis(time, freq) else time).tz_localize(None)
+    return (time.tz_convert("UTC") if on_utc_axis(time, freq) else time).tz_localize(None)
 
 
-def _on_utc_axis(time: pd.DatetimeIndex, freq: str | int | None) -> bool:
+def on_utc_axis(time: pd.DatetimeIndex, freq: str | int | None) -> bool:
+    """Whether `naive` holds timezone-aware `time` in UTC (see `utc_axis`)."""
     if freq is not None:
         return utc_axis(freq)
     steps = np.diff(time.asi8[:_INFER_ROWS])
@@ -65,7 +66,7 @@ def parse_times(raw: pd.Series, freq: str | int | None = None) -> pd.DatetimeInd
         if "Mixed timezones" not in str(error):
             raise
     instants = pd.DatetimeIndex(pd.to_datetime(raw, utc=True))
-    if _on_utc_axis(instants, freq):
+    if on_utc_axis(instants, freq):
         return instants
     return pd.DatetimeIndex([pd.Timestamp(value).tz_localize(None) for value in raw])
 

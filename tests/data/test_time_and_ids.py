@@ -126,3 +126,9 @@ def test_the_time_as_both_index_and_column_is_read_once():
     times = pd.date_range("2021-01-01", periods=50, freq="h")
     panel = build_panel(frame(times).set_index("date", drop=False))  # a common pandas idiom
     assert panel.columns == ("y",) and panel.time_name == "date" and panel.freq == "h"
+
+
+def test_messages_show_times_on_the_frames_own_clock():
+    times = pd.date_range("2024-03-30", periods=100, freq="h", tz="Europe/Berlin")
+    with pytest.raises(DataError, match=r"row 50 \(2024-04-01 03:00:00\+02:00\)"):
+        build_panel(frame(times, y=np.where(np.arange(100) == 50, np.nan, 1.0)))
