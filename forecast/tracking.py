@@ -373,7 +373,7 @@ def open_tracker(cfg, uri: str, model_name: str, parent_id: str | None = None) -
     hydra_cfg = HydraConfig.get()
     tags = {"experiment_preset": str(cfg.experiment_name)}
     if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
-        tags["sweep"] = str(hydra_cfg.sweep.dir)
+        tags["sweep"] = os.path.abspath(str(hydra_cfg.sweep.dir))  # the same from any folder
         tags["sweep_job"] = str(hydra_cfg.job.num)
     run_name = cfg.logger.run_name or f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     return Tracker(uri, cfg.logger.experiment_name, run_name, tags, cfg.logger.artifact_location,

@@ -68,11 +68,14 @@ def test_parallel_model_sweep_gives_one_grouped_run_per_model_in_one_new_store(t
 
 @pytest.mark.slow
 def test_a_failed_job_is_listed_at_the_end_of_the_sweep_and_the_others_run(tmp_path):
-    result = run_train("-m", *SMALL, "model.hidden_size=8,abc",
-                       f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    result = run_train("-m", *SMALL, "model.hidden_size=8,abc", "hydra.sweep.dir=sweep",
+                       cwd=tmp_path)  # a relative sweep folder
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "Error executing job" not in result.stderr
     summary = result.stderr[result.stderr.index("error: 1 job(s) of the sweep failed:"):]
     assert summary.splitlines()[1].startswith("  job 1 (")
     assert "model.hidden_size=abc): model.hidden_size: expected an integer" in summary
     assert list((tmp_path / "sweep" / "0" / "checkpoints").glob("*.ckpt"))  # job 0 trained
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
+    assert {r.data.tags["sweep"] for r in runs} == {str(tmp_path / "sweep")}  # absolute
