@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {"Forecaster": ("forecast.forecaster", "Forecaster"),
          "ForecastModule": ("forecast.models", "ForecastModule"),
          "WindowDataModule": ("forecast.data", "WindowDataModule"),
+         "scorer": ("forecast.scoring", "scorer"),
          "baselines": ("forecast.baselines", None), "metrics": ("forecast.metrics", None)}
 
 
@@ -40,4 +41,4 @@ def load(path_or_uri):
 
 
 __all__ = ["Forecaster", "ForecastModule", "WindowDataModule", "baselines", "load", "metrics",
-           "__version__"]
+           "scorer", "__version__"]

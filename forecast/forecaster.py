@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import r2_score
 from torch.optim import lr_scheduler as schedulers
 
-from forecast import saving
+from forecast import metrics, saving
 from forecast.arguments import fit_converted
 from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
@@ -61,6 +61,7 @@ from forecast.logs import quiet
 from forecast.models import NETS, ForecastModule, ForecastNet
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import Rejected, call_text, check_converged, first_steps, load_best
+from forecast.scoring import check_metric
 
 log = logging.getLogger(__name__)
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
@@ -508,19 +509,23 @@ class Forecaster(BaseEstimator):
                         "backtest on rows after those, or pass refit=True to fit before each "
                         "window.")
 
-    def score(self, X: pd.DataFrame, y=None) -> float:
+    def score(self, X: pd.DataFrame, y=None, metric: str = "r2") -> float:
         """R^2 of this model's forecasts of X against what followed (1 is perfect, 0 no better
         than the mean), each series and target against its own mean, then averaged: the
         `backtest` of every whole horizon after X's first `lookback` rows, `horizon` rows apart.
         scikit-learn's `GridSearchCV` and `cross_val_score` use it; with `TimeSeriesSplit`
-        they score each setting on the rows after those it was fitted on. `y` is ignored."""
+        they score each setting on the rows after those it was fitted on. `y` is ignored.
+        `metric` "mae", "mse", "rmse", "mape" or "smape" gives that error instead, in original
+        units, per series then averaged (`forecast.scorer` makes it a `scoring=`)."""
         self._check_fitted()
+        check_metric(metric, "score")
+        measure = r2_score if metric == "r2" else getattr(metrics, metric)
         schema = self.schema_
         cv = self.backtest(X, n_windows=whole_horizons(X, schema, "score"))
         actual = [f"{target}-actual" for target in schema.targets]
         series = [cv] if schema.id_col is None else [rows for _, rows in cv.groupby(
             schema.id_col, sort=False)]  # pooled, the levels of the series would be the score
-        return float(np.mean([r2_score(rows[actual].to_numpy(), rows[schema.targets].to_numpy())
+        return float(np.mean([measure(rows[actual].to_numpy(), rows[schema.targets].to_numpy())
                               for rows in series]))
 
     def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,

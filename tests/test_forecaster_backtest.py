@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
 
 import forecast
 from forecast.data.synthetic import sine_frame
@@ -188,6 +188,20 @@ def test_score_of_a_long_frame_is_the_mean_over_its_series_not_pooled():
     each = [r2_score(rows["y-actual"], rows["y"]) for _, rows in cv.groupby("unique_id")]
     assert model.score(walks) == pytest.approx(np.mean(each))
     assert r2_score(cv["y-actual"], cv["y"]) > 0.99  # pooled: the levels 0, 100, 1000 alone
+
+
+def test_a_scorer_gives_the_backtest_error_negated(model, frame):
+    later = frame.iloc[400:]
+    every = model.backtest(later, n_windows=12)
+    errors = every[["y0-actual", "y1-actual"]].to_numpy() - every[["y0", "y1"]].to_numpy()
+    assert model.score(later, metric="mae") == pytest.approx(np.abs(errors).mean())
+    assert forecast.scorer("mse")(model, later) == pytest.approx(-np.square(errors).mean())
+    assert forecast.scorer("r2")(model, later) == model.score(later)
+    with pytest.raises(ConfigError, match=r"^scorer: unknown metric 'mean_absolute_error'"):
+        forecast.scorer("mean_absolute_error")
+    scores = cross_val_score(clone(model), frame, cv=TimeSeriesSplit(2),
+                             scoring=forecast.scorer("mae"), error_score="raise")
+    assert len(scores) == 2 and (scores < 0).all()
 
 
 def test_grid_search_with_time_series_splits_picks_the_setting_that_forecasts_better():
