@@ -91,9 +91,8 @@ def target_calendar(dm: WindowDataModule, starts: np.ndarray,
         features = calendar_features(wall_clock(pd.Index(times.ravel()), panel.tz, panel.freq),
                                      panel.freq)  # [K * H, F]
         parts.append(features.reshape(*times.shape, -1)[..., learnable_calendar(dm)])
-    n_calendar = len(calendar_names(dm.panel_.freq)) if dm.calendar else 0
     if dm.calendar_ is not None:  # static, then future features: [K, H, F']
-        parts.append(dm.calendar_[rows][..., n_calendar:])
+        parts.append(dm.calendar_[rows][..., dm.n_calendar_:])
     if not parts:
         return np.zeros((*rows.shape, 0), dtype=np.float32)
     return np.concatenate(parts, axis=-1, dtype=np.float32)

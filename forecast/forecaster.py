@@ -22,7 +22,7 @@ from forecast import metrics, saving
 from forecast.arguments import fit_converted
 from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
-from forecast.data.calendar import calendar_features
+from forecast.data.calendar import calendar_features, stack_known
 from forecast.data.scaling import Scaler
 from forecast.data.timeaxis import wall_clock
 from forecast.errors import (
@@ -585,21 +585,22 @@ class Forecaster(BaseEstimator):
         center, scale = statistics or self._statistics(history)  # [S, 1, C] each
         scaled = (history.values - center) / scale  # [S, L, C]
         n_past = len(schema.columns) - schema.n_future
-        known = []  # known-future inputs over lookback + horizon: calendar, static, columns
+        calendar = static = future = None  # known inputs over lookback + horizon
         if schema.calendar:
             marks = calendar_features(wall_clock(as_index(times), schema.tz, schema.freq),
                                       schema.freq)
-            known.append(marks.reshape(*times.shape, marks.shape[-1]))
+            calendar = marks.reshape(*times.shape, marks.shape[-1])
         if history.static is not None:  # [S, F] at every step
             encoded = schema.encode_static(history.static)
-            known.append(np.repeat(encoded[:, None], times.shape[1], axis=1))
+            static = np.repeat(encoded[:, None], times.shape[1], axis=1)
         if schema.n_future:
-            future = (ahead - center[..., n_past:]) / scale[..., n_past:]  # [S, H, F]
-            known.append(np.concatenate([scaled[..., n_past:], future], axis=1))
+            ahead = (ahead - center[..., n_past:]) / scale[..., n_past:]  # [S, H, F]
+            future = np.concatenate([scaled[..., n_past:], ahead], axis=1)
         x = torch.from_numpy(np.ascontiguousarray(scaled[..., :n_past]))
         x_time = y_time = None
-        if known:
-            marks = torch.from_numpy(np.concatenate(known, axis=-1, dtype=np.float32))
+        known = stack_known(calendar, static, future)
+        if known is not None:
+            marks = torch.from_numpy(known)
             x_time, y_time = marks[:, :lookback], marks[:, lookback:]
         with torch.inference_mode():
             out = self.net_.predict(x, x_time, y_time).numpy()  # [S, H, T]

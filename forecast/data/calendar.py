@@ -72,3 +72,13 @@ def season_length(freq: str | int) -> int:
     if seconds >= _DAY:
         return max(1, round(7 * _DAY / seconds))
     return max(1, round(_DAY / seconds))
+
+
+def stack_known(calendar: np.ndarray | None, static: np.ndarray | None,
+                future: np.ndarray | None) -> np.ndarray | None:
+    """The known inputs a network reads beside the series (`x_time`, `y_time`) [..., F]:
+    calendar features, then each series' static encoding, then the known-future columns.
+    Training, prediction and the baselines all stack them here, so the order is one; None
+    without any."""
+    parts = [part for part in (calendar, static, future) if part is not None]
+    return np.concatenate(parts, axis=-1, dtype=np.float32) if parts else None

@@ -11,7 +11,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 
-from forecast.data.calendar import calendar_features, season_length
+from forecast.data.calendar import calendar_features, season_length, stack_known
 from forecast.data.dataset import WindowDataset, WindowLoader
 from forecast.data.frame import build_panel, note_row_numbers, read_frame
 from forecast.data.panel import Panel
@@ -143,22 +143,23 @@ class WindowDataModule(pl.LightningDataModule):
             self.scaler = _check_restored(self._restored, panel)
         values = self.scaler.transform(values, panel.bounds, out=values)
         n_past = values.shape[1] - len(self.columns["future_features"])
-        known = []
+        calendar = static = future = None
         if self.calendar:  # of the local clock where the times are UTC (`timeaxis.naive`)
             times = wall_clock(panel.time_at(np.arange(len(values))), panel.tz, panel.freq)
-            known.append(calendar_features(times, panel.freq))
+            calendar = calendar_features(times, panel.freq)
         if panel.static is not None:  # each series' encoding on each of its rows
             restored = (self._restored or {}).get("static")
             self.static_encoder_ = (StaticEncoder().fit(panel.static) if restored is None
                                     else StaticEncoder.from_state_dict(restored))
             encoded = self.static_encoder_.transform(panel.static)  # [S, F]
-            known.append(np.repeat(encoded, panel.lengths, axis=0))
+            static = np.repeat(encoded, panel.lengths, axis=0)
         if n_past < values.shape[1]:  # known-future columns ride with the calendar (x_time)
-            known.append(np.ascontiguousarray(values[:, n_past:]))
+            future = np.ascontiguousarray(values[:, n_past:])
             values = np.ascontiguousarray(values[:, :n_past])
         self.values_ = values  # [T, C_past]: the inputs x
         # [T, F] or None: calendar, static, then known-future columns (last, see `unscaled`)
-        self.calendar_ = np.concatenate(known, axis=1) if known else None
+        self.calendar_ = stack_known(calendar, static, future)
+        self.n_calendar_ = 0 if calendar is None else calendar.shape[1]
         parts = np.concatenate([np.zeros_like(borders[:, :1]), borders], axis=1)  # [S, 4]
         self.starts_ = {
             name: window_index(panel.bounds, parts[:, i:i + 2], self.spec,
