@@ -4,6 +4,7 @@ an MLflow server that is not there."""
 
 import socket
 
+import numpy as np
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
@@ -11,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from forecast.config_check import check_config, check_validation
+from forecast.data import WindowDataModule
 from forecast.data.frame import read_frame
 from forecast.errors import ConfigError, DataError
 from forecast.experiment import _model_name
@@ -122,9 +124,19 @@ def test_a_semicolon_csv_is_one_error_saying_how_to_read_it(tmp_path):
     message = str(caught.value)
     assert message.startswith(f"data.path: '{path}' was read as one column 'date;load'")
     assert "separated by ';'" in message and "pd.read_csv(path, sep=';', decimal=',')" in message
+    assert 'data.read_options="{sep: \';\', decimal: \',\'}"' in message  # the CLI's way
     # the advice works: the frame pandas reads so is a table of times and numbers
     frame = pd.read_csv(path, sep=";", decimal=",")
     assert list(frame.columns) == ["date", "load"] and frame.load.iloc[0] == 10.5
+    dm = WindowDataModule(path=path, read_options=OmegaConf.create({"sep": ";", "decimal": ","}),
+                          lookback=4, horizon=1)  # as the CLI builds it from data.read_options
+    dm.setup()
+    assert dm.panel_.columns == ("load",) and dm.unscaled(np.array([0]))[0, 0] == 10.5
+
+
+def test_read_options_pandas_does_not_take_are_named(tmp_path):
+    with pytest.raises(DataError, match=r"^data\.read_options: .*'sepp'.* of pd\.read_csv\.$"):
+        read_frame(write_semicolon_csv(tmp_path), sepp=";")
 
 
 def test_a_semicolon_csv_of_uneven_rows_gets_the_same_advice(tmp_path):

@@ -35,6 +35,9 @@ class WindowDataModule(pl.LightningDataModule):
 
     Args:
         path: CSV or Parquet file (ignored when `frame` is given).
+        read_options: keyword arguments of `pd.read_csv` / `pd.read_parquet` for `path`, e.g.
+            {"sep": ";", "decimal": ","} (Excel's CSV in much of Europe) or
+            {"parse_dates": ["date"], "dayfirst": True}.
         frame: a DataFrame, wide or long (see `forecast.data.frame`).
         target, features, time_col, id_col, fill, sort: column selection and cleaning, see
             `build_panel`.
@@ -74,6 +77,7 @@ class WindowDataModule(pl.LightningDataModule):
     def __init__(
         self,
         path: str | Path | None = None,
+        read_options: Mapping | None = None,
         frame: pd.DataFrame | None = None,
         target: str | Sequence[str] | None = None,
         features: str | Sequence[str] | None = None,
@@ -100,6 +104,7 @@ class WindowDataModule(pl.LightningDataModule):
         if path is None and frame is None:
             raise ConfigError("data.path: give a CSV/Parquet path (or a DataFrame as `frame`).")
         self.path, self.frame = path, frame
+        self.read_options = _plain(read_options or {})  # Hydra passes DictConfig, ListConfig
         future, static = _names(future_features), _names(static_features)
         if overlap := set(future) & set(_names(target)):
             raise ConfigError(f"data.future_features: {sorted(overlap)} are targets; a target's "
@@ -131,7 +136,7 @@ class WindowDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.panel_ is not None:
             return
-        frame = self.frame if self.frame is not None else read_frame(self.path)
+        frame = self.frame if self.frame is not None else read_frame(self.path, **self.read_options)
         panel = build_panel(frame, **self.columns)
         note_row_numbers(frame, panel, self.columns["time_col"])
         borders = split_borders(self.split, panel)  # [S, 3]
@@ -352,4 +357,14 @@ def _plain(value):
             return OmegaConf.to_container(value, resolve=True)
     except ImportError:  # pragma: no cover - omegaconf ships with hydra-core
         pass
+    return value
+
+
+def _plain(value):
+    """`value` with its mappings as dicts and its sequences (not text) as lists, as pandas
+    takes them."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain(item) for item in value]
     return value

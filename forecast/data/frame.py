@@ -63,9 +63,10 @@ def data_file(path: str | Path) -> Path:
     return path
 
 
-def read_frame(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, with one clear error when it is missing or unreadable, or a
-    CSV separated by ';' or a tab (which reads as one column) with what to do instead."""
+def read_frame(path: str | Path, **options) -> pd.DataFrame:
+    """Read a CSV or Parquet file (`options`: keyword arguments of `pd.read_csv` or
+    `pd.read_parquet`), with one clear error when it is missing or unreadable, or a CSV
+    separated by ';' or a tab (which reads as one column) with what to do instead."""
     import re
 
     path = data_file(path)
@@ -86,24 +87,30 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         decimal = (", decimal=','" if any(re.fullmatch(r"[-+]?\d*,\d+", str(cell).strip())
                                           for cell in cells) else "")
         shown = "'\\t'" if separator == "\t" else f"'{separator}'"
+        cli = f"sep: {shown}" + (", decimal: ','" if decimal else "")
         return DataError(f"data.path: '{path}' was read as one column {str(header[0])!r}; it "
-                         f"looks separated by {shown} — save it comma-separated (decimal points), "
-                         f"or read it with pandas (pd.read_csv(path, sep={shown}{decimal})) and "
-                         "pass the frame.")
+                         f"looks separated by {shown} — read it with "
+                         f"data.read_options=\"{{{cli}}}\" (in Python pd.read_csv(path, "
+                         f"sep={shown}{decimal})), or save it comma-separated.")
 
     try:
-        frame = pd.read_parquet(path) if kind == "Parquet" else pd.read_csv(path)
+        frame = pd.read_parquet(path, **options) if kind == "Parquet" else pd.read_csv(path,
+                                                                                     **options)
     except Exception as err:  # pandas raises many types; all mean "not a table we can read"
-        hint = other_separator() if kind == "CSV" else None
+        if options and isinstance(err, TypeError):
+            raise DataError(f"data.read_options: {err}; give keyword arguments of "
+                            f"pd.read_{kind.lower()}.") from None
+        hint = other_separator() if kind == "CSV" and "sep" not in options else None
         if hint is not None:  # rows of decimal commas split unevenly at the commas
             raise hint from None
         first_line = str(err).splitlines()[0] if str(err) else ""
         raise DataError(f"data.path: cannot read '{path}' as {kind}: {type(err).__name__}: "
                         f"{first_line}. Check that the file is a valid table.") from None
-    hint = other_separator() if kind == "CSV" and len(frame.columns) == 1 else None
+    hint = (other_separator() if kind == "CSV" and len(frame.columns) == 1
+            and "sep" not in options else None)
     if hint is not None:  # else the one column fails later as a time column without times
         raise hint
-    if kind == "CSV":
+    if kind == "CSV" and not options:
         _check_header(path)
     return frame
 
@@ -405,7 +412,13 @@ def _day_first(value) -> bool:
     return bool(match) and 12 < int(match[1]) <= 31 and int(match[2]) <= 12
 
 
-def _note_ambiguous_dates(raw, label: str) -> None:
+def _day_first_fix(time_col) -> str:
+    name = time_col or "date"
+    return (f"read the file with data.read_options=\"{{parse_dates: [{name}], dayfirst: true}}\" "
+            f"(in Python pd.read_csv(path, parse_dates=['{name}'], dayfirst=True))")
+
+
+def _note_ambiguous_dates(raw, label: str, time_col) -> None:
     """Warn when every date reads as well day-first as month-first (01/02/2020: 2 January or
     1 February?): pandas reads them month-first, which a day-first file turns into nonsense."""
     if not (pd.api.types.is_object_dtype(raw.dtype) or pd.api.types.is_string_dtype(raw.dtype)):
@@ -416,8 +429,7 @@ def _note_ambiguous_dates(raw, label: str) -> None:
             parts[0] != parts[1]).any():
         log.warning(f"data: {label} holds dates such as {str(np.asarray(raw)[0])!r} that read "
                     "either way (month/day or day/month); they are read month first. If they are "
-                    "day first, read the file with pd.read_csv(path, parse_dates=[...], "
-                    "dayfirst=True) and pass the frame, or write ISO dates (2020-02-01).")
+                    f"day first, {_day_first_fix(time_col)}, or write ISO dates (2020-02-01).")
 
 
 def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple:
@@ -440,7 +452,7 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple:
     if pd.api.types.is_integer_dtype(raw.dtype):
         return (*as_ticks(pd.Index(raw)), None, None)
     if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        _note_ambiguous_dates(raw, label)
+        _note_ambiguous_dates(raw, label, time_col)
         try:
             raw = parse_times(raw, freq)
         except (ValueError, TypeError):
@@ -449,8 +461,7 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple:
             fix = "fix it or set data.time_col to the right column."
             if _day_first(value):
                 fix = ("the dates look day-first (day/month/year), read month-first up to this "
-                       "row; write them as ISO dates (2021-01-13), or read the file with "
-                       "pd.read_csv(path, parse_dates=[...], dayfirst=True) and pass the frame.")
+                       f"row; {_day_first_fix(time_col)}, or write ISO dates (2021-01-13).")
             raise DataError(f"data: {label} row {row} value {value!r} is not a timestamp; "
                             f"{fix}") from None
     index = pd.DatetimeIndex(raw)
