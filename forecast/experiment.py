@@ -85,8 +85,11 @@ def run(cfg: DictConfig) -> float:
         if tracker:
             log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
             log.info(tracker.browse_hint())
-        elif checkpoints:
-            log.info(f"logger=none: nothing was tracked; the checkpoints are in {checkpoints}")
+        else:  # the model to deploy, as an MLflow run would hold it
+            saved = forecaster.save(Path(cfg.paths.output_dir) / "model")
+            where = f"the checkpoints are in {checkpoints}, " if checkpoints else ""
+            log.info(f"logger=none: nothing was tracked; {where}the model is in {saved} "
+                     "(forecast.load(path))")
     if checkpoints:
         mark_finished(checkpoints)  # resume=auto passes over this run from now on
     return _objective(trainer)

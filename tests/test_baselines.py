@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks
 
+import forecast
 from forecast import baselines
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
@@ -168,8 +169,11 @@ def test_cli_without_baselines(tmp_path):
             in line]
     assert len(rows) == 1 and rows[0].startswith("* lstm") and rows[0].rstrip().endswith("-")
     (checkpoints,) = tmp_path.glob("outputs/sine/*/checkpoints")  # where the weights went
+    model = checkpoints.parent / "model"
     assert result.stdout.rstrip().endswith(f"logger=none: nothing was tracked; the checkpoints "
-                                           f"are in {checkpoints}")
+                                           f"are in {checkpoints}, the model is in {model} "
+                                           "(forecast.load(path))")
+    assert len(forecast.load(model).predict()) == 1  # a model to deploy without MLflow
 
 
 def test_ridge_uses_the_known_future_inputs_of_each_target_step():
