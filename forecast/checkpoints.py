@@ -155,7 +155,7 @@ class ResumeCheckpoint(DeferredCheckpoint):
 
     def on_train_start(self, trainer, pl_module) -> None:
         super().on_train_start(trainer, pl_module)
-        self._written_at = time.monotonic()
+        self._written_at, self._drain_failed = time.monotonic(), False
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         super().on_train_epoch_start(trainer, pl_module)

@@ -166,6 +166,8 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
     except DataError as error:  # the cleaning options are the fit's: set them there
         raise DataError(re.sub(r"\bset (data\.(fill|sort)=)", r"refit with \1", str(error))
                         ) from None
+    if panel.tz is not None and schema.tz is None:  # text times with offsets
+        _refuse_timezone(panel.tz, schema, caller, _time_col(frame, schema))
     ids, freq, lookback = list(panel.series_ids), panel.freq, schema.lookback
     counts = panel.lengths
     short = np.flatnonzero(counts < lookback) if lookback_rows else []
@@ -262,7 +264,7 @@ def rows_through(frame: pd.DataFrame, schema: Schema, cutoffs: dict) -> pd.DataF
     """The rows of `frame` at or before the cutoff of their series (`cutoffs`: series id ->
     time): what a model refitted at those cutoffs may see."""
     raw = frame[schema.time_name] if schema.time_name in frame.columns else frame.index
-    times = _parse_times(pd.Series(raw), schema)
+    times = _parse_times(pd.Series(raw), schema, "backtest")
     if times is None:
         raise DataError(f"backtest: the times of '{schema.time_name}' cannot be compared with "
                         "the cutoffs; pass timestamps or integer steps.")
@@ -303,16 +305,23 @@ def _in_model_timezone(frame: pd.DataFrame, schema: Schema, caller: str) -> pd.D
     if not isinstance(times.dtype, pd.DatetimeTZDtype):
         return frame
     if schema.tz is None:
-        raise DataError(f"{caller}: the history's times are in the timezone {times.dtype.tz}, "
-                        "and the model was trained on naive times; pass them as the training "
-                        f"data held them, e.g. frame['{schema.time_name}'].dt.tz_localize(None) "
-                        "for the local clock.")
+        _refuse_timezone(times.dtype.tz, schema, caller, column)
     if column is None:
         return frame.set_axis(frame.index.tz_convert(schema.tz))
     return frame.assign(**{column: times.dt.tz_convert(schema.tz)})
 
 
-def _parse_times(raw: pd.Series, schema: Schema) -> pd.Index | None:
+def _refuse_timezone(tz, schema: Schema, caller: str, column: str | None) -> None:
+    """A model of naive times takes no times with a timezone: read as UTC, they would shift
+    the forecast by the offset."""
+    fix = (f"frame['{column}'].dt.tz_localize(None)" if column is not None
+           else "frame.tz_localize(None)")
+    raise DataError(f"{caller}: the times are in the timezone {tz}, and the model was trained "
+                    f"on naive times; pass them as the training data held them, e.g. {fix} for "
+                    "the local clock.")
+
+
+def _parse_times(raw: pd.Series, schema: Schema, caller: str = "predict") -> pd.Index | None:
     """Integer steps or timestamps (naive, as `build_panel` reads those of the model, in its
     timezone) of a whole column; None when not that simple."""
     if pd.api.types.is_integer_dtype(raw.dtype):
@@ -323,7 +332,9 @@ def _parse_times(raw: pd.Series, schema: Schema) -> pd.Index | None:
             parsed = parse_times(raw, schema.freq)
     except (ValueError, TypeError):
         return None
-    if parsed.tz is not None and schema.tz is not None:
+    if parsed.tz is not None and schema.tz is None:
+        _refuse_timezone(parsed.tz, schema, caller, raw.name)
+    if parsed.tz is not None:
         parsed = parsed.tz_convert(schema.tz)
     return None if parsed.hasnans else naive(parsed, schema.freq)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import mlflow
 from mlflow.entities import Metric
 from pytorch_lightning.loggers import MLFlowLogger
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointFlushingLogger(MLFlowLogger):
@@ -68,9 +71,17 @@ class CheckpointFlushingLogger(MLFlowLogger):
         self._unflushed = True
 
     def finalize(self, status: str = "success") -> None:
-        """Drain the queue; the `Tracker` ends the run."""
-        if self._initialized:
+        """Drain the queue; the `Tracker` ends the run. After a failure (or Ctrl-C) a store
+        that fails too is not the error to report: it is named in a warning."""
+        if not self._initialized:
+            return
+        if status == "success":
             self.flush()
+            return
+        try:
+            self.flush()
+        except Exception as error:  # noqa: BLE001 - any store error; the first one stands
+            log.warning(f"MLflow: the last metrics of the run were not logged ({error}).")
 
     def flush(self) -> None:
         """Write out what was logged since the last drain (`ResumeCheckpoint` calls it before

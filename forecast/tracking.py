@@ -60,7 +60,9 @@ def check_tracking_uri(uri: str) -> None:
                               "point logger.tracking_uri to a writable place.")
 
 
-STORE_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+# Schemes MLflow keeps no runs at (files, artifact stores); others (http, sqlite, postgresql,
+# databricks, a plugin's) are MLflow's to judge.
+NOT_STORES = ("", "file", "ftp", "sftp", "s3", "gs", "hdfs", "wasbs", "abfss")
 # What an artifact root of each scheme needs installed (MLflow imports it on the first upload).
 ARTIFACT_CLIENTS = {"s3": "boto3", "gs": "google.cloud.storage", "wasbs": "azure.storage.blob",
                     "abfss": "azure.storage.filedatalake"}
@@ -70,10 +72,11 @@ def check_logger(logger) -> None:
     """The `logger` settings MLflow would reject only when it logs, some after training: the
     store's scheme, the experiment's name, the artifact root, the registered model's name."""
     uri = resolve_tracking_uri(logger.get("tracking_uri"))
-    scheme = urlparse(uri).scheme.split("+")[0]
-    if scheme not in STORE_SCHEMES:
-        hint = (f"; for a local store use sqlite:///{Path(uri).resolve() / 'mlflow.db'}"
-                if scheme in ("", "file") else "")
+    parsed = urlparse(uri)
+    if parsed.scheme in NOT_STORES and not uri.startswith("databricks"):  # a bare `databricks`
+        folder = Path(parsed.path if parsed.scheme == "file" else uri).resolve()
+        hint = (f"; for a local store use sqlite:///{folder / 'mlflow.db'}"
+                if parsed.scheme in ("", "file") else "")
         raise ConfigError(f"logger.tracking_uri: {redact(uri)} is no MLflow store this logs to; "
                           "give sqlite:///path/mlflow.db, the http(s):// address of an mlflow "
                           f"server, or a database URI (postgresql://...){hint}.")

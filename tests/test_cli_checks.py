@@ -181,6 +181,7 @@ def test_an_unreachable_server_is_answered_with_its_own_host_and_port():
 @pytest.mark.parametrize("key, value, message", [
     ("tracking_uri", "ftp://host/x", "is no MLflow store this logs to"),
     ("tracking_uri", "/srv/runs", "for a local store use sqlite:////srv/runs/mlflow.db"),
+    ("tracking_uri", "file:///srv/runs", "for a local store use sqlite:////srv/runs/mlflow.db"),
     ("experiment_name", " ", "must be a non-empty name"),
     ("log_model", "maybe", "must be true or false, got 'maybe'"),
     ("register_as", "a:b", "'a:b' cannot name a registered model"),
@@ -191,7 +192,10 @@ def test_logger_settings_mlflow_rejects_late_are_refused_up_front(tmp_path, key,
     (tmp_path / "FILE").write_text("a file, where a folder would be")
     logger = {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment_name": "x",
               "log_model": True, "artifact_location": None, "register_as": None}
-    check_logger(OmegaConf.create(logger))  # the defaults pass
+    check_logger(OmegaConf.create(logger))  # the defaults pass, and MLflow's other stores
+    for uri in ("databricks", "databricks://profile", "postgresql+psycopg2://u@db/mlflow",
+                "http://127.0.0.1:5000", "azureml://a-plugin-store"):
+        check_logger(OmegaConf.create({**logger, "tracking_uri": uri}))
     logger[key] = value.replace("FILE", str(tmp_path / "FILE"))
     with pytest.raises(ConfigError, match=f"^logger.{key}: (.* )?{message}"):
         check_logger(OmegaConf.create(logger))

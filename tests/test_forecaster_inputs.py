@@ -91,9 +91,14 @@ def test_daily_times_in_another_timezone_are_the_same_local_days():
 def test_a_model_of_naive_times_refuses_a_history_with_a_timezone(int_ids):
     frame, model = int_ids
     eastern = frame.assign(ds=frame.ds.dt.tz_localize("US/Eastern"))
-    with pytest.raises(DataError, match=r"^predict: the history's times are in the timezone "
+    with pytest.raises(DataError, match=r"^predict: the times are in the timezone "
                                         r"US/Eastern, and the model was trained on naive"):
         model.predict(eastern)  # read as UTC, it forecast hours the user did not mean
+    written = eastern.assign(ds=eastern.ds.astype(str))  # as a CSV holds them: "-05:00"
+    with pytest.raises(DataError, match=r"^predict: the times are in the timezone UTC"):
+        model.predict(written)
+    with pytest.raises(DataError, match=r"e\.g\. frame\.tz_localize\(None\)"):
+        model.predict(eastern[eastern.unique_id == 101].set_index("ds"))
 
 
 def test_a_timezone_aware_model_serves_naive_utc_times(berlin, tmp_path):

@@ -104,7 +104,7 @@ class WindowDataModule(pl.LightningDataModule):
         if path is None and frame is None:
             raise ConfigError("data.path: give a CSV/Parquet path (or a DataFrame as `frame`).")
         self.path, self.frame = path, frame
-        self.read_options = _plain(read_options or {})  # Hydra passes DictConfig, ListConfig
+        self.read_options = dict(_plain(read_options) or {})
         future, static = _names(future_features), _names(static_features)
         if overlap := set(future) & set(_names(target)):
             raise ConfigError(f"data.future_features: {sorted(overlap)} are targets; a target's "
@@ -357,14 +357,4 @@ def _plain(value):
             return OmegaConf.to_container(value, resolve=True)
     except ImportError:  # pragma: no cover - omegaconf ships with hydra-core
         pass
-    return value
-
-
-def _plain(value):
-    """`value` with its mappings as dicts and its sequences (not text) as lists, as pandas
-    takes them."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [_plain(item) for item in value]
     return value

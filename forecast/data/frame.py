@@ -398,7 +398,12 @@ def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
         raise DataError(f"data: column '{name}' is not numeric (row {row}: "
                         f"{column.iloc[row]!r}); convert it to numbers, or choose the "
                         "columns to use with data.target/data.features.")
-    return frame.assign(**converted) if converted else frame
+    if not converted:
+        return frame
+    frame = frame.copy(deep=False)  # names need not be text (0, 1 of a headerless read)
+    for name, numbers in converted.items():
+        frame[name] = numbers
+    return frame
 
 
 _NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
@@ -418,15 +423,27 @@ def _day_first_fix(time_col) -> str:
             f"(in Python pd.read_csv(path, parse_dates=['{name}'], dayfirst=True))")
 
 
+def _day_month(texts: np.ndarray) -> pd.DataFrame | None:
+    """The first two numbers of dates written d/m/y or m/d/y, when every text is such a date
+    and both numbers are at most 12 (either could be the month); else None."""
+    parts = pd.Series(texts).astype(str).str.extract(
+        r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}\b").astype(float)
+    if len(parts) and parts.notna().all(axis=None) and (parts <= 12).all(axis=None):
+        return parts
+    return None
+
+
 def _note_ambiguous_dates(raw, label: str, time_col) -> None:
     """Warn when every date reads as well day-first as month-first (01/02/2020: 2 January or
     1 February?): pandas reads them month-first, which a day-first file turns into nonsense."""
     if not (pd.api.types.is_object_dtype(raw.dtype) or pd.api.types.is_string_dtype(raw.dtype)):
         return
-    parts = pd.Series(np.asarray(raw)).astype(str).str.extract(
-        r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}\b").astype(float)
-    if len(parts) and parts.notna().all(axis=None) and (parts <= 12).all(axis=None) and (
-            parts[0] != parts[1]).any():
+    values = np.asarray(raw)
+    # a sample first: ISO dates, or a day above 12 early on, end it without reading every row
+    if _day_month(values[:1000]) is None:
+        return
+    parts = _day_month(pd.unique(values))
+    if parts is not None and (parts[0] != parts[1]).any():
         log.warning(f"data: {label} holds dates such as {str(np.asarray(raw)[0])!r} that read "
                     "either way (month/day or day/month); they are read month first. If they are "
                     f"day first, {_day_first_fix(time_col)}, or write ISO dates (2020-02-01).")
@@ -456,7 +473,7 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple:
         try:
             raw = parse_times(raw, freq)
         except (ValueError, TypeError):
-            row = int(np.argmax(pd.isna(pd.to_datetime(raw, errors="coerce"))))
+            row = int(np.argmax(pd.isna(pd.to_datetime(raw, errors="coerce", utc=True))))
             value = raw[row] if time_col is None else raw.iloc[row]
             fix = "fix it or set data.time_col to the right column."
             if _day_first(value):

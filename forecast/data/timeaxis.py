@@ -68,7 +68,9 @@ def parse_times(raw: pd.Series, freq: str | int | None = None) -> pd.DatetimeInd
     instants = pd.DatetimeIndex(pd.to_datetime(raw, utc=True))
     if on_utc_axis(instants, freq):
         return instants
-    return pd.DatetimeIndex([pd.Timestamp(value).tz_localize(None) for value in raw])
+    local = pd.Series(np.asarray(raw, dtype=object)).astype(str).str.replace(
+        r"\s*(Z|[+-]\d\d:?\d\d)$", "", regex=True)  # the clock each time was written on
+    return pd.DatetimeIndex(pd.to_datetime(local))
 
 
 def localized(time: pd.Index, tz: str | None, freq: str | int) -> pd.Index:

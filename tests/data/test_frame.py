@@ -122,6 +122,8 @@ def test_numbers_held_as_objects_or_categories_are_read():
     np.testing.assert_array_equal(panel.values[:4], [[1, 0], [1, 1.5], [2, 3], [3, 0]])
     with pytest.raises(DataError, match=r"'load' is not numeric \(row 0: '0'\)"):
         build_panel(read.assign(load=np.arange(n).astype(str)))  # text is not read as numbers
+    headerless = pd.DataFrame({"date": read.date, 0: read.load})  # names need not be text
+    assert build_panel(headerless, target=[0], fill="ffill").values[1, 0] == 1
 
 
 def test_month_end_series_and_their_gaps():

@@ -43,6 +43,12 @@ def test_times_written_with_offsets_across_a_clock_change_are_read(freq):
         assert panel.tz is None and panel.time.equals(times.tz_localize(None))
 
 
+def test_a_bad_value_among_offset_times_is_named():
+    times = pd.date_range("2021-03-20", periods=20, freq="D", tz="Europe/Berlin").astype(str)
+    with pytest.raises(DataError, match=r"row 5 value 'oops' is not a timestamp"):
+        build_panel(frame([*times[:5], "oops", *times[6:]]))
+
+
 def test_the_calendar_of_utc_times_is_the_local_clock():
     times = pd.date_range("2021-06-01", periods=48, freq="h", tz="Asia/Tokyo")
     utc = naive(times, "h")
