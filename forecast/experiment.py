@@ -1,6 +1,7 @@
-"""One experiment, from a composed config: instantiate -> fit -> evaluate -> log.
+"""One experiment, from a composed config: assemble -> train -> evaluate -> report.
 
-`forecast.train` (the CLI) composes the config with Hydra and calls `run`.
+`forecast.train` (the CLI) composes the config with Hydra and calls `run`; `assemble` shows
+which config group builds which object.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ import logging
 import os
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
@@ -19,9 +22,11 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from forecast.backtest import backtest, check_stride
 from forecast.building import build, build_module
 from forecast.config_check import check_validation
+from forecast.data import WindowDataModule
 from forecast.evaluate import build_baselines, check_baselines, windows
 from forecast.forecaster import Forecaster
 from forecast.intervals import coverage_metrics, spread
+from forecast.models import ForecastModule
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import check_converged, load_best
 from forecast.progress import ProgressBar
@@ -37,25 +42,27 @@ DIVERGED_FIX = ("lower optim.optimizer.lr, keep the gradients clipped (optim.gra
                 "1.0), and keep the data scaled (data.scaler=standard).")
 
 
+@dataclass
+class Parts:
+    """What a config builds: the data, the network and its LightningModule, the baselines, the
+    Trainer (and the checkpoint it resumes from, if any)."""
+
+    dm: WindowDataModule
+    net: torch.nn.Module
+    module: ForecastModule
+    baselines: dict
+    trainer: pl.Trainer
+    checkpoint: Path | None
+    name: str  # the network's name in runs and tables
+
+
 def run(cfg: DictConfig) -> float:
-    """Train, evaluate against the baselines, log; returns the best validation loss."""
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    # Everything a config value can break is built before any MLflow run is opened.
-    dm = build(cfg.data, "data")
-    dm.setup()
-    check_validation(cfg, len(dm.starts_["val"]))
-    net = build(cfg.model, "model", **dm.dims)
-    module = build_module(cfg.optim, net)
-    module.check_optimization()  # lr=-1 or T_max=0 fail here, not after the first epoch
-    check_stride(cfg.backtest.stride)
-    baselines = build_baselines(cfg.baselines, dm.season, dm.spec.lookback)
-    check_baselines(baselines, dm)
-    checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent, cfg)
-    if checkpoint is not None:
-        check_resumable(checkpoint, module, cfg)
-    trainer = build_trainer(cfg, checkpoint)
-    model_name = _model_name(cfg)
-    tracker, neural_run = open_runs(cfg, model_name, checkpoint)
+    """Train, evaluate against the baselines, log; returns the best validation loss.
+
+    The stages: `assemble` (config -> objects), `train`, `evaluate`, `report`."""
+    parts = assemble(cfg)
+    trainer = parts.trainer
+    tracker, neural_run = open_runs(cfg, parts.name, parts.checkpoint)
     with tracker or nullcontext():
         checkpoints = trainer.checkpoint_callback.dirpath if trainer.checkpoint_callback else None
         if checkpoints:
@@ -64,35 +71,77 @@ def run(cfg: DictConfig) -> float:
             trainer.logger = tracker.lightning_logger(neural_run)
             if checkpoints:
                 save_runs(checkpoints, {"parent": tracker.parent_id, "neural": neural_run})
-        start = time.perf_counter()
-        trainer.fit(module, dm, ckpt_path=checkpoint, weights_only=True)
-        fit_seconds = time.perf_counter() - start
-        check_converged(trainer, DIVERGED_FIX)
-        best_epoch = load_best(module, trainer)
-        _note_early_stop(trainer, best_epoch)
-        results = backtest(dm, {model_name: module}, baselines, cfg.backtest.stride,
-                           cfg.backtest.refit, fit_seconds={model_name: fit_seconds})
-        forecaster = Forecaster.from_fitted(dm, net, _net_kwargs(cfg), best_epoch,
-                                            **_training_params(cfg))
-        neural, calibration = results[0], forecaster.calibration_
-        inputs, actual = windows(dm, "test", neural.index)
-        test_spreads = spread(inputs, actual.shape[-1])
-        neural.metrics.update(coverage_metrics(calibration, neural.forecast, actual, test_spreads))
-        if calibration is not None and calibration.answers(BAND):
-            neural.band = BAND, calibration.half_width(BAND, test_spreads)
-        table = results_table(results)
-        log.info(f"\n{summary(cfg.experiment_name, dm, results, table, **cfg.backtest)}\n")
-        if tracker:
-            log_invocation(tracker, cfg, neural_run, dm, results, table, forecaster)
-            log.info(tracker.browse_hint())
-        else:  # the model to deploy, as an MLflow run would hold it
-            saved = forecaster.save(Path(cfg.paths.output_dir) / "model")
-            where = f"the checkpoints are in {checkpoints}, " if checkpoints else ""
-            log.info(f"logger=none: nothing was tracked; {where}the model is in {saved} "
-                     "(forecast.load(path))")
+        fit_seconds, best_epoch = train(parts)
+        results, forecaster = evaluate(cfg, parts, fit_seconds, best_epoch)
+        report(cfg, parts, results, forecaster, tracker, neural_run, checkpoints)
     if checkpoints:
         mark_finished(checkpoints)  # resume=auto passes over this run from now on
     return _objective(trainer)
+
+
+def assemble(cfg: DictConfig) -> Parts:
+    """Build everything from `cfg`: all that a config value can break fails here, before any
+    MLflow run is opened."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    dm = build(cfg.data, "data")  # conf/data: a WindowDataModule
+    dm.setup()
+    check_validation(cfg, len(dm.starts_["val"]))
+    net = build(cfg.model, "model", **dm.dims)  # conf/model, sized by the data
+    module = build_module(cfg.optim, net)  # conf/optim: loss, optimiser, schedule, clipping
+    module.check_optimization()  # lr=-1 or T_max=0 fail here, not after the first epoch
+    check_stride(cfg.backtest.stride)
+    baselines = build_baselines(cfg.baselines, dm.season, dm.spec.lookback)
+    check_baselines(baselines, dm)
+    checkpoint = find_checkpoint(cfg.resume, Path(cfg.paths.output_dir).parent, cfg)
+    if checkpoint is not None:
+        check_resumable(checkpoint, module, cfg)
+    trainer = build_trainer(cfg, checkpoint)  # conf/trainer and conf/callbacks
+    return Parts(dm, net, module, baselines, trainer, checkpoint, _model_name(cfg))
+
+
+def train(parts: Parts) -> tuple[float, int | None]:
+    """Fit the network (resuming from `parts.checkpoint`) and load its best epoch's weights;
+    (seconds the fit took, the best epoch)."""
+    start = time.perf_counter()
+    parts.trainer.fit(parts.module, parts.dm, ckpt_path=parts.checkpoint, weights_only=True)
+    fit_seconds = time.perf_counter() - start
+    check_converged(parts.trainer, DIVERGED_FIX)
+    best_epoch = load_best(parts.module, parts.trainer)
+    _note_early_stop(parts.trainer, best_epoch)
+    return fit_seconds, best_epoch
+
+
+def evaluate(cfg: DictConfig, parts: Parts, fit_seconds: float, best_epoch: int | None):
+    """Backtest the network and the baselines on the test windows, with the network's
+    prediction intervals; (results, best first, and the network as a Forecaster)."""
+    dm, name = parts.dm, parts.name
+    results = backtest(dm, {name: parts.module}, parts.baselines, cfg.backtest.stride,
+                       cfg.backtest.refit, fit_seconds={name: fit_seconds})
+    forecaster = Forecaster.from_fitted(dm, parts.net, _net_kwargs(cfg), best_epoch,
+                                        **_training_params(cfg))
+    neural, calibration = results[0], forecaster.calibration_
+    inputs, actual = windows(dm, "test", neural.index)
+    test_spreads = spread(inputs, actual.shape[-1])
+    neural.metrics.update(coverage_metrics(calibration, neural.forecast, actual, test_spreads))
+    if calibration is not None and calibration.answers(BAND):
+        neural.band = BAND, calibration.half_width(BAND, test_spreads)
+    return results, forecaster
+
+
+def report(cfg: DictConfig, parts: Parts, results: list, forecaster: Forecaster, tracker,
+           neural_run: str | None, checkpoints: str | None) -> None:
+    """Print the comparison table; log everything to MLflow, or without a logger save the
+    model in the run folder."""
+    table = results_table(results)
+    log.info(f"\n{summary(cfg.experiment_name, parts.dm, results, table, **cfg.backtest)}\n")
+    if tracker:
+        log_invocation(tracker, cfg, neural_run, parts.dm, results, table, forecaster)
+        log.info(tracker.browse_hint())
+    else:  # the model to deploy, as an MLflow run would hold it
+        saved = forecaster.save(Path(cfg.paths.output_dir) / "model")
+        where = f"the checkpoints are in {checkpoints}, " if checkpoints else ""
+        log.info(f"logger=none: nothing was tracked; {where}the model is in {saved} "
+                 "(forecast.load(path))")
 
 
 def _model_name(cfg: DictConfig) -> str:
