@@ -104,7 +104,8 @@ def train(parts: Parts) -> tuple[float, int | None]:
     (seconds the fit took, the best epoch)."""
     start = time.perf_counter()
     parts.trainer.fit(parts.module, parts.dm, ckpt_path=parts.checkpoint, weights_only=True)
-    fit_seconds = time.perf_counter() - start
+    # a resumed run counts the training time of the epochs its checkpoint holds too
+    fit_seconds = time.perf_counter() - start + parts.module.fit_seconds_before
     check_converged(parts.trainer, DIVERGED_FIX)
     best_epoch = load_best(parts.module, parts.trainer)
     _note_early_stop(parts.trainer, best_epoch)

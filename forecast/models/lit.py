@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from functools import partial
@@ -119,7 +120,19 @@ class ForecastModule(pl.LightningModule):
 
     _direct = False  # whether a step skips Lightning's wrappers (`steps_directly`)
 
+    # Training time of the epochs a resumed checkpoint holds, so that a run's fit time counts
+    # every epoch it trained, before and after the interruption.
+    fit_seconds_before = 0.0
+    _fit_started = None
+
+    def fit_seconds(self) -> float:
+        """Seconds of training so far, over every run this one resumed."""
+        if self._fit_started is None:
+            return self.fit_seconds_before
+        return self.fit_seconds_before + time.perf_counter() - self._fit_started
+
     def on_fit_start(self) -> None:
+        self._fit_started = time.perf_counter()
         self._base_seed = torch.initial_seed()  # set by seed_everything, also when resuming
         self._direct = steps_directly(self)
         self._clip_by = GradClipAlgorithmType(self.gradient_clip_algorithm)
@@ -254,11 +267,16 @@ class ForecastModule(pl.LightningModule):
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch)
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["fit_seconds"] = self.fit_seconds()
+
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Resuming: the schedule takes this run's settings (`reschedule`)."""
+        """Resuming: the schedule takes this run's settings (`reschedule`); the fit time goes
+        on from the checkpoint's."""
         schedulers, optimizers = checkpoint.get("lr_schedulers"), checkpoint.get("optimizer_states")
         if self.scheduler is not None and schedulers and optimizers:
             reschedule(schedulers[0], optimizers[0], self.scheduler)
+        self.fit_seconds_before = float(checkpoint.get("fit_seconds", 0.0))
 
     def configure_optimizers(self):
         optimizer = self.optimizer(self.parameters())

@@ -75,6 +75,9 @@ def test_resume_continues_from_the_last_checkpoint(runs):
     kept = torch.load(folder / "half" / "checkpoints" / "last.ckpt", weights_only=True)
     saved = torch.load(folder / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
     assert kept["epoch"] == 1 and saved["epoch"] == 3
+    # its fit time counts the two epochs before the resume too
+    assert saved["fit_seconds"] > kept["fit_seconds"] > 0
+    assert float(printed_results(out["resumed"])["lstm"]["fit_s"]) > kept["fit_seconds"]
 
 
 def compose_optim(name: str, *overrides: str):
