@@ -57,7 +57,7 @@ from forecast.intervals import (
     interval_names,
     spread,
 )
-from forecast.logs import quiet
+from forecast.logs import quieted
 from forecast.models import NETS, ForecastModule, ForecastNet
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import Rejected, call_text, check_converged, first_steps, load_best
@@ -206,7 +206,6 @@ class Forecaster(BaseEstimator):
                                        or self.static_features):
             raise ConfigError("future_features/static_features/calendar: the segment model uses "
                               "no known-future inputs; choose another mode or drop them.")
-        quiet()
         pl.seed_everything(self.seed, verbose=False)
         dm = self._datamodule(X)
         net_class = NETS[MODES[self.mode]]
@@ -223,7 +222,7 @@ class Forecaster(BaseEstimator):
         validate = len(dm.starts_["val"]) > 0
         module = ForecastModule(net, self.loss, *self._optimization(validate),
                                 self.gradient_clip_val, self.gradient_clip_algorithm)
-        with tempfile.TemporaryDirectory(prefix="forecast-") as checkpoints:
+        with tempfile.TemporaryDirectory(prefix="forecast-") as checkpoints, quieted():
             trainer = self._trainer(validate, checkpoints)
             dm.on_device = trainer.strategy.root_device.type != "cpu"  # batches gathered there
             trainer.fit(module, dm)

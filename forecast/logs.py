@@ -1,17 +1,21 @@
 """Quiet third-party chatter that says nothing to a forecasting user."""
 
+import contextlib
 import logging
 import os
 import warnings
+
+QUIETED = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
+           "pytorch_lightning.accelerators.cuda", "mlflow.pyfunc", "mlflow.store.db.utils",
+           "alembic")
 
 
 def quiet() -> None:
     """Hide Lightning's hardware banner and tips, known deprecation noise of dependencies,
     MLflow's model-validation notes, artifact download bar, per-run links and store set-up
-    lines, and the plugin list alembic (MLflow's and Optuna's schema tool) logs when imported."""
-    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
-                 "pytorch_lightning.accelerators.cuda", "mlflow.pyfunc", "mlflow.store.db.utils",
-                 "alembic"):
+    lines, and the plugin list alembic (MLflow's and Optuna's schema tool) logs when imported.
+    For the whole process: the CLI's; a library call uses `quieted`."""
+    for name in QUIETED:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -30,3 +34,17 @@ def quiet() -> None:
     # forecast.train prints one, to the parent run.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+@contextlib.contextmanager
+def quieted():
+    """`quiet()` for the length of a library call (`Forecaster.fit`, logging a model): the
+    user's logger levels and warning filters are as they were afterwards."""
+    levels = {name: logging.getLogger(name).level for name in QUIETED}
+    with warnings.catch_warnings():
+        quiet()
+        try:
+            yield
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)

@@ -30,6 +30,7 @@ from forecast.data.timeaxis import naive
 from forecast.errors import ConfigError, DataError, ForecastError
 from forecast.forecaster import Forecaster
 from forecast.inference import Schema, as_index, forecast_grid
+from forecast.logs import quieted
 from forecast.tracking import redact
 
 # The pyfunc's parameters: `level`, a list of percentages (80.0 as well as 80), none by default;
@@ -129,7 +130,7 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
                           "text, which an MLflow model needs; refit on the frame with text names "
                           "(frame.rename(columns=str)) and log that.")
     example = input_example(forecaster)
-    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as folder, quieted():
         # an integer time axis has no missing values to warn about
         warnings.filterwarnings("ignore", message=".*schema contains integer column")
         signature = infer_signature(example, pyfunc_predict(forecaster, example))
@@ -145,7 +146,8 @@ def log_forecaster(forecaster: Forecaster, name: str = "model",
 def load_forecaster(uri: str) -> Forecaster:
     """The Forecaster inside an MLflow model URI (runs:/<id>/model, models:/<name>/<version>)."""
     try:
-        model = mlflow.pyfunc.load_model(uri)
+        with quieted():
+            model = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(f"load: no MLflow model at '{uri}' in the store "

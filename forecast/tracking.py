@@ -25,10 +25,6 @@ from forecast.logs import quiet
 
 log = logging.getLogger(__name__)
 
-# MLflow's logging set-up at its import resets the levels of its loggers that `quiet()` set
-# before (a joblib launcher's workers import it in that order).
-quiet()
-
 SECRET_MARKERS = ("password", "token", "secret", "credential", "api_key")
 
 
@@ -392,6 +388,9 @@ def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, st
 
     if not cfg.logger.enabled:
         return None, None
+    # The CLI's: after MLflow's import, whose logging set-up resets the levels of its loggers
+    # that `quiet()` set before (a joblib launcher's workers import it in that order).
+    quiet()
     check_logger(cfg.logger)
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     check_tracking_uri(uri)

@@ -1,7 +1,9 @@
 """Forecaster as a user meets it: fit/predict on DataFrames, save/load, scikit-learn rules."""
 
 import json
+import logging
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -102,6 +104,20 @@ def test_predict_checks_the_history(fitted, frame, long_fitted):
     one_short = long[(long.unique_id != long.unique_id.iloc[0]) | (long.ds >= long.ds.iloc[290])]
     with pytest.raises(DataError, match=r"fewer than lookback=24 rows \(id: rows\) \{.*: 10\}"):
         model.predict(one_short)
+
+
+def test_fit_leaves_the_users_logging_as_it_was(frame):
+    """Lightning's banners and a few dependency warnings are hidden during fit, not after: a
+    library call does not change the process's logging."""
+    def ours():  # the filters quiet() adds (imports during fit may add their own)
+        return [f for f in warnings.filters if f[1] is not None
+                and "smaller than the logging interval" in f[1].pattern]
+
+    banner = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    banner.setLevel(logging.INFO)
+    before = ours()
+    forecast.Forecaster(**{**SMALL, "max_epochs": 1}).fit(frame)
+    assert banner.level == logging.INFO and ours() == before
 
 
 def test_predict_minds_only_the_rows_it_reads(fitted, frame, long_fitted):
