@@ -168,6 +168,8 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
                         ) from None
     if panel.tz is not None and schema.tz is None:  # text times with offsets
         _refuse_timezone(panel.tz, schema, caller, _time_col(frame, schema))
+    if panel.tz is None and schema.tz is not None and isinstance(panel.freq, str):
+        _refuse_naive(schema, caller, _time_col(frame, schema))
     ids, freq, lookback = list(panel.series_ids), panel.freq, schema.lookback
     counts = panel.lengths
     short = np.flatnonzero(counts < lookback) if lookback_rows else []
@@ -303,6 +305,8 @@ def _in_model_timezone(frame: pd.DataFrame, schema: Schema, caller: str) -> pd.D
     column = _time_col(frame, schema)
     times = frame[column] if column is not None else frame.index
     if not isinstance(times.dtype, pd.DatetimeTZDtype):
+        if schema.tz is not None and pd.api.types.is_datetime64_dtype(times.dtype):
+            _refuse_naive(schema, caller, column)  # before their clock changes read as gaps
         return frame
     if schema.tz is None:
         _refuse_timezone(times.dtype.tz, schema, caller, column)
@@ -314,11 +318,20 @@ def _in_model_timezone(frame: pd.DataFrame, schema: Schema, caller: str) -> pd.D
 def _refuse_timezone(tz, schema: Schema, caller: str, column: str | None) -> None:
     """A model of naive times takes no times with a timezone: read as UTC, they would shift
     the forecast by the offset."""
-    fix = (f"frame['{column}'].dt.tz_localize(None)" if column is not None
-           else "frame.tz_localize(None)")
+    where, dt = (f"frame['{column}']", ".dt") if column is not None else ("frame.index", "")
     raise DataError(f"{caller}: the times are in the timezone {tz}, and the model was trained "
-                    f"on naive times; pass them as the training data held them, e.g. {fix} for "
-                    "the local clock.")
+                    "on naive times; pass naive times on the clock of the training data, e.g. "
+                    f"{where} = pd.to_datetime({where}, utc=True){dt}.tz_convert(ZONE)"
+                    f"{dt}.tz_localize(None) with that data's ZONE.")
+
+
+def _refuse_naive(schema: Schema, caller: str, column: str | None) -> None:
+    """A model of timezone-aware times takes no naive ones: which clock they show is unknown."""
+    where, dt = (f"frame['{column}']", ".dt") if column is not None else ("frame.index", "")
+    raise DataError(f"{caller}: the times have no timezone, and the model was trained on times "
+                    f"in {schema.tz}; pass them with theirs, e.g. {where} = pd.to_datetime("
+                    f"{where}){dt}.tz_localize('{schema.tz}') for that clock (the MLflow model "
+                    "takes naive times: UTC below a day's step, the local clock from a day up).")
 
 
 def _parse_times(raw: pd.Series, schema: Schema, caller: str = "predict") -> pd.Index | None:
@@ -334,6 +347,8 @@ def _parse_times(raw: pd.Series, schema: Schema, caller: str = "predict") -> pd.
         return None
     if parsed.tz is not None and schema.tz is None:
         _refuse_timezone(parsed.tz, schema, caller, raw.name)
+    if parsed.tz is None and schema.tz is not None:
+        _refuse_naive(schema, caller, raw.name)
     if parsed.tz is not None:
         parsed = parsed.tz_convert(schema.tz)
     return None if parsed.hasnans else naive(parsed, schema.freq)

@@ -26,7 +26,7 @@ from mlflow.models import infer_signature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ParamSchema, ParamSpec
 
-from forecast.data.timeaxis import naive
+from forecast.data.timeaxis import localized, naive
 from forecast.errors import ConfigError, DataError, ForecastError
 from forecast.forecaster import Forecaster
 from forecast.inference import Schema, as_index, forecast_grid
@@ -57,10 +57,23 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):
 def pyfunc_predict(forecaster: Forecaster, frame: pd.DataFrame,
                    level: list[int] | None = None, n: int | None = None) -> pd.DataFrame:
     """What the pyfunc answers: the forecast of `frame` (see the module docstring)."""
-    history, future = split_future_rows(frame, forecaster.schema_, n)
+    history, future = split_future_rows(aware_times(frame, forecaster.schema_), forecaster.schema_,
+                                        n)
     forecast = forecaster.predict(history, future=future, level=level, n=n)
     return naive_times(forecast.reset_index() if forecaster.schema_.id_col is None else forecast,
                        forecaster.schema_)
+
+
+def aware_times(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The naive times a timezone-aware model's pyfunc takes (see `naive_times`) back in the
+    model's timezone, as `Forecaster.predict` takes them."""
+    if (schema.tz is None or not isinstance(frame, pd.DataFrame)
+            or schema.time_name not in frame.columns):
+        return frame
+    times = pd.DatetimeIndex(pd.to_datetime(frame[schema.time_name]))
+    if times.tz is not None:
+        return frame
+    return frame.assign(**{schema.time_name: localized(times, schema.tz, schema.freq)})
 
 
 def naive_times(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:

@@ -97,8 +97,23 @@ def test_a_model_of_naive_times_refuses_a_history_with_a_timezone(int_ids):
     written = eastern.assign(ds=eastern.ds.astype(str))  # as a CSV holds them: "-05:00"
     with pytest.raises(DataError, match=r"^predict: the times are in the timezone UTC"):
         model.predict(written)
-    with pytest.raises(DataError, match=r"e\.g\. frame\.tz_localize\(None\)"):
+    with pytest.raises(DataError) as caught:
         model.predict(eastern[eastern.unique_id == 101].set_index("ds"))
+    fix = str(caught.value).split("e.g. ")[1].split(" with")[0]
+    assert fix == ("frame.index = pd.to_datetime(frame.index, utc=True).tz_convert(ZONE)"
+                   ".tz_localize(None)")
+
+
+def test_a_timezone_aware_model_refuses_naive_times(berlin):
+    frame, model = berlin  # hourly, Europe/Berlin: naive times could be UTC or the local clock
+    with pytest.raises(DataError) as caught:
+        model.predict(frame.assign(date=frame.date.dt.tz_localize(None)))
+    message = str(caught.value)
+    assert message.startswith("predict: the times have no timezone, and the model was trained "
+                              "on times in Europe/Berlin")
+    fix = message.split("e.g. ")[1].split(" for that clock")[0]
+    assert fix == ("frame['date'] = pd.to_datetime(frame['date']).dt.tz_localize("
+                   "'Europe/Berlin')")
 
 
 def test_a_timezone_aware_model_serves_naive_utc_times(berlin, tmp_path):
