@@ -69,7 +69,8 @@ def check_logger(logger) -> None:
     store's scheme, the experiment's name, the artifact root, the registered model's name."""
     uri = resolve_tracking_uri(logger.get("tracking_uri"))
     parsed = urlparse(uri)
-    if parsed.scheme in NOT_STORES and not uri.startswith("databricks"):  # a bare `databricks`
+    file_store = parsed.scheme == "file" and os.environ.get("MLFLOW_ALLOW_FILE_STORE") == "true"
+    if parsed.scheme in NOT_STORES and not uri.startswith("databricks") and not file_store:
         folder = Path(parsed.path if parsed.scheme == "file" else uri).resolve()
         hint = (f"; for a local store use sqlite:///{folder / 'mlflow.db'}"
                 if parsed.scheme in ("", "file") else "")
@@ -87,6 +88,9 @@ def check_logger(logger) -> None:
                              or any(c in name for c in "/:")):
         raise ConfigError(f"logger.register_as: {name!r} cannot name a registered model (a "
                           "non-empty name without '/' or ':'); fix it or drop the key.")
+    if name is not None and not logger.get("log_model", True):
+        raise ConfigError(f"logger.register_as={name}: registers the logged model, and "
+                          "logger.log_model=false logs none; drop one of the two.")
 
 
 def _check_artifact_location(location) -> None:
@@ -383,9 +387,6 @@ def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, st
     """The Tracker and neural run of this invocation (None, None with `logger=none`); resuming
     from `checkpoint` continues the runs that wrote it if they were interrupted, and opens new
     runs tagged `resumed_from` if they finished. Fails fast on an unreachable store."""
-    from forecast.evaluate import NEURAL
-    from forecast.resume import load_runs
-
     if not cfg.logger.enabled:
         return None, None
     # The CLI's: after MLflow's import, whose logging set-up resets the levels of its loggers
@@ -394,6 +395,18 @@ def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, st
     check_logger(cfg.logger)
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     check_tracking_uri(uri)
+    try:
+        return _open_runs(cfg, uri, model_name, checkpoint)
+    except mlflow.exceptions.MlflowException as error:  # credentials, a plugin's store ...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"logger.tracking_uri: cannot open runs in {redact(uri)}: "
+                          f"{reason}") from None
+
+
+def _open_runs(cfg, uri: str, model_name: str, checkpoint) -> tuple:
+    from forecast.evaluate import NEURAL
+    from forecast.resume import load_runs
+
     previous = load_runs(checkpoint)
     if previous and _unfinished(uri, previous["neural"], checkpoint):
         tracker = open_tracker(cfg, uri, model_name, previous["parent"])

@@ -187,6 +187,7 @@ def test_an_unreachable_server_is_answered_with_its_own_host_and_port():
     ("register_as", "a:b", "'a:b' cannot name a registered model"),
     ("artifact_location", "s3://bucket/runs", "needs the package 'boto3'"),
     ("artifact_location", "FILE/runs", "cannot write artifacts in"),
+    ("register_as", "sine_lstm", "logger.log_model=false logs none"),
 ])
 def test_logger_settings_mlflow_rejects_late_are_refused_up_front(tmp_path, key, value, message):
     (tmp_path / "FILE").write_text("a file, where a folder would be")
@@ -197,7 +198,9 @@ def test_logger_settings_mlflow_rejects_late_are_refused_up_front(tmp_path, key,
                 "http://127.0.0.1:5000", "azureml://a-plugin-store"):
         check_logger(OmegaConf.create({**logger, "tracking_uri": uri}))
     logger[key] = value.replace("FILE", str(tmp_path / "FILE"))
-    with pytest.raises(ConfigError, match=f"^logger.{key}: (.* )?{message}"):
+    if key == "register_as" and value == "sine_lstm":
+        logger["log_model"] = False
+    with pytest.raises(ConfigError, match=f"^logger.{key}(=sine_lstm)?: (.* )?{message}"):
         check_logger(OmegaConf.create(logger))
 
 
@@ -213,6 +216,9 @@ CLI = {
                        "data.lookback: must be a positive integer, got -3"),
     "register_as": (["+experiment=sine", "logger.register_as=team/model"],
                     "logger.register_as: 'team/model' cannot name a registered model"),
+    # a store MLflow knows but cannot open here (no Databricks credentials): the key, one line
+    "databricks": (["+experiment=sine", "logger.tracking_uri=databricks"],
+                   "logger.tracking_uri: cannot open runs in databricks: "),
     # a note in train.log (the text column left out), then the refusal: still no run folder
     "noted_then_refused": (["data=csv", "data.path=stores.csv", "data.time_col=day",
                             "data.lookback=4", "data.horizon=1"], "set data.id_col=store"),
