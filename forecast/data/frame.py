@@ -89,8 +89,8 @@ def read_frame(path: str | Path, **options) -> pd.DataFrame:
         shown = "'\\t'" if separator == "\t" else f"'{separator}'"
         cli = f"sep: {shown}" + (", decimal: ','" if decimal else "")
         return DataError(f"data.path: '{path}' was read as one column {str(header[0])!r}; it "
-                         f"looks separated by {shown} — read it with "
-                         f"data.read_options=\"{{{cli}}}\" (in Python pd.read_csv(path, "
+                         f"looks separated by {shown} — add {cli} to data.read_options (alone: "
+                         f"data.read_options=\"{{{cli}}}\"; in Python pd.read_csv(path, "
                          f"sep={shown}{decimal})), or save it comma-separated.")
 
     try:
@@ -419,8 +419,10 @@ def _day_first(value) -> bool:
 
 def _day_first_fix(time_col) -> str:
     name = time_col or "date"
-    return (f"read the file with data.read_options=\"{{parse_dates: [{name}], dayfirst: true}}\" "
-            f"(in Python pd.read_csv(path, parse_dates=['{name}'], dayfirst=True))")
+    return (f"for a CSV add parse_dates: [{name}], dayfirst: true to data.read_options (alone: "
+            f"data.read_options=\"{{parse_dates: [{name}], dayfirst: true}}\"; in Python "
+            f"pd.read_csv(path, parse_dates=['{name}'], dayfirst=True)), else convert them "
+            f"with pd.to_datetime(df['{name}'], dayfirst=True)")
 
 
 def _day_month(texts: np.ndarray) -> pd.DataFrame | None:
