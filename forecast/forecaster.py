@@ -521,6 +521,8 @@ class Forecaster(BaseEstimator):
         measure = r2_score if metric == "r2" else getattr(metrics, metric)
         schema = self.schema_
         cv = self.backtest(X, n_windows=whole_horizons(X, schema, "score"))
+        if schema.id_col is not None:
+            _note_unseen_series(cv[schema.id_col], schema)
         actual = [f"{target}-actual" for target in schema.targets]
         series = [cv] if schema.id_col is None else [rows for _, rows in cv.groupby(
             schema.id_col, sort=False)]  # pooled, the levels of the series would be the score
@@ -645,6 +647,16 @@ class Forecaster(BaseEstimator):
     def load(cls, path: str | Path) -> Forecaster:
         """Read a forecaster written by `save` (weights loaded with `weights_only=True`)."""
         return saving.load(cls, Path(path))
+
+
+def _note_unseen_series(ids: pd.Series, schema: Schema) -> None:
+    """Warn when a long frame is scored on none of the series the model was fitted on: what
+    scikit-learn's TimeSeriesSplit gives, as it cuts rows (series after series), not time."""
+    scored = set(map(str, ids.unique()))
+    if scored.isdisjoint(schema.series_ids):
+        log.warning(f"score: none of the series scored ({sorted(scored)[:5]}) was in the fit; "
+                    "if this is a cross-validation split of a long frame, TimeSeriesSplit cut it "
+                    "between series, not in time: pass cv= (train, test) rows cut at a date.")
 
 
 def _schema(dm: WindowDataModule) -> Schema:

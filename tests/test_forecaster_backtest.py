@@ -204,6 +204,19 @@ def test_a_scorer_gives_the_backtest_error_negated(model, frame):
     assert len(scores) == 2 and (scores < 0).all()
 
 
+def test_scoring_only_series_the_fit_never_saw_is_named(caplog):
+    # TimeSeriesSplit on a long frame cuts between series: fit on y0, score y1
+    long = sine_frame(n_steps=200, n_series=2, long=True)
+    model = forecast.Forecaster(lookback=24, horizon=4, hidden_size=8, max_epochs=1)
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        model.fit(long.iloc[:200]).score(long.iloc[200:])
+    assert "score: none of the series scored (['y1']) was in the fit" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        model.fit(long).score(long)  # the same series: no note
+    assert "none of the series" not in caplog.text
+
+
 def test_grid_search_with_time_series_splits_picks_the_setting_that_forecasts_better():
     search = GridSearchCV(forecast.Forecaster(lookback=24, horizon=6, hidden_size=16, lr=0.01,
                                               patience=100),
