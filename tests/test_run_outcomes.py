@@ -111,6 +111,7 @@ def test_a_resumed_checkpoint_notes_changed_settings_only_when_it_resumes(tmp_pa
 def test_early_stopping_says_where_it_stopped(caplog):
     trainer = pl.Trainer(max_epochs=40, logger=False, enable_progress_bar=False,
                          callbacks=[pl.callbacks.EarlyStopping("val_loss", patience=3)])
+    caplog.clear()  # Lightning's own notes on building a Trainer
     _note_early_stop(trainer, 7)
     assert not caplog.records  # it did not stop early
     trainer.early_stopping_callback.stopped_epoch = 9  # as Lightning sets it
