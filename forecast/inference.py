@@ -109,13 +109,16 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
     Raises DataError for a frame of the other form (wide vs long), missing columns, too few rows
     per series, a different frequency, and everything `build_panel` rejects in training.
     """
-    rows = _rows_read(frame, schema)
     try:
-        panel = read_panel(rows, schema)
-    except DataError:
+        panel = read_panel(frame, schema)
+    except DataError as error:  # perhaps in rows before those the forecast reads
+        rows = _rows_read(frame, schema)
         if rows is frame:
             raise
-        panel = read_panel(frame, schema)  # its error names the row of the frame given
+        try:
+            panel = read_panel(rows, schema)
+        except DataError:
+            raise error from None  # it names the row of the frame given
     lookback, ends = schema.lookback, panel.bounds[1:]
     rows = ends[:, None] - lookback + np.arange(lookback)  # [S, L]
     return History(panel.values[rows], panel.time_at(ends - 1), list(panel.series_ids),
@@ -123,9 +126,10 @@ def read_history(frame: pd.DataFrame, schema: Schema) -> History:
 
 
 def _rows_read(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """The last `lookback` rows of each series of a sorted history without a fill policy: a
-    gap or a NaN before them, which the forecast does not read, is no reason to refuse it.
-    Anything less plain (unsorted, text times, a fill that reads back) is read whole."""
+    """The last `lookback` rows of each series of a sorted history without a fill policy, read
+    when the whole history was refused: a gap or a NaN before them, which the forecast does not
+    read, is no reason to refuse it. Anything less plain (unsorted, text times, a fill that
+    reads back) is `frame` itself."""
     if (schema.fill is not None or not isinstance(frame, pd.DataFrame)
             or len(frame) <= schema.lookback):
         return frame
