@@ -24,7 +24,7 @@ from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features, stack_known
 from forecast.data.scaling import Scaler
-from forecast.data.timeaxis import wall_clock
+from forecast.data.timeaxis import localized, wall_clock
 from forecast.errors import (
     ConfigError,
     DataError,
@@ -502,7 +502,8 @@ class Forecaster(BaseEstimator):
         inside = [end < fitted_end[id_] for id_, end in zip(history.ids, history.ends,
                                                             strict=True) if id_ in fitted_end]
         if any(inside):
-            last = max(self.history_end_)
+            schema = self.schema_
+            last = localized(pd.Index([max(self.history_end_)]), schema.tz, schema.freq)[0]
             log.warning(f"backtest: {sum(inside)} of {len(history.ids)} windows forecast rows "
                         f"this model was fitted on (up to {last}): their errors are in-sample; "
                         "backtest on rows after those, or pass refit=True to fit before each "

@@ -52,8 +52,11 @@ def check_tracking_uri(uri: str) -> None:
     elif scheme == "sqlite":
         folder = Path(uri.split("sqlite:///", 1)[-1]).parent
         if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise ConfigError(f"logger.tracking_uri: cannot write the MLflow store in '{folder}'; "
-                              "point logger.tracking_uri to a writable place.")
+            relative = ("" if folder.is_absolute() else f" (a relative path, from the directory "
+                        f"you run in: '{folder.resolve()}'; sqlite://// starts an absolute one)")
+            raise ConfigError(f"logger.tracking_uri: cannot write the MLflow store in "
+                              f"'{folder}'{relative}; point logger.tracking_uri to a writable "
+                              "place.")
 
 
 # Schemes MLflow keeps no runs at (files, artifact stores); others (http, sqlite, postgresql,

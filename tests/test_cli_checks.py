@@ -3,6 +3,7 @@ no metric answers to, a teacher-forcing probability out of [0, 1], a CSV of anot
 an MLflow server that is not there."""
 
 import socket
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -155,6 +156,20 @@ def test_a_tab_separated_csv_without_decimal_commas(tmp_path):
     assert r"pd.read_csv(path, sep='\t'))" in str(caught.value)  # no decimal=','
 
 
+def test_the_tab_advice_works_as_typed_on_the_command_line(tmp_path):
+    """Hydra hands `{sep: '\t'}` over as backslash-t: read as a tab, not as a slow regex."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = tmp_path / "load.csv"
+    path.write_text("date\tload\n2021-01-01 00:00\t10.5\n2021-01-01 01:00\t11.5\n")
+    typed = OverridesParser.create().parse_override(r"data.read_options={sep: '\t'}").value()
+    assert typed == {"sep": "\\t"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' ParserWarning of a regex separator
+        frame = read_frame(path, **typed)
+    assert list(frame.columns) == ["date", "load"] and frame.load.tolist() == [10.5, 11.5]
+
+
 def test_one_column_csvs_of_commas_still_read(tmp_path):
     (tmp_path / "one.csv").write_text("load\n1.5\n2.5\n")
     assert read_frame(tmp_path / "one.csv").load.tolist() == [1.5, 2.5]
@@ -176,6 +191,17 @@ def test_an_unreachable_server_is_answered_with_its_own_host_and_port():
     assert str(caught.value).startswith("logger.tracking_uri: no MLflow tracking server answers")
     assert f"mlflow server --host 127.0.0.1 --port {port})" in str(caught.value)
     assert "5000" not in str(caught.value).replace(str(port), "")
+
+
+def test_a_relative_sqlite_store_in_no_folder_says_it_is_relative(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        check_tracking_uri("sqlite:///srv/runs/mlflow.db")  # meant: sqlite:////srv/...
+    assert str(caught.value).startswith("logger.tracking_uri: cannot write the MLflow store in "
+                                        "'srv/runs' (a relative path, from the directory you "
+                                        f"run in: '{tmp_path / 'srv' / 'runs'}'; sqlite:////")
+    with pytest.raises(ConfigError, match=r"in '/srv/runs'; point"):  # absolute: said as given
+        check_tracking_uri("sqlite:////srv/runs/mlflow.db")
 
 
 @pytest.mark.parametrize("key, value, message", [

@@ -44,6 +44,16 @@ def test_windows_inside_the_fitted_rows_are_named_as_in_sample(model, frame, cap
     assert "in-sample" not in caplog.text
 
 
+def test_the_in_sample_warning_names_the_last_fitted_time_on_the_models_clock(caplog):
+    frame = sine_frame(n_steps=120, n_series=1)
+    frame["date"] = pd.date_range("2021-03-26", periods=120, freq="h", tz="Europe/Berlin")
+    model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=8, max_epochs=1)
+    model.fit(frame.iloc[:100])
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        model.backtest(frame.iloc[:100], n_windows=1)
+    assert f"(up to {frame.date.iloc[99]}):" in caplog.text  # +02:00 local time, not naive UTC
+
+
 def test_each_window_is_predict_on_the_history_up_to_its_cutoff(model, frame):
     out = model.backtest(frame, n_windows=3, step=5, level=[80])
     assert list(out.columns) == ["cutoff", "date", "y0", "y0-lo-80", "y0-hi-80",

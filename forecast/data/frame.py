@@ -71,6 +71,9 @@ def read_frame(path: str | Path, **options) -> pd.DataFrame:
 
     path = data_file(path)
     kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "CSV"
+    for key in ("sep", "delimiter"):  # `\t` as typed in YAML or on the command line: a tab
+        if options.get(key) == "\\t":
+            options[key] = "\t"
 
     def other_separator() -> DataError | None:
         """Excel's CSV (';', decimal commas) or a tab-separated file, by its header."""
