@@ -1,21 +1,29 @@
-"""Benchmark: our windowing pipeline vs TensorDataset + DataLoader over materialised windows.
+"""Benchmark: our windowing pipeline vs batches drawn from materialised windows.
 
     python experiments/bench_windows.py            # 10 series x 1M rows, L=336, H=96, batch 256
     python experiments/bench_windows.py --rows 100000 --out /tmp/windows.md  # a quick run
 
 Ours: `WindowDataModule.setup()` on a long DataFrame (validate, split, scale, index), then one
-epoch of training batches and one pass over the test windows. The comparator materialises
-every training window as a tensor (what `TensorDataset` needs) and iterates a plain
-`DataLoader(shuffle=True)`. At full size it would need ~12 GB (train) to ~17 GB (all parts),
-so it runs on a slice of one series and is extrapolated linearly (time and bytes per window);
-the slice is also run through our pipeline, for a measured same-size ratio.
+epoch of training batches and one pass over the test windows. Three comparators draw the same
+number of shuffled batches on a slice of one series:
+- "DataLoader": every training window materialised as a tensor, `TensorDataset` +
+  `DataLoader(shuffle=True)`, which collates each batch sample by sample (the common recipe);
+- "indexed": the same materialised tensors, one index gather a batch (`x[perm[i:i + B]]`);
+- "raw gather": no materialised windows, one index gather a batch from the strided
+  `unfold` view of the series: what our loader does, without its bookkeeping.
+Materialised windows would need ~12 GB (train) to ~17 GB (all parts) at full size, so those
+run on the slice and are extrapolated linearly (time and bytes per window); the slice is also
+run through our pipeline, for measured same-size ratios.
 
-Memory: tracemalloc follows every numpy allocation (our values, batches and temporaries;
-torch tensors made with `from_numpy` share numpy memory), and the process RSS (VmRSS, and the
-VmHWM high-water mark, reset through /proc/self/clear_refs) also sees torch's own allocations.
-"Above raw" is the peak minus the memory before setup minus the raw float32 data [T, C]: the
-data itself must be held once, anything more is overhead. The report goes to `--out PATH`;
-without it, to experiments/results/bench_windows.md at the default sizes and nowhere otherwise.
+Timings are taken with no memory tracing (tracemalloc slows per-sample Python work far more
+than one gather a batch, which would flatter ours); memory is measured in a second pass of
+ours under tracemalloc, which follows every numpy allocation (our values, batches and
+temporaries; torch tensors made with `from_numpy` share numpy memory), and through the
+process RSS (VmRSS, and the VmHWM high-water mark, reset through /proc/self/clear_refs), which
+also sees torch's own allocations. "Above raw" is the peak minus the memory before setup minus
+the raw float32 data [T, C]: the data itself must be held once, anything more is overhead. The
+report goes to `--out PATH`; without it, to experiments/results/bench_windows.md at the
+default sizes and nowhere otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import argparse
 import datetime
 import os
 import platform
+import subprocess
 import time
 import tracemalloc
 from pathlib import Path
@@ -98,21 +107,34 @@ def ours(frame: pd.DataFrame, args) -> dict:
                 raw=dm.values_.nbytes)
 
 
-def materialised(n_rows: int, train_rows: int, args) -> dict:
-    """TensorDataset + DataLoader over the training windows (the first `train_rows` rows) of
-    one series of `n_rows` rows: the windows our epoch serves on the same slice."""
+def comparators(n_rows: int, train_rows: int, args) -> dict:
+    """The three comparators' epochs over the training windows (the first `train_rows` rows)
+    of one series of `n_rows` rows: the windows our epoch serves on the same slice."""
     values = torch.from_numpy(long_frame(1, n_rows).y.to_numpy(np.float32))[:, None]  # [T, 1]
-    length = args.lookback + args.horizon
+    lookback, batch = args.lookback, args.batch
     with Meter() as build:
-        windows = values[:train_rows].unfold(0, length, 1).transpose(1, 2)  # [N, L+H, 1] view
-        x = windows[:, :args.lookback].contiguous()  # the copies a TensorDataset needs
-        y = windows[:, args.lookback:].contiguous()
-        dataset = TensorDataset(x, y)
-    with Meter() as epoch:
-        loader = DataLoader(dataset, batch_size=args.batch, shuffle=True)
-        batches = sum(1 for _ in loader)
-    return dict(build=build, epoch=epoch, batches=batches, windows=len(x),
-                bytes=x.nbytes + y.nbytes, raw=values.nbytes)
+        view = values[:train_rows].unfold(0, lookback + args.horizon, 1).transpose(1, 2)
+        x = view[:, :lookback].contiguous()  # [N, L, 1]: the copies a TensorDataset needs
+        y = view[:, lookback:].contiguous()
+    n = len(x)
+
+    def batches(draw):
+        order = torch.randperm(n)
+        return sum(1 for i in range(0, n, batch) if draw(order[i:i + batch]) is not None)
+
+    def raw_gather(index):
+        window = view[index]  # [B, L+H, 1]: one copy, of this batch only
+        return window[:, :lookback], window[:, lookback:]
+
+    with Meter() as loader:
+        n_batches = sum(1 for _ in DataLoader(TensorDataset(x, y), batch_size=batch,
+                                              shuffle=True))
+    with Meter() as indexed:
+        batches(lambda index: (x[index], y[index]))
+    with Meter() as gather:
+        batches(raw_gather)
+    return dict(build=build, loader=loader, indexed=indexed, gather=gather, batches=n_batches,
+                windows=n, bytes=x.nbytes + y.nbytes, raw=values.nbytes)
 
 
 def many_short_series(args) -> float:
@@ -124,6 +146,15 @@ def many_short_series(args) -> float:
     return time.perf_counter() - start
 
 
+def commit() -> str:
+    """The checked-out commit (with "+changes" when the tree differs from it)."""
+    def git(*command):
+        return subprocess.run(["git", *command], cwd=Path(__file__).parent, text=True,
+                               capture_output=True).stdout.strip()
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+changes" if git(
+        "status", "--porcelain", "--untracked-files=no") else "")
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
@@ -131,7 +162,7 @@ def machine() -> dict:
     return dict(cpu=cpu, cores=len(os.sched_getaffinity(0)), torch=torch.__version__,
                 numpy=np.__version__, pandas=pd.__version__, python=platform.python_version(),
                 threads=torch.get_num_threads(), load=os.getloadavg()[0],
-                date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
+                date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), commit=commit())
 
 
 def main() -> None:
@@ -154,13 +185,16 @@ def main() -> None:
     info = machine()
     ours(long_frame(2, 2_000), argparse.Namespace(**{**vars(args), "lookback": 24,
                                                       "horizon": 6}))  # warm up imports
-    tracemalloc.start()
-    full = ours(long_frame(args.series, args.rows), args)
+    frame = long_frame(args.series, args.rows)
+    full = ours(frame, args)  # timed, untraced
     same = ours(long_frame(1, args.slice_rows), args)
-    theirs = materialised(args.slice_rows, int(same["dm"].borders_[0, 0]), args)
+    theirs = comparators(args.slice_rows, int(same["dm"].borders_[0, 0]), args)
     short = many_short_series(args)
+    tracemalloc.start()
+    memory = ours(frame, args)  # the same run again, for its memory
+    tracemalloc.stop()
     info["load_end"] = os.getloadavg()[0]
-    report = render(args, info, full, same, theirs, short)
+    report = render(args, info, full, memory, same, theirs, short)
     print(report)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -168,44 +202,65 @@ def main() -> None:
         print(f"written to {out}")
 
 
-def table_rows(args, full, theirs) -> list[tuple[str, str, str]]:
-    """(quantity, ours, comparator extrapolated to the full size) rows of the results table."""
-    scale = full["windows"] / theirs["windows"]  # linear extrapolation of the comparator
+def table_rows(args, full, memory, theirs) -> list[tuple[str, str, str, str]]:
+    """(quantity, ours, DataLoader, indexed) rows of the results table; the comparators
+    extrapolated from the slice to the full size."""
+    scale = full["windows"] / theirs["windows"]  # linear extrapolation of the comparators
     raw, per_window = full["raw"], theirs["bytes"] / theirs["windows"]
-    ours_total = full["setup"].seconds + full["epoch"].seconds
-    their_build, their_epoch = theirs["build"].seconds * scale, theirs["epoch"].seconds * scale
-    kept = full["setup"].kept - raw
+    build = theirs["build"].seconds * scale
+    epochs = {name: theirs[name].seconds * scale for name in ("loader", "indexed")}
+    kept = memory["setup"].kept - raw
     their_kept = per_window * full["windows"]
-    peak = kept + max(full["epoch"].peak, full["test"].peak)
+    peak = kept + max(memory["epoch"].peak, memory["test"].peak)
+    per_batch = {name: 1e3 * theirs[name].seconds / theirs["batches"]
+                 for name in ("loader", "indexed")}
+    held = (f"{their_kept / MB:,.0f} MB ({their_kept / raw:.0f}x); "
+            f"{per_window * full['all_windows'] / MB:,.0f} MB "
+            f"({per_window * full['all_windows'] / raw:.0f}x) with val and test windows")
     return [
-        ("training windows in the epoch", f"{full['windows']:,}", f"{full['windows']:,}"),
-        ("setup / materialise (s)", f"{full['setup'].seconds:.2f}", f"{their_build:.1f}"),
+        ("training windows in the epoch", f"{full['windows']:,}", f"{full['windows']:,}",
+         "same"),
+        ("setup / materialise (s)", f"{full['setup'].seconds:.2f}", f"{build:.1f}",
+         f"{build:.1f}"),
         (f"one epoch, batch {args.batch} (s)", f"{full['epoch'].seconds:.1f}",
-         f"{their_epoch:.1f}"),
-        ("total (s)", f"{ours_total:.1f}", f"{their_build + their_epoch:.1f}"),
-        ("per batch (ms)", f"{1e3 * full['epoch'].seconds / full['batches']:.2f}",
-         f"{1e3 * theirs['epoch'].seconds / theirs['batches']:.2f}"),
-        ("memory kept above the raw data", f"{kept / MB:.2f} MB ({kept / raw:.2%})",
-         f"{their_kept / MB:,.0f} MB ({their_kept / raw:.0f}x)"),
+         f"{epochs['loader']:.1f}", f"{epochs['indexed']:.1f}"),
+        ("total (s)", f"{full['setup'].seconds + full['epoch'].seconds:.1f}",
+         f"{build + epochs['loader']:.1f}", f"{build + epochs['indexed']:.1f}"),
+        ("per batch (ms)", f"{1e3 * full['epoch'].seconds / full['batches']:.3f}",
+         f"{per_batch['loader']:.3f}", f"{per_batch['indexed']:.3f}"),
+        ("memory kept above the raw data", f"{kept / MB:.2f} MB ({kept / raw:.2%})", held,
+         "same"),
         ("peak above the raw data (epoch)", f"{peak / MB:.2f} MB ({peak / raw:.1%})",
-         f"same + one batch; {per_window * full['all_windows'] / MB:,.0f} MB "
-         f"({per_window * full['all_windows'] / raw:.0f}x) with val and test windows"),
+         "kept + one batch", "kept + one batch"),
     ]
 
 
-def render(args, info, full, same, theirs, short) -> str:
-    """The results as markdown: the full-size table, the measured same-size ratio, the method."""
+def render(args, info, full, memory, same, theirs, short) -> str:
+    """The results as markdown: the full-size table, the measured same-size ratios, the
+    method."""
     scale, raw = full["windows"] / theirs["windows"], full["raw"]
-    rows = table_rows(args, full, theirs)
-    table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
-    same_ours = same["setup"].seconds + same["epoch"].seconds
-    same_theirs = theirs["build"].seconds + theirs["epoch"].seconds
+    rows = table_rows(args, full, memory, theirs)
+    table = "\n".join(["| | ours: WindowDataModule | materialised + DataLoader (extrapolated) "
+                       "| materialised, indexed a batch at a time (extrapolated) |",
+                       "|---|---|---|---|"] + [f"| {' | '.join(row)} |" for row in rows])
+    ours_epoch = same["epoch"].seconds
+    slice_ms = {name: 1e3 * theirs[name].seconds / theirs["batches"]
+                for name in ("loader", "indexed", "gather")}
+    ours_ms = 1e3 * ours_epoch / same["batches"]
+    slice_table = "\n".join(["| | ms per batch | epoch vs ours |", "|---|---|---|",
+                             f"| ours: WindowDataModule's loader | {ours_ms:.3f} | 1.00 |"] + [
+        f"| {label} | {slice_ms[name]:.3f} | {slice_ms[name] / ours_ms:.2f}x |"
+        for name, label in (("loader", "materialised + DataLoader(shuffle=True)"),
+                            ("indexed", "materialised, indexed a batch at a time"),
+                            ("gather", "raw gather from the unfold view (no materialising)"))])
     shared = max(info["load"], info["load_end"]) > 0.5 * info["cores"]
+    setup = memory["setup"]
     return f"""# Windowing benchmark
 
 Command: `python experiments/bench_windows.py --series {args.series} --rows {args.rows} \\
 --lookback {args.lookback} --horizon {args.horizon} --batch {args.batch} \\
---slice-rows {args.slice_rows} --threads {args.threads}` (long form, hourly, float64 input).
+--slice-rows {args.slice_rows} --threads {args.threads}` (long form, hourly, float64 input;
+commit {info['commit']}).
 
 Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, torch {info['torch']},
 numpy {info['numpy']}, pandas {info['pandas']}; {info['date']}. Load average
@@ -215,43 +270,50 @@ else "a quiet machine"}.
 
 Raw data: {raw / MB:.0f} MB (the float32 values [T, C] = [{args.series * args.rows:,}, 1]).
 
-| | ours: WindowDataModule | TensorDataset + DataLoader over materialised windows (extrapolated) |
-|---|---|---|
 {{table}}
 
-**Extrapolated comparator.** Materialising every training window cannot fit in this
-machine's memory at full size, so the comparator ran on the training windows of one series of
+**Extrapolated comparators.** Materialising every training window cannot fit in this
+machine's memory at full size, so the comparators ran on the training windows of one series of
 {args.slice_rows:,} rows ({theirs['windows']:,} windows, {theirs['bytes'] / MB:.0f} MB of
-window tensors for {theirs['raw'] / MB:.2f} MB of data) and its time and memory were scaled
+window tensors for {theirs['raw'] / MB:.2f} MB of data) and their time and memory were scaled
 linearly by the number of windows (x{scale:.0f}).
 
-**Measured on the same slice, in this run:** ours {same_ours:.2f} s (setup
-{same['setup'].seconds:.2f} + epoch {same['epoch'].seconds:.2f}) vs materialised
-{same_theirs:.2f} s (build {theirs['build'].seconds:.2f} + epoch
-{theirs['epoch'].seconds:.2f}): **{same_theirs / same_ours:.1f}x faster**, with
-{theirs['bytes'] / MB:.0f} MB of windows against {same['raw'] / MB:.2f} MB of data held once.
+**Measured on the same slice, in this run** ({theirs['batches']:,} shuffled batches of
+{args.batch}, per batch):
+
+{{slice_table}}
+
+Setup on the slice: ours {same['setup'].seconds:.3f} s, materialising
+{theirs['build'].seconds:.3f} s ({theirs['bytes'] / MB:.0f} MB of windows against
+{same['raw'] / MB:.2f} MB of data held once). A per-sample `DataLoader` pays Python work
+for every window; indexing materialised windows a batch at a time is the fastest way to serve
+them, at lookback + horizon times the memory; the raw gather is the floor for serving windows
+without materialising them, and ours minus it is our per-batch bookkeeping (the shuffled order,
+the batch dict).
 
 Our run in detail:
 - setup (validate, split, scale in place, index): {full['setup'].seconds:.2f} s. Transient
-  peak {full['setup'].peak / MB:.0f} MB above the input frame (the float32 values plus
+  peak {setup.peak / MB:.0f} MB above the input frame (the float32 values plus
   temporaries, mostly pandas' int64 codes while factorising the series ids); kept
-  afterwards: {full['setup'].kept / MB:.2f} MB, the scaled data itself ({raw / MB:.2f} MB)
+  afterwards: {setup.kept / MB:.2f} MB, the scaled data itself ({raw / MB:.2f} MB)
   plus statistics and the window index. RSS
-  +{full['setup'].rss_kept / MB:.0f} MB kept, high-water +{full['setup'].rss_peak / MB:.0f} MB.
+  +{setup.rss_kept / MB:.0f} MB kept, high-water +{setup.rss_peak / MB:.0f} MB.
 - training epoch: {full['batches']:,} batches in {full['epoch'].seconds:.1f} s, peak
-  {full['epoch'].peak / MB:.2f} MB above the set-up state (a batch is
+  {memory['epoch'].peak / MB:.2f} MB above the set-up state (a batch is
   {args.batch * (args.lookback + args.horizon) * 4 / MB:.2f} MB; the shuffled order is
-  computed in blocks of 4,096 positions); RSS high-water +{full['epoch'].rss_peak / MB:.1f} MB.
+  computed in blocks of 4,096 positions); RSS high-water
+  +{memory['epoch'].rss_peak / MB:.1f} MB.
 - test pass (every window): {full['test_batches']:,} batches in {full['test'].seconds:.1f} s,
-  peak {full['test'].peak / MB:.2f} MB.
+  peak {memory['test'].peak / MB:.2f} MB.
 - a long frame of 10,000 series x 200 rows sets up in {short:.2f} s.
 
-Method: tracemalloc follows numpy and Python allocations (our batches are numpy gathers
-wrapped by `torch.from_numpy`); /proc/self/status VmRSS/VmHWM follow all allocations, torch's
-included (VmHWM is reset through /proc/self/clear_refs before each phase). "Above the raw data"
-subtracts the float32 data, which any pipeline holds once. The comparator's memory is the
-exact size of its window tensors. Torch runs {args.threads} intra-op thread(s) in both.
-""".replace("{table}", table)
+Method: every timing is taken with no memory tracing; the memory figures come from a second,
+traced pass of ours. tracemalloc follows numpy and Python allocations (our batches are numpy
+gathers wrapped by `torch.from_numpy`); /proc/self/status VmRSS/VmHWM follow all allocations,
+torch's included (VmHWM is reset through /proc/self/clear_refs before each phase). "Above the
+raw data" subtracts the float32 data, which any pipeline holds once. The comparators' memory is
+the exact size of their window tensors. Torch runs {args.threads} intra-op thread(s) in all.
+""".replace("{table}", table).replace("{slice_table}", slice_table)
 
 
 if __name__ == "__main__":
