@@ -163,7 +163,11 @@ def check_finite(values: np.ndarray, columns: list, rows: RowNames) -> None:
     channel = int(np.argmin(np.isfinite(sums)))
     bad = ~np.isfinite(values[:, channel])
     k = int(np.argmax(bad))
-    raise DataError(f"data{rows.where(k)}: column '{columns[channel]}' has {int(bad.sum())} "
-                    f"missing or infinite value(s), the first at row {rows.row(k)} "
+    series = rows.series(k)
+    here = int(bad[rows.bounds[series]:rows.bounds[series + 1]].sum())
+    hit = np.add.reduceat(bad, rows.bounds[:-1]) > 0 if len(rows.series_ids) > 1 else [True]
+    more = (f" ({int(bad.sum())} in {int(np.sum(hit))} series)" if here < bad.sum() else "")
+    raise DataError(f"data{rows.where(k)}: column '{columns[channel]}' has {here} "
+                    f"missing or infinite value(s){more}, the first at row {rows.row(k)} "
                     f"({rows.time(k)}); clean them or set data.fill=ffill (or interpolate, "
                     "zero).")

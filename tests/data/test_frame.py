@@ -221,6 +221,18 @@ def test_bad_long_input_names_series_and_frame_row(change, words):
         assert word in str(error.value)
 
 
+def test_missing_values_are_counted_in_the_series_named():
+    frame = long_frame()  # series a: rows 0-29, b: 30-79, c: 80-119
+    frame.loc[[29, 85, 90, 95], "y"] = np.nan
+    with pytest.raises(DataError, match=r"^data \(series 'a'\): column 'y' has 1 missing or "
+                                        r"infinite value\(s\) \(4 in 2 series\), the first at "
+                                        r"row 29 "):
+        build_panel(frame)
+    with pytest.raises(DataError, match=r"series 'c'\): column 'y' has 3 missing or infinite "
+                                        r"value\(s\), the first at row 84 "):
+        build_panel(frame.drop(index=29).reset_index(drop=True))
+
+
 def test_fill_policies_within_each_series():
     frame = long_frame((6, 6))
     frame.loc[[0, 2, 3, 8], "y"] = [np.nan, np.nan, np.inf, np.nan]  # a's head, a's middle, b's
