@@ -166,7 +166,8 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
                             time_col=_time_col(frame, schema), id_col=schema.id_col,
                             fill=schema.fill, sort=schema.sort,
                             future_features=schema.future_features,
-                            static_features=schema.static_features, freq=schema.freq)
+                            static_features=schema.static_features, freq=schema.freq,
+                            forecast_from_end=caller)
     except DataError as error:  # the cleaning options are the fit's: set them there
         raise DataError(re.sub(r"\bset (data\.(fill|sort)=)", r"refit with \1", str(error))
                         ) from None

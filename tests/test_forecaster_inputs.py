@@ -2,6 +2,8 @@
 resolution, timezone-aware times come back in their timezone (also through backtests and MLflow
 models), and the messages of `predict` point to what can be changed there."""
 
+import logging
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -143,6 +145,28 @@ def test_predict_points_to_the_fit_for_the_cleaning_options(int_ids):
     frame, model = int_ids
     with pytest.raises(DataError, match=r"not sorted .* or refit with sort=True"):
         model.predict(frame.iloc[::-1])
+
+
+def test_future_rows_left_in_a_filled_history_are_named(int_ids, caplog):
+    """NeuralForecast's way: the next rows with y=NaN. A fill would make them up as history."""
+    frame, _ = int_ids
+    model = forecast.Forecaster(**TINY, fill="ffill").fit(frame)
+    days = pd.date_range("2021-03-02", periods=3, freq="D")
+    future = pd.DataFrame({"unique_id": np.repeat([101, 202], 3), "ds": np.tile(days, 2),
+                           "y": np.nan})
+    with_future = pd.concat([frame, future]).sort_values(["unique_id", "ds"], kind="stable")
+    with caplog.at_level("WARNING", logger="forecast"):
+        model.predict(with_future)
+    (warned,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned.startswith("predict: series '101' (and 1 other series) ends in 3 row(s) "
+                             "without a target value, from row 60 (2021-03-02 00:00:00); "
+                             "fill=ffill makes them up as if observed")
+    assert "If they are future rows, drop them" in warned
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="forecast"):
+        model.predict(frame)
+        model.predict(frame.assign(y=frame.y.where(frame.index % 60 != 40)))  # a gap: filled
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
 def test_columns_without_text_names_cannot_become_an_mlflow_model(tmp_path):

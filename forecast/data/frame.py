@@ -141,6 +141,7 @@ def build_panel(
     future_features: Sequence[str] = (),
     static_features: Sequence[str] = (),
     freq: str | int | None = None,
+    forecast_from_end: str | None = None,
 ) -> Panel:
     """Validate `frame` and return its `Panel`.
 
@@ -158,6 +159,9 @@ def build_panel(
             capacity); kept as the panel's `static` table, not as channels.
         freq: the frequency where it is known (a model's history): taken when every step
             follows it (or every series has one row), else inferred from the data.
+        forecast_from_end: the caller ("predict" ...) where the frame is a history to forecast
+            from: it warns where `fill` makes up the last rows (future rows with empty targets,
+            say), as the forecast starts after them.
     """
     _check_frame(frame, fill)
     if id_col is None and "unique_id" in frame.columns:
@@ -203,6 +207,8 @@ def build_panel(
         check_regular(regular, bounds, freq, rows)
         check_finite(values, columns, rows)
     else:
+        if forecast_from_end:
+            _note_filled_end(values[:, :len(target)], bounds, rows, fill, forecast_from_end)
         values, bounds = _fill(values, ticks, bounds, freq, fill, rows, columns, unit)
     time_name = time_col or frame.index.name or ("step" if unit is None else "date")
     return Panel(values=values, bounds=bounds, start=start, series_ids=series_ids,
@@ -560,6 +566,29 @@ def _note_filled(values: np.ndarray, n_rows: int, columns: list, fill: str, freq
     note = "; check the time column and the frequency" if inserted > n_rows else ""
     log.log(level, f"data.fill={fill}: {made_up:.0%} of the {len(values):,} rows are made up "
                    f"({', '.join(p for p in parts if p)}){note}.")
+
+
+def _note_filled_end(targets: np.ndarray, bounds: np.ndarray, rows: RowNames, fill: str,
+                     caller: str) -> None:
+    """Warn where series end in rows with no target value: `fill` makes them up, and a forecast
+    from that history starts after them (future rows left in it, as NeuralForecast takes them)."""
+    known = np.isfinite(targets).any(axis=1)  # [N]
+    ends = bounds[1:]
+    empty_end = ~known[ends - 1]
+    if not empty_end.any():
+        return
+    series = np.flatnonzero(empty_end)
+    first = int(series[0])
+    lo, hi = bounds[first], ends[first]
+    if not known[lo:hi].any():
+        return  # nothing to fill from: `fill_missing` refuses the series
+    k = lo + int(np.flatnonzero(known[lo:hi])[-1]) + 1
+    where = "the history" if len(rows.series_ids) == 1 else f"series '{rows.series_ids[first]}'"
+    more = f" (and {len(series) - 1} other series)" if len(series) > 1 else ""
+    log.warning(f"{caller}: {where}{more} ends in {hi - k} row(s) without a target value, from "
+                f"row {rows.row(k)} ({rows.time(k)}); fill={fill} makes them up as if observed, "
+                "and forecasts start after them. If they are future rows, drop them (known future "
+                "inputs go in future=).")
 
 
 def _fill(values, ticks, bounds, freq, fill, rows, columns, unit):
