@@ -62,6 +62,7 @@ from forecast.models import NETS, ForecastModule, ForecastNet
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import Rejected, call_text, check_converged, first_steps, load_best
 from forecast.scoring import check_metric
+from forecast.seeding import seeded
 
 log = logging.getLogger(__name__)
 MODES = {"many_to_one": "ManyToOne", "many_to_many": "ManyToMany", "seq2seq": "Seq2Seq",
@@ -206,7 +207,10 @@ class Forecaster(BaseEstimator):
                                        or self.static_features):
             raise ConfigError("future_features/static_features/calendar: the segment model uses "
                               "no known-future inputs; choose another mode or drop them.")
-        pl.seed_everything(self.seed, verbose=False)
+        with seeded(self.seed):
+            return self._fit(X)
+
+    def _fit(self, X: pd.DataFrame) -> Forecaster:
         dm = self._datamodule(X)
         net_class = NETS[MODES[self.mode]]
         dims = dm.dims  # the frame is validated here

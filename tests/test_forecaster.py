@@ -300,6 +300,21 @@ def test_refit_with_the_same_seed_is_identical(fitted, frame):
     pd.testing.assert_frame_equal(copy.fit(frame).predict(), fitted.predict())
 
 
+def test_fit_leaves_the_callers_random_numbers_as_they_were(fitted, frame):
+    """Seeded inside, as scikit-learn estimators are: the process's streams are not reset."""
+    import random
+
+    def draws():
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    random.seed(7), np.random.seed(7), torch.manual_seed(7)
+    expected = draws()
+    random.seed(7), np.random.seed(7), torch.manual_seed(7)
+    again = clone(fitted).fit(frame)
+    assert draws() == expected
+    pd.testing.assert_frame_equal(again.predict(), fitted.predict())  # still the seed's own
+
+
 def test_predict_leaves_the_estimator_unchanged(fitted, frame):
     before = pickle.dumps(fitted)
     fitted.predict(frame.iloc[:400])
