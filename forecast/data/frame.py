@@ -171,13 +171,12 @@ def build_panel(
     time_col = _find_time_column(frame, time_col, id_col)
     static_features = list(static_features)
     _check_static(frame, static_features, id_col)
-    target, features = _select_columns(frame, target, features, time_col, id_col,
-                                       list(future_features), static_features)
-    frame = _as_numbers(frame, target + features)
-
     ticks, unit, tz, shown_in = _parse_time(frame, time_col, freq)
     if id_col is None:
         _check_wide(frame, ticks, time_col)
+    target, features = _select_columns(frame, target, features, time_col, id_col,
+                                       list(future_features), static_features)
+    frame = _as_numbers(frame, target + features)
     codes, series_ids = _series_codes(frame, id_col)
     order = row_order(codes, ticks, sort)  # None: the frame's row order is already right
     if order is not None:
@@ -380,14 +379,38 @@ def _select_columns(frame, target, features, time_col, id_col, future,
 
 
 def _check_wide(frame: pd.DataFrame, ticks: np.ndarray, time_col) -> None:
-    """A frame whose timestamps repeat beside a column of labels is a long frame whose id
-    column was not named: say so, rather than report duplicates (whose mean would mix series)."""
-    labels = [c for c in frame.columns if c != time_col and _is_text(frame[c])]
-    if labels and pd.Index(ticks).has_duplicates:
-        name = labels[0]
-        raise DataError(f"data: timestamps repeat and column '{name}' labels the rows: this "
-                        "looks like a long frame (one row per series and time); set "
+    """A frame whose timestamps repeat beside a column of labels (or integer ids, or an index
+    of them) that tells them apart is a long frame whose id column was not named: say so,
+    rather than report unsorted or duplicate times (whose mean would mix series)."""
+    if not pd.Index(ticks).has_duplicates:
+        return
+    index = [] if time_col is None or isinstance(frame.index, pd.RangeIndex) else [None]
+    for name in index + [c for c in frame.columns if c != time_col]:
+        column = frame.index.to_series() if name is None else frame[name]
+        if (isinstance(column, pd.DataFrame) or column.is_unique  # row numbers: no ids
+                or not (_is_text(column) or _ids_of(column, ticks))):
+            continue
+        if name is None:
+            shown = frame.index.name or "id"
+            raise DataError(f"data: timestamps repeat and the index tells the rows apart: this "
+                            "looks like a long frame (one row per series and time) with its "
+                            "series ids as the index; move them to a column (df.reset_index()) "
+                            f"and set data.id_col={shown}.")
+        raise DataError(f"data: timestamps repeat and column '{name}' tells the rows apart: "
+                        "this looks like a long frame (one row per series and time); set "
                         f"data.id_col={name}, or drop the column if the frame is one series.")
+
+
+def _ids_of(column: pd.Series, ticks: np.ndarray) -> bool:
+    """Whether a column of integers or of text (digits: '101') tells apart rows of one
+    time, as series ids do; measurements are floats."""
+    if pd.api.types.is_float_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    if not (pd.api.types.is_integer_dtype(column) or pd.api.types.is_object_dtype(column)
+            or pd.api.types.is_string_dtype(column)
+            or isinstance(column.dtype, pd.CategoricalDtype)):
+        return False
+    return pd.MultiIndex.from_arrays([column.to_numpy(), ticks]).is_unique
 
 
 def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:

@@ -108,6 +108,25 @@ def test_a_long_frame_without_its_id_column_is_named_as_such():
     assert build_panel(stores, id_col="store").series_ids == ("a", "b")
 
 
+@pytest.mark.parametrize("ids", [np.repeat([101, 202], 20), np.repeat(["101", "202"], 20)])
+def test_integer_ids_of_another_name_are_named_too(ids):
+    """Not "sort the frame", then "aggregate the duplicates", which would mix the series."""
+    days = pd.date_range("2021-01-01", periods=20, freq="D")
+    items = pd.DataFrame({"item": ids, "day": np.tile(days, 2), "sales": np.arange(40.0)})
+    for sort in (False, True):
+        with pytest.raises(DataError, match=r"^data: timestamps repeat and column 'item' tells "
+                                            r"the rows apart: .* set data.id_col=item"):
+            build_panel(items, sort=sort)
+    with pytest.raises(DataError, match=r"the index tells the rows apart: .* with its series ids "
+                                        r"as the index; move them to a column \(df.reset_index"
+                                        r"\(\)\) and set data.id_col=item\.$"):
+        build_panel(items.set_index("item"), time_col="day")
+    assert build_panel(items, id_col="item").series_ids == tuple(map(str, ids[[0, -1]]))
+    repeated = items.assign(sales=np.r_[np.arange(20.0), np.arange(20.0)], item=1.5)
+    with pytest.raises(DataError, match="duplicate timestamp"):  # floats: measurements, not ids
+        build_panel(repeated.drop(columns="item"), sort=True)
+
+
 def test_ids_keep_their_type_and_one_name_of_two_types_is_refused():
     days = np.tile(pd.date_range("2021-01-01", periods=10, freq="D"), 2)
     ints = pd.DataFrame({"unique_id": np.repeat([7, 8], 10), "ds": days, "y": 1.0})
