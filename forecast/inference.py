@@ -425,13 +425,11 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
     if given.has_duplicates:
         raise DataError(f"predict: `future` has a duplicate row for {given[given.duplicated()][0]}"
                         "; give one row per series and timestamp.")
-    for label, extra in (("no row for", expected.difference(given, sort=False)),
-                         ("a row outside the next horizon:",
-                          given.difference(expected, sort=False))):
-        if len(extra):
-            raise DataError(f"predict: `future` has {label} {extra[0]}; it must hold exactly the "
-                            f"next {steps} timestamps after the end of the history"
-                            f"{_span(times, ids, schema)}.")
+    absent = expected.difference(given, sort=False)  # rows past them (a calendar) are not read
+    if len(absent):
+        raise DataError(f"predict: `future` has no row for {absent[0]}; it must hold the next "
+                        f"{steps} timestamps after the end of the history"
+                        f"{_span(times, ids, schema)} (other rows are not read).")
     block = future[names].set_axis(given, axis=0).reindex(expected)
     return _finite_values(block).reshape(len(ids), steps, len(names))
 
@@ -462,9 +460,15 @@ def _span(times: np.ndarray, ids: list[str], schema: Schema) -> str:
 
 
 def _finite_values(block: pd.DataFrame) -> np.ndarray:
+    """[N, F] float32 of the known-future columns (numbers held as objects read as numbers, as
+    in the history), refusing text, NaN and inf."""
     for name, dtype in block.dtypes.items():
         if not pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-            raise DataError(f"predict: `future` column '{name}' is not numeric; convert it.")
+            try:
+                block = block.assign(**{name: pd.to_numeric(block[name].astype(object))})
+            except (TypeError, ValueError):
+                raise DataError(f"predict: `future` column '{name}' is not numeric; convert "
+                                "it.") from None
     values = block.to_numpy(dtype=np.float32)
     bad = ~np.isfinite(values)
     if bad.any():
