@@ -396,11 +396,7 @@ class Forecaster(BaseEstimator):
             With `level`, each target `y` is followed by `y-lo-80`, `y-hi-80`, ...
         """
         self._check_fitted()
-        schema = self.schema_
-        if X is None:
-            history = History(self.history_, self.history_end_, schema.series_ids, self.static_)
-        else:
-            history = read_history(X, schema)
+        schema, history = self.schema_, self._history(X)
         steps = self._check_steps(n, level)
         times = forecast_grid(history.ends, schema.freq, schema.lookback,
                              max(steps, schema.horizon))
@@ -411,6 +407,25 @@ class Forecaster(BaseEstimator):
             values, names = self._columns(history, times, ahead, level)
         return forecast_frame(values[:, :steps], times[:, schema.lookback:][:, :steps],
                               history.ids, schema, names)
+
+    def future_frame(self, X: pd.DataFrame | None = None, n: int | None = None) -> pd.DataFrame:
+        """The `[id,] time` rows that `predict(X, n=n)` forecasts, one per series and step:
+        add the known-future columns and pass it as `future=` (NeuralForecast's
+        `make_future_dataframe`)."""
+        self._check_fitted()
+        schema, history = self.schema_, self._history(X)
+        steps = self._check_steps(n, None)
+        times = forecast_grid(history.ends, schema.freq, 0, steps)
+        empty = np.zeros((len(history.ids), steps, 0), dtype=np.float32)
+        frame = forecast_frame(empty, times, history.ids, schema, [])
+        return frame if schema.id_col is not None else frame.reset_index()
+
+    def _history(self, X: pd.DataFrame | None) -> History:
+        """The history to forecast from: X checked, or the end of the training data."""
+        if X is None:
+            return History(self.history_, self.history_end_, self.schema_.series_ids,
+                           self.static_)
+        return read_history(X, self.schema_)
 
     def _check_steps(self, n, level) -> int:
         """`predict(n=)` as a number of steps; forecasting past the horizon is refused where

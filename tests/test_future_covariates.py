@@ -105,6 +105,17 @@ def test_a_future_frame_may_hold_more_rows_than_the_forecast_reads(fitted, price
         fitted.predict(history, future=future.assign(price_plan="high"))
 
 
+def test_future_frame_gives_the_rows_to_fill_in(fitted, priced):
+    history = priced.iloc[:-HORIZON]
+    grid = fitted.future_frame(history)
+    assert list(grid.columns) == ["date"]
+    assert grid.date.tolist() == priced.date.iloc[-HORIZON:].tolist()
+    future = grid.merge(priced[["date", "price_plan"]], on="date")
+    pd.testing.assert_frame_equal(fitted.predict(history, future=future),
+                                  fitted.predict(history, future=priced.iloc[-HORIZON:]))
+    assert len(fitted.future_frame(history, n=2)) == 2
+
+
 @pytest.mark.parametrize("mode", ["many_to_many", "seq2seq"])
 def test_every_mode_with_known_future_inputs_takes_them(priced, mode):
     long = pd.concat([priced.assign(unique_id=name) for name in ("a", "b")])
@@ -123,6 +134,9 @@ def test_every_mode_with_known_future_inputs_takes_them(priced, mode):
                            future=every_store[["unique_id", "date", "price_plan"]])
     pd.testing.assert_frame_equal(only_a.reset_index(drop=True),
                                   out[out.unique_id == "a"].reset_index(drop=True))
+    grid = model.future_frame()
+    assert list(grid.columns) == ["unique_id", "date"] and len(grid) == 2 * HORIZON
+    pd.testing.assert_frame_equal(grid, out[["unique_id", "date"]])
     with pytest.raises(ConfigError, match="segment model uses no known-future"):
         forecast.Forecaster(mode="segment", future_features=["price_plan"]).fit(long)
 
