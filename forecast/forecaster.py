@@ -518,15 +518,16 @@ class Forecaster(BaseEstimator):
         """Warn where backtest windows (`history`: their cutoffs) forecast rows of the data
         this model was fitted on: scores there flatter it."""
         fitted_end = dict(zip(self.schema_.series_ids, self.history_end_, strict=True))
-        inside = [end < fitted_end[id_] for id_, end in zip(history.ids, history.ends,
-                                                            strict=True) if id_ in fitted_end]
-        if any(inside):
-            schema = self.schema_
-            last = localized(pd.Index([max(self.history_end_)]), schema.tz, schema.freq)[0]
-            log.warning(f"backtest: {sum(inside)} of {len(history.ids)} windows forecast rows "
-                        f"this model was fitted on (up to {last}): their errors are in-sample; "
-                        "backtest on rows after those, or pass refit=True to fit before each "
-                        "window.")
+        inside = [id_ for id_, end in zip(history.ids, history.ends, strict=True)
+                  if id_ in fitted_end and end < fitted_end[id_]]
+        if inside:
+            schema, first = self.schema_, inside[0]
+            end = localized(pd.Index([fitted_end[first]]), schema.tz, schema.freq)[0]
+            which = "" if schema.id_col is None else f"series '{first}' "
+            log.warning(f"backtest: {len(inside)} of {len(history.ids)} windows forecast rows "
+                        f"this model was fitted on ({which}up to {end}): their errors are "
+                        "in-sample; backtest on rows after those, or pass refit=True to fit "
+                        "before each window.")
 
     def score(self, X: pd.DataFrame, y=None, metric: str = "r2") -> float:
         """R^2 of this model's forecasts of X against what followed (1 is perfect, 0 no better

@@ -44,6 +44,18 @@ def test_windows_inside_the_fitted_rows_are_named_as_in_sample(model, frame, cap
     assert "in-sample" not in caplog.text
 
 
+def test_the_in_sample_warning_names_the_series_and_its_own_fitted_end(caplog):
+    long = sine_frame(n_steps=120, n_series=2, long=True)
+    first = long.unique_id == long.unique_id.iloc[0]
+    fitted = long[~first | (long.index < 80)]  # the first series' fit ends 40 rows earlier
+    model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=8, max_epochs=1).fit(fitted)
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        model.backtest(long[first], n_windows=1, step=6)  # cutoff at row 113 of 120: not in it
+        model.backtest(long[first].iloc[:80], n_windows=1)  # cutoff at row 73: fitted on 74-79
+    (warned,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"(series '{long.unique_id.iloc[0]}' up to {long.ds.iloc[79]}):" in warned
+
+
 def test_the_in_sample_warning_names_the_last_fitted_time_on_the_models_clock(caplog):
     frame = sine_frame(n_steps=120, n_series=1)
     frame["date"] = pd.date_range("2021-03-26", periods=120, freq="h", tz="Europe/Berlin")
