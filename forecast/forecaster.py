@@ -425,7 +425,9 @@ class Forecaster(BaseEstimator):
         if X is None:
             return History(self.history_, self.history_end_, self.schema_.series_ids,
                            self.static_)
-        return read_history(X, self.schema_)
+        history = read_history(X, self.schema_)
+        _note_new_series(history.ids, self.schema_.series_ids)
+        return history
 
     def _check_steps(self, n, level) -> int:
         """`predict(n=)` as a number of steps; forecasting past the horizon is refused where
@@ -668,6 +670,24 @@ class Forecaster(BaseEstimator):
     def load(cls, path: str | Path) -> Forecaster:
         """Read a forecaster written by `save` (weights loaded with `weights_only=True`)."""
         return saving.load(cls, Path(path))
+
+
+def _note_new_series(ids: list[str], fitted: list[str]) -> None:
+    """Warn about a series not in the fit whose id differs from a fitted one only in case or
+    spaces ('h1 ' for 'H1'): it is scaled on its own lookback rows, so the typo changes the
+    forecast."""
+    new = set(ids).difference(fitted)
+    if not new:
+        return
+    folded = {name.strip().casefold(): name for name in fitted}
+    for name in sorted(new):
+        close = folded.get(name.strip().casefold())  # not difflib's: 'store_13' is new
+        if close is not None:
+            log.warning(f"predict: series '{name}' was not in the fit, so it is scaled on its own "
+                        f"lookback rows, not as '{close}' was; did you mean '{close}'?")
+            return
+    log.info(f"predict: {len(new)} series not in the fit (e.g. '{min(new)}'), each scaled on its "
+             "own lookback rows.")
 
 
 def _note_unseen_series(ids: pd.Series, schema: Schema) -> None:

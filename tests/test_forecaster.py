@@ -72,6 +72,22 @@ def test_long_in_long_out_and_unknown_series(long_fitted):
     assert 5 < forecast_new.y.mean() < 15  # back in the new series' units
 
 
+def test_a_new_series_named_like_a_fitted_one_is_warned_of(long_fitted, caplog):
+    model, long = long_fitted
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        model.predict(long[long.unique_id == "y1"].assign(unique_id="new"))
+        model.predict(long[long.unique_id == "y1"].assign(unique_id="y11"))  # new, not a typo
+    assert [r.levelno for r in caplog.records] == [logging.INFO] * 2  # new series: documented
+    assert "1 series not in the fit (e.g. 'new')" in caplog.text
+    for typo in ("Y1", " y1"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="forecast"):
+            model.predict(long[long.unique_id == "y1"].assign(unique_id=typo))
+        assert caplog.records[0].getMessage() == (
+            f"predict: series '{typo}' was not in the fit, so it is scaled on its own lookback "
+            "rows, not as 'y1' was; did you mean 'y1'?")
+
+
 def test_integer_time_axis_forecasts_the_next_steps():
     frame = pd.DataFrame({"step": np.arange(200, 800, 2),
                           "load": np.sin(np.arange(300) / 5.0)})
