@@ -103,7 +103,9 @@ def write_report(table: pd.DataFrame) -> str:
 HEADER = """# Accuracy: recurrent forecasters vs. the scikit-learn baselines
 
 Written by `experiments/benchmark.py`; do not edit by hand. Standard protocol: chronological
-split (ETT borders 8640/11520/14400; TSLib 70/10/20 elsewhere), StandardScaler fitted on the
+split (ETT borders 8640/11520/14400; airline: the last 36 months test, the 24 before them
+validation; M4 hourly: the competition's 48-step hold-out test, the last 48 training steps
+validation; TSLib's 70/10/20 elsewhere), StandardScaler fitted on the
 training rows only, **MSE/MAE on the normalised scale averaged over every test window** (stride
 1, no window dropped), horizon step and channel. The recurrent model keeps the weights of its
 best validation epoch; the baselines (`conf/baselines/default.yaml`) are fitted on the same
