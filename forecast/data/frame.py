@@ -13,6 +13,7 @@ one `DataError` naming the column, series and row (0-based position in the input
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import os
@@ -172,20 +173,20 @@ def build_panel(
     static_features = list(static_features)
     _check_static(frame, static_features, id_col)
     ticks, unit, tz, shown_in = _parse_time(frame, time_col, freq)
-    if id_col is None:
-        _check_wide(frame, ticks, time_col)
-    target, features = _select_columns(frame, target, features, time_col, id_col,
-                                       list(future_features), static_features)
-    frame = _as_numbers(frame, target + features)
-    codes, series_ids = _series_codes(frame, id_col)
-    order = row_order(codes, ticks, sort)  # None: the frame's row order is already right
-    if order is not None:
-        ticks = ticks[order]
-        codes = None if codes is None else codes[order]
-    counts = np.array([len(ticks)]) if codes is None else np.bincount(codes)
-    bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    rows = RowNames(order, bounds, series_ids, ticks, unit, shown_in)
-    check_order(ticks, bounds, rows)
+    named = _names(target) + _names(features) + list(future_features) + static_features
+    with _unnamed_ids_named(frame, ticks, time_col, id_col, named):
+        target, features = _select_columns(frame, target, features, time_col, id_col,
+                                           list(future_features), static_features)
+        frame = _as_numbers(frame, target + features)
+        codes, series_ids = _series_codes(frame, id_col)
+        order = row_order(codes, ticks, sort)  # None: the frame's row order is already right
+        if order is not None:
+            ticks = ticks[order]
+            codes = None if codes is None else codes[order]
+        counts = np.array([len(ticks)]) if codes is None else np.bincount(codes)
+        bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        rows = RowNames(order, bounds, series_ids, ticks, unit, shown_in)
+        check_order(ticks, bounds, rows)
     static = static_table(frame, static_features, rows) if static_features else None
 
     longest = int(np.argmax(counts))
@@ -207,7 +208,8 @@ def build_panel(
         check_finite(values, columns, rows)
     else:
         if forecast_from_end:
-            _note_filled_end(values[:, :len(target)], bounds, rows, fill, forecast_from_end)
+            _note_filled_end(values[:, :len(target)], bounds, rows, target, fill,
+                             forecast_from_end)
         values, bounds = _fill(values, ticks, bounds, freq, fill, rows, columns, unit)
     time_name = time_col or frame.index.name or ("step" if unit is None else "date")
     return Panel(values=values, bounds=bounds, start=start, series_ids=series_ids,
@@ -378,39 +380,63 @@ def _select_columns(frame, target, features, time_col, id_col, future,
     return target, features
 
 
-def _check_wide(frame: pd.DataFrame, ticks: np.ndarray, time_col) -> None:
-    """A frame whose timestamps repeat beside a column of labels (or integer ids, or an index
-    of them) that tells them apart is a long frame whose id column was not named: say so,
-    rather than report unsorted or duplicate times (whose mean would mix series)."""
-    if not pd.Index(ticks).has_duplicates:
-        return
-    index = [] if time_col is None or isinstance(frame.index, pd.RangeIndex) else [None]
-    for name in index + [c for c in frame.columns if c != time_col]:
-        column = frame.index.to_series() if name is None else frame[name]
-        if (isinstance(column, pd.DataFrame) or column.is_unique  # row numbers: no ids
-                or not (_is_text(column) or _ids_of(column, ticks))):
-            continue
+def _names(selection) -> list:
+    """The columns a `target`/`features` argument names itself (none for None or "all")."""
+    if selection is None or isinstance(selection, str) and selection == "all":
+        return []
+    return [selection] if isinstance(selection, (str, int)) else list(selection)
+
+
+@contextlib.contextmanager
+def _unnamed_ids_named(frame: pd.DataFrame, ticks: np.ndarray, time_col, id_col, named: list):
+    """Where a frame without an id column fails its column or time-order checks, and a
+    column (or the index) tells apart the rows of each repeated time, it is a long frame
+    whose id column was not named: say so, rather than "sort" or "aggregate the duplicates"
+    (whose mean would mix the series) or "not numeric"."""
+    try:
+        yield
+    except DataError:
+        name = None if id_col is not None else _id_like(frame, ticks, time_col, named)
         if name is None:
-            shown = frame.index.name or "id"
+            raise
+        if name is _INDEX:
             raise DataError(f"data: timestamps repeat and the index tells the rows apart: this "
                             "looks like a long frame (one row per series and time) with its "
                             "series ids as the index; move them to a column (df.reset_index()) "
-                            f"and set data.id_col={shown}.")
+                            f"and set data.id_col={frame.index.name or 'id'}.") from None
         raise DataError(f"data: timestamps repeat and column '{name}' tells the rows apart: "
                         "this looks like a long frame (one row per series and time); set "
-                        f"data.id_col={name}, or drop the column if the frame is one series.")
+                        f"data.id_col={name}, or drop the column if the frame is one series."
+                        ) from None
 
 
-def _ids_of(column: pd.Series, ticks: np.ndarray) -> bool:
-    """Whether a column of integers or of text (digits: '101') tells apart rows of one
-    time, as series ids do; measurements are floats."""
-    if pd.api.types.is_float_dtype(column) or pd.api.types.is_bool_dtype(column):
-        return False
-    if not (pd.api.types.is_integer_dtype(column) or pd.api.types.is_object_dtype(column)
-            or pd.api.types.is_string_dtype(column)
-            or isinstance(column.dtype, pd.CategoricalDtype)):
-        return False
-    return pd.MultiIndex.from_arrays([column.to_numpy(), ticks]).is_unique
+_INDEX = object()  # `_id_like`'s answer where the index holds the ids
+
+
+def _id_like(frame: pd.DataFrame, ticks: np.ndarray, time_col, named: list):
+    """The column (or `_INDEX`) of fewest values that looks like series ids: most times
+    repeat (series side by side, not one re-sent row), and the column holds text or integers,
+    repeats, and takes a different value at each repeat of a time. None if there is none."""
+    n = len(ticks)
+    if n < 4 or pd.Index(ticks).duplicated(keep=False).mean() < 0.5:
+        return None
+    candidates = {}
+    if time_col is not None and not isinstance(frame.index, pd.RangeIndex):
+        candidates[_INDEX] = frame.index.to_series()
+    candidates.update((c, frame[c]) for c in frame.columns if c != time_col and c not in named
+                      and not isinstance(frame[c], pd.DataFrame))  # a doubled name: reported
+    sizes = {}
+    for name, column in candidates.items():
+        if pd.api.types.is_float_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue  # measurements, flags
+        count = column.nunique(dropna=False)
+        if 2 <= count <= n // 2:
+            sizes[name] = count
+    for name in sorted(sizes, key=sizes.get):
+        values = candidates[name].to_numpy()
+        if pd.MultiIndex.from_arrays([values, ticks]).is_unique:
+            return name
+    return None
 
 
 def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
@@ -421,9 +447,9 @@ def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
         column = frame[name]
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             continue  # a flag (a holiday) is a feature of 0 and 1
-        values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
-        if pd.api.types.infer_dtype(values, skipna=True) in _NUMBER_KINDS:
-            converted[name] = pd.to_numeric(column.astype(object)).astype(np.float64)
+        numbers = numbers_held_otherwise(column)
+        if numbers is not None:
+            converted[name] = numbers
             continue
         bad = pd.to_numeric(column.astype(object), errors="coerce").isna() & column.notna()
         row = int(np.argmax(bad.to_numpy())) if bad.any() else 0
@@ -436,6 +462,15 @@ def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
     for name, numbers in converted.items():
         frame[name] = numbers
     return frame
+
+
+def numbers_held_otherwise(column: pd.Series) -> pd.Series | None:
+    """A column of numbers held as Python objects or as categories, as float64; None for
+    anything else (text, digits in strings included: a column of them is refused)."""
+    values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
+    if pd.api.types.infer_dtype(values, skipna=True) not in _NUMBER_KINDS:
+        return None
+    return pd.to_numeric(column.astype(object)).astype(np.float64)
 
 
 _NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
@@ -591,27 +626,29 @@ def _note_filled(values: np.ndarray, n_rows: int, columns: list, fill: str, freq
                    f"({', '.join(p for p in parts if p)}){note}.")
 
 
-def _note_filled_end(targets: np.ndarray, bounds: np.ndarray, rows: RowNames, fill: str,
-                     caller: str) -> None:
-    """Warn where series end in rows with no target value: `fill` makes them up, and a forecast
-    from that history starts after them (future rows left in it, as NeuralForecast takes them)."""
-    known = np.isfinite(targets).any(axis=1)  # [N]
-    ends = bounds[1:]
-    empty_end = ~known[ends - 1]
-    if not empty_end.any():
+def _note_filled_end(targets: np.ndarray, bounds: np.ndarray, rows: RowNames, columns: list,
+                     fill: str, caller: str) -> None:
+    """Warn where a target ends in rows without a value: `fill` makes them up, a forecast from
+    that history starts after them (future rows left in it, as NeuralForecast takes them), and
+    a backtest scores them as actuals."""
+    empty_last = ~np.isfinite(targets[bounds[1:] - 1])  # [S, T]
+    hit = np.flatnonzero(empty_last.any(axis=1))
+    if not len(hit):
         return
-    series = np.flatnonzero(empty_end)
-    first = int(series[0])
-    lo, hi = bounds[first], ends[first]
-    if not known[lo:hi].any():
+    first = int(hit[0])
+    channel = int(np.argmax(empty_last[first]))
+    lo, hi = bounds[first], bounds[first + 1]
+    known = np.flatnonzero(np.isfinite(targets[lo:hi, channel]))
+    if not len(known):
         return  # nothing to fill from: `fill_missing` refuses the series
-    k = lo + int(np.flatnonzero(known[lo:hi])[-1]) + 1
-    where = "the history" if len(rows.series_ids) == 1 else f"series '{rows.series_ids[first]}'"
-    more = f" (and {len(series) - 1} other series)" if len(series) > 1 else ""
-    log.warning(f"{caller}: {where}{more} ends in {hi - k} row(s) without a target value, from "
-                f"row {rows.row(k)} ({rows.time(k)}); fill={fill} makes them up as if observed, "
-                "and forecasts start after them. If they are future rows, drop them (known future "
-                "inputs go in future=).")
+    k = lo + int(known[-1]) + 1
+    where = "" if len(rows.series_ids) == 1 else f" of series '{rows.series_ids[first]}'"
+    more = f" (and {len(hit) - 1} other series)" if len(hit) > 1 else ""
+    log.warning(f"{caller}: column '{columns[channel]}'{where}{more} ends in {hi - k} row(s) "
+                f"without a value, from row {rows.row(k)} ({rows.time(k)}); fill={fill} makes "
+                "them up as if observed: a forecast starts after them, a backtest scores them "
+                "as actuals. If they are future rows, drop them (known future inputs go in "
+                "future=).")
 
 
 def _fill(values, ticks, bounds, freq, fill, rows, columns, unit):

@@ -122,9 +122,24 @@ def test_integer_ids_of_another_name_are_named_too(ids):
                                         r"\(\)\) and set data.id_col=item\.$"):
         build_panel(items.set_index("item"), time_col="day")
     assert build_panel(items, id_col="item").series_ids == tuple(map(str, ids[[0, -1]]))
-    repeated = items.assign(sales=np.r_[np.arange(20.0), np.arange(20.0)], item=1.5)
     with pytest.raises(DataError, match="duplicate timestamp"):  # floats: measurements, not ids
-        build_panel(repeated.drop(columns="item"), sort=True)
+        build_panel(items.assign(item=items["item"].astype(float)), target="sales", sort=True)
+    units = items.assign(units=np.arange(40) % 7)  # before the ids, fewer values than rows
+    with pytest.raises(DataError, match="column 'item' tells the rows apart"):
+        build_panel(units[["units", "item", "day", "sales"]], target="units")
+
+
+def test_a_repeated_time_of_one_series_is_a_duplicate_not_an_unnamed_id():
+    """One re-sent row, a repeated hour of a clock change, two overlapping reads: "aggregate",
+    even beside integer measurements or an index whose pairs with the times are unique."""
+    hours = pd.date_range("2021-01-01", periods=48, freq="h")
+    counts = pd.DataFrame({"time": hours, "visitors": np.arange(48) % 9, "site": "north"})
+    resent = pd.concat([counts.iloc[:30], counts.iloc[[29]].assign(visitors=8),
+                        counts.iloc[30:]], ignore_index=True)
+    overlapping = pd.concat([counts.iloc[:25], counts.iloc[24:]])  # the index not reset
+    for frame in (resent, overlapping.set_index(overlapping.index.astype(str))):
+        with pytest.raises(DataError, match="^data: duplicate timestamp"):
+            build_panel(frame, target="visitors", time_col="time", sort=True)
 
 
 def test_ids_keep_their_type_and_one_name_of_two_types_is_refused():
