@@ -409,13 +409,13 @@ class Forecaster(BaseEstimator):
                               history.ids, schema, names)
 
     def future_frame(self, X: pd.DataFrame | None = None, n: int | None = None) -> pd.DataFrame:
-        """The `[id,] time` rows that `predict(X, n=n)` forecasts, one per series and step:
-        add the known-future columns and pass it as `future=` (NeuralForecast's
-        `make_future_dataframe`)."""
+        """The `[id,] time` rows that `predict(X, n=n)` reads from `future=`, one per series
+        and step (the horizon, or `n` where more): add the known-future columns and pass it as
+        `future=` (NeuralForecast's `make_future_dataframe`)."""
         self._check_fitted()
         schema, history = self.schema_, self._history(X)
-        steps = self._check_steps(n, None)
-        times = forecast_grid(history.ends, schema.freq, 0, steps)
+        steps = max(self._check_steps(n, None), schema.horizon)
+        times = forecast_grid(history.ends, schema.freq, 1, steps)[:, 1:]  # after each end
         empty = np.zeros((len(history.ids), steps, 0), dtype=np.float32)
         frame = forecast_frame(empty, times, history.ids, schema, [])
         return frame if schema.id_col is not None else frame.reset_index()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from forecast.data.frame import build_panel
+from forecast.data.frame import build_panel, numbers_held_otherwise
 from forecast.data.panel import Panel
 from forecast.data.static import StaticEncoder
 from forecast.data.timeaxis import fixed_step, localized, naive, parse_times
@@ -153,10 +153,11 @@ def _rows_read(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 
 def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
-               lookback_rows: bool = True) -> Panel:
+               lookback_rows: bool = True, notes: bool = True) -> Panel:
     """`frame` validated as `read_history` validates it, every row kept; messages start with
     `caller`. Without `lookback_rows` a series may be shorter than the lookback (a caller that
-    needs more rows says how many)."""
+    needs more rows says how many); without `notes`, no warning about its filled end (a caller
+    that reads it again)."""
     _check_form(frame, schema, caller)
     frame = _in_model_timezone(frame, schema, caller)
     n_past = len(schema.columns) - schema.n_future
@@ -167,7 +168,7 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
                             fill=schema.fill, sort=schema.sort,
                             future_features=schema.future_features,
                             static_features=schema.static_features, freq=schema.freq,
-                            forecast_from_end=caller)
+                            forecast_from_end=caller if notes else None)
     except DataError as error:  # the cleaning options are the fit's: set them there
         raise DataError(re.sub(r"\bset (data\.(fill|sort)=)", r"refit with \1", str(error))
                         ) from None
@@ -249,7 +250,8 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
 def whole_horizons(frame: pd.DataFrame, schema: Schema, caller: str) -> int:
     """How many horizons, `horizon` rows apart, follow the first `lookback` rows of each series
     of `frame` (its shortest series decides): the windows `score` forecasts."""
-    shortest = int(read_panel(frame, schema, caller, lookback_rows=False).lengths.min())
+    shortest = int(read_panel(frame, schema, caller, lookback_rows=False,
+                              notes=False).lengths.min())  # the backtest that follows notes
     need = schema.lookback + schema.horizon
     if shortest < need:
         raise DataError(f"{caller}: each series needs lookback + horizon = {need} rows (a "
@@ -422,15 +424,17 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
         raise DataError(f"predict: `future` misses column(s) {missing}; it needs {where}.")
     given = _future_index(future, schema)
     expected = _expected_index(times, ids, schema)
-    if given.has_duplicates:
-        raise DataError(f"predict: `future` has a duplicate row for {given[given.duplicated()][0]}"
-                        "; give one row per series and timestamp.")
-    absent = expected.difference(given, sort=False)  # rows past them (a calendar) are not read
+    doubled = given[given.duplicated() & given.isin(expected)]  # rows past them are not read
+    if len(doubled):
+        raise DataError(f"predict: `future` has a duplicate row for {doubled[0]}; give one row "
+                        "per series and timestamp.")
+    absent = expected.difference(given, sort=False)
     if len(absent):
         raise DataError(f"predict: `future` has no row for {absent[0]}; it must hold the next "
                         f"{steps} timestamps after the end of the history"
-                        f"{_span(times, ids, schema)} (other rows are not read).")
-    block = future[names].set_axis(given, axis=0).reindex(expected)
+                        f"{_span(times, ids, schema)} (it may hold other rows too).")
+    read = given.isin(expected)
+    block = future.loc[read, names].set_axis(given[read], axis=0).reindex(expected)
     return _finite_values(block).reshape(len(ids), steps, len(names))
 
 
@@ -464,11 +468,11 @@ def _finite_values(block: pd.DataFrame) -> np.ndarray:
     in the history), refusing text, NaN and inf."""
     for name, dtype in block.dtypes.items():
         if not pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-            try:
-                block = block.assign(**{name: pd.to_numeric(block[name].astype(object))})
-            except (TypeError, ValueError):
+            numbers = numbers_held_otherwise(block[name])
+            if numbers is None:
                 raise DataError(f"predict: `future` column '{name}' is not numeric; convert "
-                                "it.") from None
+                                "it.")
+            block = block.assign(**{name: numbers})
     values = block.to_numpy(dtype=np.float32)
     bad = ~np.isfinite(values)
     if bad.any():

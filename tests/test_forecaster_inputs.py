@@ -158,15 +158,29 @@ def test_future_rows_left_in_a_filled_history_are_named(int_ids, caplog):
     with caplog.at_level("WARNING", logger="forecast"):
         model.predict(with_future)
     (warned,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned.startswith("predict: series '101' (and 1 other series) ends in 3 row(s) "
-                             "without a target value, from row 60 (2021-03-02 00:00:00); "
+    assert warned.startswith("predict: column 'y' of series '101' (and 1 other series) ends "
+                             "in 3 row(s) without a value, from row 60 (2021-03-02 00:00:00); "
                              "fill=ffill makes them up as if observed")
     assert "If they are future rows, drop them" in warned
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="forecast"):
+        model.score(with_future)  # scored as actuals: said once, not by score and backtest
+    (warned,) = [r.getMessage() for r in caplog.records if "without a value" in r.getMessage()]
+    assert warned.startswith("backtest: column 'y' of series '101'")
     caplog.clear()
     with caplog.at_level("WARNING", logger="forecast"):
         model.predict(frame)
         model.predict(frame.assign(y=frame.y.where(frame.index % 60 != 40)))  # a gap: filled
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_one_target_of_two_ending_without_values_is_named(caplog):
+    days = pd.date_range("2021-01-01", periods=40, freq="D")
+    frame = pd.DataFrame({"ds": days, "a": np.sin(np.arange(40.0)), "b": np.cos(np.arange(40.0))})
+    model = forecast.Forecaster(**TINY, fill="interpolate").fit(frame)
+    with caplog.at_level("WARNING", logger="forecast"):
+        model.predict(frame.assign(b=frame.b.where(frame.index < 38)))
+    assert "predict: column 'b' ends in 2 row(s) without a value, from row 38" in caplog.text
 
 
 def test_columns_without_text_names_cannot_become_an_mlflow_model(tmp_path):

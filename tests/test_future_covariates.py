@@ -101,8 +101,11 @@ def test_a_future_frame_may_hold_more_rows_than_the_forecast_reads(fitted, price
     pd.testing.assert_frame_equal(fitted.predict(history, future=calendar), expected)
     as_objects = future.assign(price_plan=future.price_plan.astype(object))
     pd.testing.assert_frame_equal(fitted.predict(history, future=as_objects), expected)
-    with pytest.raises(DataError, match="`future` column 'price_plan' is not numeric"):
-        fitted.predict(history, future=future.assign(price_plan="high"))
+    past_twice = pd.concat([calendar.iloc[-1:], calendar])  # a doubled row it does not read
+    pd.testing.assert_frame_equal(fitted.predict(history, future=past_twice), expected)
+    for text in ("high", "2.0"):  # digits in strings are refused, as in the history
+        with pytest.raises(DataError, match="`future` column 'price_plan' is not numeric"):
+            fitted.predict(history, future=future.assign(price_plan=text))
 
 
 def test_future_frame_gives_the_rows_to_fill_in(fitted, priced):
@@ -113,7 +116,21 @@ def test_future_frame_gives_the_rows_to_fill_in(fitted, priced):
     future = grid.merge(priced[["date", "price_plan"]], on="date")
     pd.testing.assert_frame_equal(fitted.predict(history, future=future),
                                   fitted.predict(history, future=priced.iloc[-HORIZON:]))
-    assert len(fitted.future_frame(history, n=2)) == 2
+    two = fitted.future_frame(history, n=2)  # the network still reads the whole horizon
+    pd.testing.assert_frame_equal(two, grid)
+    pd.testing.assert_frame_equal(fitted.predict(history, future=future, n=2),
+                                  fitted.predict(history, future=future).iloc[:2])
+
+
+@pytest.mark.parametrize("freq", ["MS", "B"])
+def test_future_frame_on_calendar_steps(freq):
+    times = pd.date_range("2015-01-01", periods=80, freq=freq)
+    frame = pd.DataFrame({"date": times, "y": np.sin(np.arange(80) / 3), "promo": 1.0})
+    model = forecast.Forecaster(lookback=12, horizon=3, hidden_size=4, max_epochs=1,
+                                future_features=["promo"]).fit(frame)
+    grid = model.future_frame()
+    assert grid.date.tolist() == list(pd.date_range(times[-1], periods=4, freq=freq)[1:])
+    assert len(model.predict(future=grid.assign(promo=0.0))) == 3
 
 
 @pytest.mark.parametrize("mode", ["many_to_many", "seq2seq"])
