@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import pickle
 import warnings
 
@@ -316,7 +317,7 @@ def test_refit_with_the_same_seed_is_identical(fitted, frame):
     pd.testing.assert_frame_equal(copy.fit(frame).predict(), fitted.predict())
 
 
-def test_fit_leaves_the_callers_random_numbers_as_they_were(fitted, frame):
+def test_fit_leaves_the_callers_random_numbers_as_they_were(fitted, frame, monkeypatch):
     """Seeded inside, as scikit-learn estimators are: the process's streams are not reset."""
     import random
 
@@ -326,8 +327,11 @@ def test_fit_leaves_the_callers_random_numbers_as_they_were(fitted, frame):
     random.seed(7), np.random.seed(7), torch.manual_seed(7)
     expected = draws()
     random.seed(7), np.random.seed(7), torch.manual_seed(7)
+    monkeypatch.setenv("PL_SEED_WORKERS", "1")  # a caller's seed_everything(7, workers=True)
+    monkeypatch.setenv("PL_GLOBAL_SEED", "7")
     again = clone(fitted).fit(frame)
     assert draws() == expected
+    assert (os.environ["PL_GLOBAL_SEED"], os.environ["PL_SEED_WORKERS"]) == ("7", "1")
     pd.testing.assert_frame_equal(again.predict(), fitted.predict())  # still the seed's own
 
 
