@@ -107,16 +107,17 @@ def ours(frame: pd.DataFrame, args) -> dict:
                 raw=dm.values_.nbytes)
 
 
-def comparators(n_rows: int, train_rows: int, args) -> dict:
-    """The three comparators' epochs over the training windows (the first `train_rows` rows)
-    of one series of `n_rows` rows: the windows our epoch serves on the same slice."""
+def comparators(n_rows: int, train_rows: int, args, dm: WindowDataModule) -> dict:
+    """`args.rounds` interleaved rounds of the three comparators' epochs over the training
+    windows (the first `train_rows` rows) of one series of `n_rows` rows, and of our epoch
+    (`dm`, set up on the same slice): seconds of each, a list per name."""
     values = torch.from_numpy(long_frame(1, n_rows).y.to_numpy(np.float32))[:, None]  # [T, 1]
     lookback, batch = args.lookback, args.batch
-    with Meter() as build:
-        view = values[:train_rows].unfold(0, lookback + args.horizon, 1).transpose(1, 2)
-        x = view[:, :lookback].contiguous()  # [N, L, 1]: the copies a TensorDataset needs
-        y = view[:, lookback:].contiguous()
-    n = len(x)
+    view = values[:train_rows].unfold(0, lookback + args.horizon, 1).transpose(1, 2)
+    n = len(view)
+
+    def materialise():
+        return view[:, :lookback].contiguous(), view[:, lookback:].contiguous()  # the copies
 
     def batches(draw):
         order = torch.randperm(n)
@@ -126,15 +127,27 @@ def comparators(n_rows: int, train_rows: int, args) -> dict:
         window = view[index]  # [B, L+H, 1]: one copy, of this batch only
         return window[:, :lookback], window[:, lookback:]
 
-    with Meter() as loader:
-        n_batches = sum(1 for _ in DataLoader(TensorDataset(x, y), batch_size=batch,
-                                              shuffle=True))
-    with Meter() as indexed:
-        batches(lambda index: (x[index], y[index]))
-    with Meter() as gather:
-        batches(raw_gather)
-    return dict(build=build, loader=loader, indexed=indexed, gather=gather, batches=n_batches,
-                windows=n, bytes=x.nbytes + y.nbytes, raw=values.nbytes)
+    x, y = materialise()
+    runs = {
+        "build": materialise,
+        "ours": lambda: sum(1 for _ in dm.train_dataloader()),
+        "loader": lambda: sum(1 for _ in DataLoader(TensorDataset(x, y), batch_size=batch,
+                                                    shuffle=True)),
+        "indexed": lambda: batches(lambda index: (x[index], y[index])),
+        "gather": lambda: batches(raw_gather),
+    }
+    seconds = {name: [] for name in runs}
+    for _ in range(args.rounds):  # interleaved: a slow phase of a shared machine hits all
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - start)
+    return dict(seconds=seconds, batches=-(-n // batch), windows=n, bytes=x.nbytes + y.nbytes,
+                raw=values.nbytes)
+
+
+def median(theirs: dict, name: str) -> float:
+    return float(np.median(theirs["seconds"][name]))
 
 
 def many_short_series(args) -> float:
@@ -174,6 +187,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--slice-rows", type=int, default=50_000,
                         help="rows of the slice the materialising comparator runs on")
+    parser.add_argument("--rounds", type=int, default=7,
+                        help="interleaved rounds of the same-slice comparison (median, range)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (1: no thread contention on a busy machine)")
     parser.add_argument("--out", type=Path, help="markdown report (default: "
@@ -188,7 +203,7 @@ def main() -> None:
     frame = long_frame(args.series, args.rows)
     full = ours(frame, args)  # timed, untraced
     same = ours(long_frame(1, args.slice_rows), args)
-    theirs = comparators(args.slice_rows, int(same["dm"].borders_[0, 0]), args)
+    theirs = comparators(args.slice_rows, int(same["dm"].borders_[0, 0]), args, same["dm"])
     short = many_short_series(args)
     tracemalloc.start()
     memory = ours(frame, args)  # the same run again, for its memory
@@ -207,12 +222,12 @@ def table_rows(args, full, memory, theirs) -> list[tuple[str, str, str, str]]:
     extrapolated from the slice to the full size."""
     scale = full["windows"] / theirs["windows"]  # linear extrapolation of the comparators
     raw, per_window = full["raw"], theirs["bytes"] / theirs["windows"]
-    build = theirs["build"].seconds * scale
-    epochs = {name: theirs[name].seconds * scale for name in ("loader", "indexed")}
+    build = median(theirs, "build") * scale
+    epochs = {name: median(theirs, name) * scale for name in ("loader", "indexed")}
     kept = memory["setup"].kept - raw
     their_kept = per_window * full["windows"]
     peak = kept + max(memory["epoch"].peak, memory["test"].peak)
-    per_batch = {name: 1e3 * theirs[name].seconds / theirs["batches"]
+    per_batch = {name: 1e3 * median(theirs, name) / theirs["batches"]
                  for name in ("loader", "indexed")}
     held = (f"{their_kept / MB:,.0f} MB ({their_kept / raw:.0f}x); "
             f"{per_window * full['all_windows'] / MB:,.0f} MB "
@@ -243,23 +258,27 @@ def render(args, info, full, memory, same, theirs, short) -> str:
     table = "\n".join(["| | ours: WindowDataModule | materialised + DataLoader (extrapolated) "
                        "| materialised, indexed a batch at a time (extrapolated) |",
                        "|---|---|---|---|"] + [f"| {' | '.join(row)} |" for row in rows])
-    ours_epoch = same["epoch"].seconds
-    slice_ms = {name: 1e3 * theirs[name].seconds / theirs["batches"]
-                for name in ("loader", "indexed", "gather")}
-    ours_ms = 1e3 * ours_epoch / same["batches"]
-    slice_table = "\n".join(["| | ms per batch | epoch vs ours |", "|---|---|---|",
-                             f"| ours: WindowDataModule's loader | {ours_ms:.3f} | 1.00 |"] + [
-        f"| {label} | {slice_ms[name]:.3f} | {slice_ms[name] / ours_ms:.2f}x |"
-        for name, label in (("loader", "materialised + DataLoader(shuffle=True)"),
-                            ("indexed", "materialised, indexed a batch at a time"),
-                            ("gather", "raw gather from the unfold view (no materialising)"))])
+    ms = {name: 1e3 * np.array(times) / theirs["batches"]
+          for name, times in theirs["seconds"].items()}
+    ratios = {name: ms[name] / ms["ours"] for name in ms}  # round by round
+    slice_table = "\n".join(
+        ["| | ms per batch: median (range) | epoch / ours, round by round: median (range) |",
+         "|---|---|---|"] + [
+            f"| {label} | {np.median(ms[name]):.3f} ({ms[name].min():.3f}-{ms[name].max():.3f}) "
+            f"| {np.median(ratios[name]):.2f}x ({ratios[name].min():.2f}-"
+            f"{ratios[name].max():.2f}) |"
+            for name, label in (("ours", "ours: WindowDataModule's loader"),
+                                ("loader", "materialised + DataLoader(shuffle=True)"),
+                                ("indexed", "materialised, indexed a batch at a time"),
+                                ("gather", "raw gather from the unfold view (no materialising)"))])
     shared = max(info["load"], info["load_end"]) > 0.5 * info["cores"]
     setup = memory["setup"]
     return f"""# Windowing benchmark
 
 Command: `python experiments/bench_windows.py --series {args.series} --rows {args.rows} \\
 --lookback {args.lookback} --horizon {args.horizon} --batch {args.batch} \\
---slice-rows {args.slice_rows} --threads {args.threads}` (long form, hourly, float64 input;
+--slice-rows {args.slice_rows} --rounds {args.rounds} --threads {args.threads}` (long form,
+hourly, float64 input;
 commit {info['commit']}).
 
 Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, torch {info['torch']},
@@ -279,12 +298,13 @@ window tensors for {theirs['raw'] / MB:.2f} MB of data) and their time and memor
 linearly by the number of windows (x{scale:.0f}).
 
 **Measured on the same slice, in this run** ({theirs['batches']:,} shuffled batches of
-{args.batch}, per batch):
+{args.batch}; {args.rounds} rounds, each timing ours and the three comparators in turn, so a
+slow phase of a shared machine falls on all of them):
 
 {{slice_table}}
 
 Setup on the slice: ours {same['setup'].seconds:.3f} s, materialising
-{theirs['build'].seconds:.3f} s ({theirs['bytes'] / MB:.0f} MB of windows against
+{median(theirs, 'build'):.3f} s (median; {theirs['bytes'] / MB:.0f} MB of windows against
 {same['raw'] / MB:.2f} MB of data held once). A per-sample `DataLoader` pays Python work
 for every window; indexing materialised windows a batch at a time is the fastest way to serve
 them, at lookback + horizon times the memory; the raw gather is the floor for serving windows
