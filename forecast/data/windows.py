@@ -128,8 +128,10 @@ def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec
     if len(short) == 1:
         s = int(short[0])
         who = _where(series_ids, s) or " the series"
-        raise DataError(f"data:{who} has {lengths[s]} rows, fewer than {need}; use a shorter "
-                        "data.lookback or data.horizon, or more data.")
+        drop = (f"drop it (keep the series of {spec.length} rows or more), "
+                if len(series_ids) > 1 else "")
+        raise DataError(f"data:{who} has {lengths[s]} rows, fewer than {need}; {drop}use a "
+                        "shorter data.lookback or data.horizon, or more data.")
     if len(short):
         listed = {str(series_ids[s]): int(lengths[s]) for s in short[:5]}
         raise DataError(f"data: {len(short)} of {len(series_ids)} series have fewer rows than "

@@ -135,3 +135,6 @@ def test_every_short_series_is_counted_and_the_first_named():
     assert str(caught.value).startswith(
         "data: 3 of 5 series have fewer rows than lookback + horizon = 8 + 3 (id: rows, the "
         "first 3) {'b': 5, 'd': 7, 'e': 6}; drop them (keep the series of 11 rows or more)")
+    with pytest.raises(DataError, match=r"^data: series 'b' has 5 rows, fewer than lookback "
+                                        r"\+ horizon = 8 \+ 3; drop it \(keep the series of 11 "):
+        check_enough_rows(lengths[:3], borders[:3], WindowSpec(lookback=8, horizon=3), list("abc"))
