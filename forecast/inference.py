@@ -400,6 +400,17 @@ def output_times(times: np.ndarray, schema: Schema) -> pd.Index:
     return localized(as_index(times, schema.time_name), schema.tz, schema.freq)
 
 
+def _with_freq(index: pd.Index, freq) -> pd.Index:
+    """A DatetimeIndex carrying the model's frequency (as `pd.date_range` gives), so that
+    `asfreq`, `shift` and Darts' `TimeSeries.from_dataframe` read it; else `index` as it is."""
+    if isinstance(index, pd.DatetimeIndex) and isinstance(freq, str):
+        try:
+            return pd.DatetimeIndex(index, freq=freq)
+        except ValueError:  # times that do not follow it on this clock (days across DST)
+            return index
+    return index
+
+
 # -- future values of known-future columns ---------------------------------------------------
 def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np.ndarray | None:
     """[S, N, F] values of the known-future columns at the forecast times `times` [S, N] (N:
@@ -493,8 +504,8 @@ def forecast_frame(values: np.ndarray, times: np.ndarray, ids: list[str], schema
     """
     names = schema.targets if names is None else names
     if schema.id_col is None:
-        return pd.DataFrame(values[0].astype(np.float64), index=output_times(times[0], schema),
-                            columns=names)
+        return pd.DataFrame(values[0].astype(np.float64), index=_with_freq(
+            output_times(times[0], schema), schema.freq), columns=names)
     return _stacked_frame(values, times, ids, names, schema)
 
 

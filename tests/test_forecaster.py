@@ -46,6 +46,7 @@ def test_predict_returns_future_timestamps(fitted, frame):
     out = fitted.predict()
     assert list(out.columns) == ["y0", "y1"] and len(out) == 12 and out.index.name == "date"
     assert out.index[0] == frame.date.iloc[-1] + pd.Timedelta("1h")
+    assert out.index.freq == "h" and len(out.asfreq("h")) == 12  # as pd.date_range gives it
     later = fitted.predict(frame.iloc[:300])
     assert later.index[0] == frame.date.iloc[299] + pd.Timedelta("1h")
     assert not np.allclose(later.to_numpy(), out.to_numpy())  # the history matters
