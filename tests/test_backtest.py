@@ -3,6 +3,7 @@
 import doctest
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -33,12 +34,13 @@ def net(panel):
 
 def test_origins_every_stride_steps_in_each_series(panel):
     assert origins(panel, 1).tolist() == list(range(len(panel.starts_["test"])))
-    picked = origins(panel, 5)
-    starts, series = panel.starts_["test"][picked], panel.window_series("test")[picked]
-    for s in range(3):
-        mine = starts[series == s]
-        first = panel.starts_["test"][panel.window_series("test") == s][0]
-        assert mine[0] == first and set(np.diff(mine)) == {5}
+    for stride in (5, 7):  # 7 does not divide a series' test windows: origins restart in each
+        picked = origins(panel, stride)
+        starts, series = panel.starts_["test"][picked], panel.window_series("test")[picked]
+        for s in range(3):
+            mine = starts[series == s]
+            first = panel.starts_["test"][panel.window_series("test") == s][0]
+            assert mine[0] == first and set(np.diff(mine)) == {stride}
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ConfigError, match="backtest.stride"):
             origins(panel, bad)
@@ -99,6 +101,41 @@ def test_refit_never_sees_the_targets_it_forecasts():
     assert refitted.metrics["test_norm_mse"] > 0.1
     _, y = dm.windows("test")
     assert not np.any(np.all(np.isclose(refitted.forecast, y[refitted.index]), axis=(1, 2)))
+
+
+class RecordingBaseline(baselines.RepeatLast):
+    """RepeatLast that records the largest target each fit saw and the last input of each
+    window it then forecasts (class-level: clones share it)."""
+
+    seen: list[tuple[str, float]] = []
+
+    def fit(self, X, y):
+        RecordingBaseline.seen.append(("fit", float(np.max(y))))
+        return super().fit(X, y)
+
+    def predict(self, X):
+        RecordingBaseline.seen.append(("predict", float(np.min(X[:, -1]))))
+        return super().predict(X)
+
+
+def test_refit_fits_only_on_targets_before_the_origin():
+    """On a ramp, the origin's first target is its last input + 1: no fit may have seen it."""
+    ramp = pd.DataFrame({"date": pd.date_range("2020", periods=300, freq="h"),
+                         "y": np.arange(300.0)})
+    dm = WindowDataModule(frame=ramp, lookback=8, horizon=4, scaler="none")
+    RecordingBaseline.seen = []
+    backtest(dm, baselines={"recorder": RecordingBaseline()}, stride=10, refit=True)
+    pairs = list(zip(RecordingBaseline.seen[::2], RecordingBaseline.seen[1::2], strict=True))
+    assert len(pairs) > 3 and all(f == "fit" and p == "predict" for (f, _), (p, _) in pairs)
+    for (_, largest_seen), (_, last_input) in pairs:
+        assert largest_seen <= last_input
+
+
+def test_predict_scaled_forecasts_in_eval_mode_and_leaves_the_mode_as_it_was(panel):
+    """Test scores and the interval calibration must not be drawn with dropout on."""
+    module = ForecastModule(ManyToOne(**panel.dims, hidden_size=8, dropout=0.5)).train()
+    np.testing.assert_array_equal(predict_scaled(module, panel), predict_scaled(module, panel))
+    assert module.training
 
 
 def test_docstring_example_runs():

@@ -67,6 +67,28 @@ def test_window_estimator_contract(estimator, windows):
         clone(estimator).fit(X[:, :, 0], y)
 
 
+@pytest.mark.parametrize("estimator", [
+    baselines.LinearBaseline(), baselines.KNeighborsBaseline(n_lags=12),
+    baselines.GradientBoostingBaseline(n_lags=12, max_iter=10)], ids=_name)
+def test_targets_and_steps_stay_apart_with_several_targets(estimator, windows):
+    """A second target 100 above the first is forecast 100 above it at every step (a wrong
+    reshape of [N, H, T] mixes steps and targets)."""
+    (X, y), _ = windows
+    X, y = X.astype(np.float64), y.astype(np.float64)
+    both_X, both_y = np.concatenate([X, X + 100], -1), np.concatenate([y, y + 100], -1)
+    forecast_ = estimator.fit(both_X, both_y).predict(both_X[:50])
+    np.testing.assert_allclose(forecast_[..., 1] - forecast_[..., 0], 100, atol=1e-3)
+
+
+def test_ridge_on_n_lags_reads_the_last_lags():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 24, 1)), rng.normal(size=(200, 3, 1))
+    ridge = baselines.LinearBaseline(n_lags=4).fit(X, y)
+    older = X.copy()
+    older[:, :-4] += 5  # only the lags before the last 4 change
+    np.testing.assert_allclose(ridge.predict(older), ridge.predict(X))
+
+
 def test_repeat_last_and_seasonal_naive_values():
     X = np.arange(12, dtype=float).reshape(1, 12, 1)
     y = np.zeros((1, 5, 1))

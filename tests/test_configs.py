@@ -21,6 +21,7 @@ from forecast.errors import DataError
 from forecast.evaluate import build_baselines
 from forecast.experiment import _training_params
 from forecast.forecaster import Forecaster
+from forecast.models import ManyToOne
 from tests.conftest import REPO, SHARED_DATA
 
 PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
@@ -83,9 +84,13 @@ def test_a_presets_training_carries_over_to_the_python_api(tmp_path):
     custom = _training_params(compose_preset(
         "sine", tmp_path, "optim.scheduler._target_=mylib.schedules.Warmup"))
     assert "lr_scheduler" not in custom  # not a torch scheduler: nothing to carry over
-    clipped = _training_params(compose_preset("sine", tmp_path, "optim.gradient_clip_val=0.5",
-                                              "optim.gradient_clip_algorithm=value"))
+    clipping = compose_preset("sine", tmp_path, "optim.gradient_clip_val=0.5",
+                              "optim.gradient_clip_algorithm=value")
+    clipped = _training_params(clipping)
     assert (clipped["gradient_clip_val"], clipped["gradient_clip_algorithm"]) == (0.5, "value")
+    module = build_module(clipping.optim, ManyToOne(n_inputs=1, n_targets=1, lookback=4,
+                                                    horizon=1))
+    assert (module.gradient_clip_val, module.gradient_clip_algorithm) == (0.5, "value")
 
 
 def test_every_preset_has_its_protocol_checked():

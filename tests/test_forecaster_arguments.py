@@ -179,3 +179,20 @@ def test_load_names_a_damaged_or_missing_file(python_typed, tmp_path):
     with pytest.raises(DataError, match=r"^load: '.*weights\.pt' is missing .*; save the model "
                                         r"again, or point load to the folder that save wrote"):
         forecast.load(folder)
+
+
+def test_the_clipping_options_reach_the_trained_module(monkeypatch):
+    import forecast.forecaster
+
+    built = []
+
+    class Recording(forecast.forecaster.ForecastModule):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append((self.gradient_clip_val, self.gradient_clip_algorithm))
+
+    monkeypatch.setattr(forecast.forecaster, "ForecastModule", Recording)
+    forecast.Forecaster(lookback=12, horizon=3, max_epochs=1, hidden_size=4,
+                        gradient_clip_val=0.25, gradient_clip_algorithm="value"
+                        ).fit(sine_frame(n_steps=200))
+    assert built[0] == (0.25, "value")

@@ -78,6 +78,22 @@ def test_a_new_series_gets_intervals_in_its_own_units():
                                rtol=1e-4)
 
 
+def test_each_series_intervals_follow_its_own_windows_spread():
+    long = sine_frame(n_steps=400, n_series=2, long=True)
+    model = forecast.Forecaster(lookback=24, horizon=6, max_epochs=2, hidden_size=8).fit(long)
+    history = model.history_frame()
+    second = history.unique_id == "y1"
+    calm = history.assign(y=history.y.where(~second, history.y[second].mean()))
+
+    def widths(frame, series):
+        out = model.predict(frame, level=80)
+        out = out[out.unique_id == series]
+        return (out["y-hi-80"] - out["y-lo-80"]).to_numpy()
+
+    assert (widths(calm, "y1") < 0.5 * widths(history, "y1")).all()  # y1 calmed: narrower
+    np.testing.assert_allclose(widths(calm, "y0"), widths(history, "y0"), rtol=1e-5)
+
+
 def test_an_interval_column_named_like_a_column_of_the_model_is_refused():
     frame = sine_frame(n_steps=200, n_series=2).rename(columns={"y1": "y0-lo-80"})
     model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=4, max_epochs=1).fit(frame)

@@ -77,3 +77,11 @@ def test_score_names_and_shape_check():
         "test_mse", "test_rmse", "test_mae", "test_mape", "test_smape"}
     with pytest.raises(ValueError, match=r"\[N, H, T\]"):
         metrics.score(y, np.zeros((2, 4, 1)))
+
+
+def test_the_naive_scale_of_a_training_part_one_season_long():
+    """One season of training rows gives one seasonal difference at lag m: none. The scale
+    falls back to the one-step naive MAE, not NaN."""
+    values = np.arange(20.0)[:, None] ** 2
+    scale = metrics.naive_scale(values, np.array([0, 20]), np.array([4]), season=4)
+    assert scale[0, 0] == pytest.approx(np.mean(np.diff(values[:4, 0])))

@@ -195,6 +195,11 @@ def test_artifacts_of_the_parent_and_neural_runs(invocation):
     assert table.vs_baseline[table.family == "baseline"].min() == pytest.approx(1.0)
     steps = pd.read_csv(client.download_artifacts(parent.info.run_id, "per_step.csv", str(local)))
     assert len(steps) == 6 * 4
+    for run in children:  # MLflow's step h is the table's step h: the curves are not reversed
+        history = client.get_metric_history(run.info.run_id, "test_norm_mse_by_step")
+        logged = [m.value for m in sorted(history, key=lambda m: m.step)]
+        table = steps[steps.model == run.data.tags["model"]].sort_values("step")
+        np.testing.assert_allclose(logged, table.norm_mse, rtol=1e-6)
     image = matplotlib.image.imread(client.download_artifacts(neural.info.run_id, "training.png",
                                                               str(local)))
     assert image.shape[0] > 300 and image.std() > 0  # a drawn figure, not a blank canvas

@@ -125,6 +125,15 @@ def test_each_series_is_scaled_on_its_own_training_rows():
         assert abs(dm.values_[rows, 0].mean()) < 1e-5  # scaled training rows: mean 0
 
 
+def test_the_mase_scale_is_the_seasonal_naive_mae_of_the_raw_training_rows(sine_wide):
+    frame = sine_wide.assign(y0=sine_wide.y0 * 10 + 3)  # a std far from 1: units show
+    dm = WindowDataModule(frame=frame, lookback=24, horizon=6)
+    dm.setup()
+    raw, train, season = frame.y0.to_numpy(), dm.borders_[0, 0], dm.season
+    expected = np.mean(np.abs(raw[season:train] - raw[:train - season]))
+    assert dm.mase_scale("test")[0, 0, 0] == pytest.approx(expected, rel=1e-4)
+
+
 @pytest.mark.parametrize("scaler", ["standard", "minmax", "none"])
 def test_inverse_transform_gives_original_units(scaler):
     frame = long_frame((30, 50, 40))

@@ -67,6 +67,49 @@ def test_window_normalisation_makes_forecasts_follow_the_level(cls, revin, last)
     torch.testing.assert_close(net.predict(x + 5.0), net.predict(x) + 5.0, atol=1e-4, rtol=1e-4)
 
 
+def test_teacher_forcing_feeds_the_truth_of_the_steps_before_only():
+    """With teacher_forcing=1 step h reads the true target of step h-1: changing the truth
+    from step 1 on changes steps 2.. and leaves steps 0 and 1 (no target leaks into its own
+    step, and the truth is used at all)."""
+    net = make(Seq2Seq, teacher_forcing=1.0, n_time_features=0).train()
+    x, y = inputs()[0], inputs()[3]
+    changed = y.clone()
+    changed[:, 1:] += 10
+    forced, forced_changed = net(x, y=y), net(x, y=changed)
+    torch.testing.assert_close(forced[:, :2], forced_changed[:, :2])
+    assert not torch.allclose(forced[:, 2:], forced_changed[:, 2:])
+
+
+@pytest.mark.parametrize("revin, last", [(True, False), (False, True)])
+def test_window_normalisation_also_normalises_the_teacher_forced_truth(revin, last):
+    """In training, the fed-back truth is on the normalised axis of its window, as forecasts
+    are: shifting the window and its targets by c shifts the training output by c."""
+    net = make(Seq2Seq, teacher_forcing=1.0, revin=revin, subtract_last=last,
+               n_time_features=0).train()
+    x, y = inputs()[0], inputs()[3]
+    torch.testing.assert_close(net(x + 5, y=y + 5), net(x, y=y) + 5, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cls", MODES + [SegmentRNN])
+def test_each_windows_forecast_depends_on_that_window_only(cls):
+    net = make(cls, n_time_features=0, horizon=2 * H).eval()  # SegRNN: 2 output segments
+    x = inputs()[0]
+    others = x.clone()
+    others[1:] += torch.randn(B - 1, L, C)
+    torch.testing.assert_close(net.predict(x)[0], net.predict(others)[0])
+
+
+def test_many_to_many_feeds_each_forecast_back_with_its_own_calendar_step():
+    """predict's step 1 is the forward pass over the window extended by step 0's forecast and
+    step 0's known inputs."""
+    net = make(ManyToMany, n_targets=1, n_inputs=1).eval()
+    x, x_time, y_time, _ = inputs()
+    x = x[..., :1]
+    forecast_ = net.predict(x, x_time, y_time)
+    extended = net(torch.cat([x, forecast_[:, :1]], 1), torch.cat([x_time, y_time[:, :1]], 1))
+    torch.testing.assert_close(extended[:, -1], forecast_[:, 1])
+
+
 @pytest.mark.parametrize("affine, last, scale", [(True, False, True), (False, True, False),
                                                  (True, True, True)])
 def test_revin_round_trip(affine, last, scale):

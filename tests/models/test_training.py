@@ -4,6 +4,8 @@ losses and LR schedulers."""
 import contextlib
 import logging
 import math
+import os
+import time
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -458,9 +460,12 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
         mark_finished(checkpoint.parent, done=finished)
         return checkpoint
 
+    older = run_folder("0", lookback=50)  # of this setup and unfinished, but older
     same = run_folder("a", lookback=50)
     run_folder("b", lookback=25)  # newer, but set up otherwise
     run_folder("c", lookback=50, finished=True)  # newest of this setup, but it finished
+    for age, checkpoint in ((2000, older), (1000, same)):  # seconds ago
+        os.utime(checkpoint, (time.time() - age, time.time() - age))
     cfg = OmegaConf.create({"data": {"lookback": 50}, "trainer": {"max_epochs": 9}})
     assert find_checkpoint("auto", tmp_path, cfg) == same  # max_epochs may change
     faster = OmegaConf.create({"data": {"lookback": 50, "steps_per_execution": 8}})
