@@ -165,7 +165,8 @@ def commit() -> str:
         return subprocess.run(["git", *command], cwd=Path(__file__).parent, text=True,
                                capture_output=True).stdout.strip()
     return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+changes" if git(
-        "status", "--porcelain", "--untracked-files=no") else "")
+        "status", "--porcelain", "--untracked-files=no", "--", ":/", ":!:/experiments/results")
+        else "")  # results written before are no change to the code
 
 
 def machine() -> dict:
