@@ -161,8 +161,8 @@ def build_panel(
         freq: the frequency where it is known (a model's history): taken when every step
             follows it (or every series has one row), else inferred from the data.
         forecast_from_end: the caller ("predict" ...) where the frame is a history to forecast
-            from: it warns where `fill` makes up the last rows (future rows with empty targets,
-            say), as the forecast starts after them.
+            from (or to backtest on): it warns where `fill` makes up a target's last rows
+            (future rows with empty targets, say).
     """
     _check_frame(frame, fill)
     if id_col is None and "unique_id" in frame.columns:
@@ -384,7 +384,7 @@ def _names(selection) -> list:
     """The columns a `target`/`features` argument names itself (none for None or "all")."""
     if selection is None or isinstance(selection, str) and selection == "all":
         return []
-    return [selection] if isinstance(selection, (str, int)) else list(selection)
+    return [selection] if np.ndim(selection) == 0 else list(selection)  # a name, or names
 
 
 @contextlib.contextmanager
