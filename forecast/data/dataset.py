@@ -104,8 +104,10 @@ class WindowLoader:
 
     Shuffling draws a `Permutation` seeded by `seed + epoch`, so the order does not depend on
     the global RNG (a resumed run sees the same batches) and no [N] index array is built. With
-    `world_size > 1` each rank takes every `world_size`-th position of the (shared) order,
-    padded to equal length like torch's DistributedSampler. Without `drop_last` every window
+    `world_size > 1` each rank takes every `world_size`-th position of the (shared) order; a
+    shuffled (training) loader pads the shares to equal length like torch's DistributedSampler,
+    as every rank steps together, and an unshuffled (evaluation) one does not, so that each
+    window is scored once. Without `drop_last` every window
     is served: the last batch may be smaller. With `group > 1` it yields lists of `group`
     consecutive batches (the last list may be shorter), one item per Lightning training step.
     `max_batches` serves only the first batches of each epoch (Lightning's integer
@@ -131,7 +133,10 @@ class WindowLoader:
         self.epoch = epoch
 
     def _per_rank(self) -> int:
-        return math.ceil(len(self.dataset) / self.world_size)
+        n = len(self.dataset)
+        if self.shuffle:  # padded: equal shares
+            return math.ceil(n / self.world_size)
+        return len(range(self.rank, n, self.world_size))
 
     def n_batches(self) -> int:
         """Batches an epoch serves (to this rank), in lists of `group` or not."""

@@ -95,12 +95,19 @@ class ForecastModule(pl.LightningModule):
         if loss not in LOSSES:
             raise ConfigError(f"optim.loss: unknown loss '{loss}'; use one of {sorted(LOSSES)}.")
         check_clipping(gradient_clip_val, gradient_clip_algorithm)
+        if not isinstance(net, ForecastNet):
+            raise ConfigError(f"ForecastModule: net must be a forecast.models.ForecastNet (its "
+                              f"predict and target are what training and forecasting call), got "
+                              f"{type(net).__name__}; subclass ForecastNet and write its _forward "
+                              "(see forecast/models/base.py).")
         self.automatic_optimization = False
         self.net, self.loss_fn = net, LOSSES[loss]()
         self.optimizer = optimizer or partial(torch.optim.Adam, lr=1e-3)
         self.scheduler = scheduler
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
+        # Set again in `on_fit_start`; here for loops that run before it (Lightning's Tuner).
+        self._base_seed, self._clip_by = None, GradClipAlgorithmType(gradient_clip_algorithm)
 
     def __setattr__(self, name: str, value) -> None:
         if name in PLAIN_ATTRIBUTES:
@@ -111,6 +118,14 @@ class ForecastModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         if stage == "fit":  # before Lightning builds them, for users of trainer.fit
             self.check_optimization()
+            if any(isinstance(callback, pl.callbacks.LearningRateFinder)
+                   for callback in self.trainer.callbacks):
+                raise ConfigError(
+                    "Tuner.lr_find / LearningRateFinder: Lightning's learning-rate finder needs "
+                    "automatic optimisation, and ForecastModule steps its optimiser itself, so "
+                    "the finder would try one rate only. Compare a few rates instead: a sweep of "
+                    "optim.optimizer.lr (hparams_search=sine_optuna), or fits with "
+                    "optimizer=partial(torch.optim.Adam, lr=...).")
         skip_noop_hooks(self, pl.LightningModule)
         for callback in self.trainer.callbacks:
             skip_noop_hooks(callback, pl.Callback)
@@ -148,6 +163,8 @@ class ForecastModule(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         # Dropout and teacher forcing draw from the global RNG; reseeding per epoch makes a run
         # resumed from an epoch checkpoint continue exactly as the uninterrupted one.
+        if self._base_seed is None:  # a loop started before on_fit_start (the Tuner's)
+            self._base_seed = torch.initial_seed()
         torch.manual_seed(self._base_seed + self.current_epoch)
         self._loss_sum, self._loss_count = torch.zeros((), device=self.device), 0
         self._validated = False
@@ -195,14 +212,15 @@ class ForecastModule(pl.LightningModule):
         (`direct`: by torch, then clipped; else by Lightning, which clips after its hooks)."""
         x, y = batch["x"], batch["y"]
         output = self.net(x, batch.get("x_time"), batch.get("y_time"), y)
-        self._step_loss = self.loss_fn(output, self.net.target(x, y))
+        loss = self.loss_fn(output, self.net.target(x, y))
         optimizer.zero_grad(set_to_none=True)
         if direct:
-            self._step_loss.backward()
+            loss.backward()
             self.on_before_optimizer_step(optimizer)
         else:
-            self.manual_backward(self._step_loss)
-        return self._step_loss
+            self.manual_backward(loss)
+        self._step_loss = loss.detach()  # kept without its graph: the module stays copyable
+        return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
         # The precision plugin clips (the unscaled gradients, under a 16-bit loss scaler), as
@@ -242,14 +260,21 @@ class ForecastModule(pl.LightningModule):
 
     def _log_scores(self, prefix: str) -> None:
         """Logs the epoch's mean scores over its windows, once: a `self.log` costs Lightning
-        ~0.35 ms, three a batch as much as a sine batch's forecast. Across processes Lightning
-        averages them weighted by their window counts (`sync_dist`): the mean over all windows.
-        Logged in the module's `on_*_epoch_end`, which Lightning calls after the callbacks':
-        callbacks read them from `on_validation_end` on, as early stopping and checkpoints do."""
-        if self._scored:
-            for name, mean in zip(SCORES, self._scores / self._scored, strict=True):
+        ~0.35 ms, three a batch as much as a sine batch's forecast. Across processes the sums
+        and window counts of every rank are added first (each window is in one rank's share):
+        the mean over all windows, not a mean of the ranks' means. Logged in the module's
+        `on_*_epoch_end`, which Lightning calls after the callbacks': callbacks read them from
+        `on_validation_end` on, as early stopping and checkpoints do."""
+        sums = torch.zeros(len(SCORES), device=self.device) if self._scores is None else \
+            self._scores
+        count = torch.tensor(float(self._scored), device=sums.device)
+        if self.trainer.world_size > 1:  # every rank, also one without windows, reduces
+            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+            count = self.trainer.strategy.reduce(count, reduce_op="sum")
+        if count > 0:
+            for name, mean in zip(SCORES, sums / count, strict=True):
                 self.log(f"{prefix}_{name}", mean, prog_bar=name == "loss",
-                         batch_size=self._scored, sync_dist=True)
+                         batch_size=int(count), sync_dist=True)  # one value on every rank
 
     def validation_step(self, batch, batch_idx):
         self._score(batch)

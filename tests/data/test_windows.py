@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -106,6 +108,14 @@ def test_ranks_share_the_windows_like_distributed_sampler():
         seen.append(torch.cat([b["x"][:, 0, 0] for b in loader]).long().tolist())
     assert [len(s) for s in seen] == [32, 32, 32]  # 95 windows padded to 96
     assert set(sum(seen, [])) == set(range(95))
+
+    evaluated = []  # unshuffled (validation, test): no padding, each window scored once
+    for rank in range(3):
+        loader = WindowLoader(dataset, batch_size=8, rank=rank, world_size=3)
+        evaluated.append(torch.cat([b["x"][:, 0, 0] for b in loader]).long().tolist())
+        assert len(loader) == math.ceil(len(evaluated[-1]) / 8)
+    assert [len(s) for s in evaluated] == [32, 32, 31]
+    assert sorted(sum(evaluated, [])) == list(range(95))
 
 
 def test_torch_dataset_gathers_the_same_batches_as_numpy():

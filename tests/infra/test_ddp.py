@@ -52,9 +52,12 @@ def test_two_processes_match_one_process(tmp_path):
     one, two = runs["single"], runs["ddp"]
     for metric in ("test_mse", "test_mae"):
         assert math.isclose(one.data.metrics[metric], two.data.metrics[metric], rel_tol=1e-4)
-    epochs = {name: [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
-              for name, run in runs.items()}
-    assert epochs["single"] == epochs["ddp"] == [0, 1]
+    history = {name: sorted(client.get_metric_history(run.info.run_id, "val_loss"),
+                            key=lambda m: m.step) for name, run in runs.items()}
+    assert [m.step for m in history["single"]] == [m.step for m in history["ddp"]] == [0, 1]
+    for single, sharded in zip(history["single"], history["ddp"], strict=True):
+        # the mean over every validation window once: no padded window counted twice
+        assert math.isclose(single.value, sharded.value, rel_tol=1e-4)
     # Sharded: each process steps through half the windows, so both runs take the same number
     # of optimizer steps (unsharded, ddp would take twice as many).
     names, steps = {run.info.run_id: name for name, run in runs.items()}, {}
