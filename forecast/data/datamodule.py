@@ -211,6 +211,10 @@ class WindowDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         shard = trainer is not None and distributed
         rank, world = (trainer.global_rank, trainer.world_size) if shard else (0, 1)
+        if trainer is not None and getattr(trainer, "overfit_batches", 0):
+            raise ConfigError("trainer.overfit_batches: Lightning rewrites a torch DataLoader "
+                              "for it, and the window loader is none; train on a few batches "
+                              "with trainer.limit_train_batches=N (and limit_val_batches=N).")
         train, group = part == "train", self.steps_per_execution
         # Lightning's integer limit counts training items, here lists: the loader counts batches.
         limit = getattr(trainer, "limit_train_batches", None) if train and group > 1 else None
@@ -267,7 +271,9 @@ class WindowDataModule(pl.LightningDataModule):
     def inverse_transform(self, scaled: np.ndarray, part: str,
                           index: np.ndarray | None = None) -> np.ndarray:
         """Target values [N, ..., n_targets] of a part's windows (or of `index` among them)
-        back in original units."""
+        back in original units; `scaled` may be a tensor (`trainer.predict`'s, bf16 too)."""
+        if isinstance(scaled, torch.Tensor):
+            scaled = scaled.detach().float().cpu().numpy()
         series = self.window_series(part)
         return self.scaler.inverse_transform(scaled, series if index is None else series[index],
                                              slice(0, self.panel_.n_targets))
