@@ -273,7 +273,9 @@ class WindowDataModule(pl.LightningDataModule):
         """Target values [N, ..., n_targets] of a part's windows (or of `index` among them)
         back in original units; `scaled` may be a tensor (`trainer.predict`'s, bf16 too)."""
         if isinstance(scaled, torch.Tensor):
-            scaled = scaled.detach().float().cpu().numpy()
+            scaled = scaled.detach().cpu()
+            half = scaled.dtype in (torch.bfloat16, torch.float16)  # numpy has no bf16
+            scaled = (scaled.float() if half else scaled).numpy()
         series = self.window_series(part)
         return self.scaler.inverse_transform(scaled, series if index is None else series[index],
                                              slice(0, self.panel_.n_targets))

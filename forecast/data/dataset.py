@@ -104,10 +104,11 @@ class WindowLoader:
 
     Shuffling draws a `Permutation` seeded by `seed + epoch`, so the order does not depend on
     the global RNG (a resumed run sees the same batches) and no [N] index array is built. With
-    `world_size > 1` each rank takes every `world_size`-th position of the (shared) order; a
-    shuffled (training) loader pads the shares to equal length like torch's DistributedSampler,
-    as every rank steps together, and an unshuffled (evaluation) one does not, so that each
-    window is scored once. Without `drop_last` every window
+    `world_size > 1` each rank takes every `world_size`-th position of the (shared) order,
+    padded to equal length like torch's DistributedSampler (Lightning wants the same number of
+    batches on every rank). An unshuffled (evaluation) batch that holds padding says how many
+    of its rows are real, first, as `batch["n_real"]`, so that each window is scored once.
+    Without `drop_last` every window
     is served: the last batch may be smaller. With `group > 1` it yields lists of `group`
     consecutive batches (the last list may be shorter), one item per Lightning training step.
     `max_batches` serves only the first batches of each epoch (Lightning's integer
@@ -133,10 +134,7 @@ class WindowLoader:
         self.epoch = epoch
 
     def _per_rank(self) -> int:
-        n = len(self.dataset)
-        if self.shuffle:  # padded: equal shares
-            return math.ceil(n / self.world_size)
-        return len(range(self.rank, n, self.world_size))
+        return math.ceil(len(self.dataset) / self.world_size)
 
     def n_batches(self) -> int:
         """Batches an epoch serves (to this rank), in lists of `group` or not."""
@@ -157,12 +155,17 @@ class WindowLoader:
         order = Permutation(n, self.seed + self.epoch) if self.shuffle and n else None
         served = min(self.n_batches() * self.batch_size, self._per_rank())
         chunk = max(self.batch_size, _CHUNK // self.batch_size * self.batch_size)
+        real = len(range(self.rank, n, self.world_size))  # this rank's positions before padding
         for lo in range(0, served, chunk):
             starts = self.dataset.index.starts(self._numbers(lo, min(lo + chunk, served), order))
             if self.dataset.on_torch:  # one host-to-device copy per chunk, no sync
                 starts = self.dataset.send(starts)
             for start in range(0, len(starts), self.batch_size):
-                yield self.dataset.gather_rows(starts[start:start + self.batch_size])
+                batch = self.dataset.gather_rows(starts[start:start + self.batch_size])
+                first = lo + start  # this batch's first position
+                if not self.shuffle and first + len(batch["x"]) > real:  # holds padding
+                    batch["n_real"] = max(real - first, 0)
+                yield batch
         if self.shuffle:
             self.epoch += 1
 

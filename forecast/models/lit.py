@@ -125,7 +125,8 @@ class ForecastModule(pl.LightningModule):
                     "automatic optimisation, and ForecastModule steps its optimiser itself, so "
                     "the finder would try one rate only. Compare a few rates instead: a sweep of "
                     "optim.optimizer.lr (hparams_search=sine_optuna), or fits with "
-                    "optimizer=partial(torch.optim.Adam, lr=...).")
+                    "optimizer=partial(torch.optim.Adam, lr=...), with a new Trainer (the "
+                    "finder stays among this one's callbacks).")
         skip_noop_hooks(self, pl.LightningModule)
         for callback in self.trainer.callbacks:
             skip_noop_hooks(callback, pl.Callback)
@@ -250,8 +251,13 @@ class ForecastModule(pl.LightningModule):
     on_test_epoch_start = on_validation_epoch_start
 
     def _score(self, batch) -> None:
-        """Adds the batch's scores, each times its size, to the epoch's sums, on the device."""
+        """Adds the batch's scores, each times its size, to the epoch's sums, on the device;
+        the padding of a rank's share under DDP (rows past `n_real`) is not scored."""
         forecast, y = self(batch), batch["y"]
+        if "n_real" in batch:
+            forecast, y = forecast[:batch["n_real"]], y[:batch["n_real"]]
+            if not len(y):
+                return
         scores = torch.stack([self.loss_fn(forecast, y), nn.functional.mse_loss(forecast, y),
                               nn.functional.l1_loss(forecast, y)])
         scores = scores.to(torch.promote_types(scores.dtype, torch.float32)) * len(y)  # bf16 up
@@ -290,7 +296,8 @@ class ForecastModule(pl.LightningModule):
         self._log_scores("test_scaled")
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> torch.Tensor:
-        return self(batch)
+        forecast = self(batch)
+        return forecast[:batch["n_real"]] if "n_real" in batch else forecast  # DDP padding
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["fit_seconds"] = self.fit_seconds()

@@ -1,5 +1,3 @@
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -109,13 +107,18 @@ def test_ranks_share_the_windows_like_distributed_sampler():
     assert [len(s) for s in seen] == [32, 32, 32]  # 95 windows padded to 96
     assert set(sum(seen, [])) == set(range(95))
 
-    evaluated = []  # unshuffled (validation, test): no padding, each window scored once
+    evaluated, served = [], []  # unshuffled (validation, test): padded, the padding marked
     for rank in range(3):
         loader = WindowLoader(dataset, batch_size=8, rank=rank, world_size=3)
-        evaluated.append(torch.cat([b["x"][:, 0, 0] for b in loader]).long().tolist())
-        assert len(loader) == math.ceil(len(evaluated[-1]) / 8)
-    assert [len(s) for s in evaluated] == [32, 32, 31]
-    assert sorted(sum(evaluated, [])) == list(range(95))
+        batches = list(loader)
+        served.append(sum(len(b["x"]) for b in batches))
+        evaluated += torch.cat([b["x"][:b.get("n_real", len(b["x"])), 0, 0]
+                                for b in batches]).long().tolist()
+        assert len(loader) == len(batches) == 4 and "n_real" not in batches[0]
+    assert served == [32, 32, 32]  # equal shares: Lightning wants as many batches on each rank
+    assert sorted(evaluated) == list(range(95))  # the real rows: every window once
+    alone = list(WindowLoader(small_dataset(), batch_size=8, rank=150, world_size=200))
+    assert len(alone) == 1 and alone[0]["n_real"] == 0  # a rank past the 95 windows: padding
 
 
 def test_torch_dataset_gathers_the_same_batches_as_numpy():

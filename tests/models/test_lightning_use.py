@@ -74,3 +74,18 @@ def test_bf16_predictions_go_back_to_original_units():
     expected = dm.inverse_transform(predicted.float().numpy(), "test")
     np.testing.assert_allclose(in_units, expected)
     assert in_units.shape == (len(dm.starts_["test"]), 3, 1)
+
+
+@pytest.mark.parametrize("val_rows, windows", [(3, 1), (5, 3)])
+def test_ddp_scores_every_evaluation_window_once(tmp_path, val_rows, windows):
+    """Two processes. One window: Lightning needs a batch on every rank (the padded one says
+    it holds no real row). Three: a padded share repeats a window, which is not scored twice."""
+    dm = WindowDataModule(frame=sine_frame(n_steps=400), lookback=12, horizon=3, batch_size=32,
+                          eval_batch_size=2, split=dict(val=val_rows, test=4))
+    dm.setup()
+    net = module(dm)
+    (single,) = trainer(accelerator="cpu", devices=1).validate(net, dm, verbose=False)
+    (sharded,) = trainer(accelerator="cpu", devices=2, strategy="ddp_spawn",
+                         default_root_dir=tmp_path).validate(net, dm, verbose=False)
+    assert len(dm.starts_["val"]) == windows
+    assert sharded["val_loss"] == pytest.approx(single["val_loss"], rel=1e-5)
