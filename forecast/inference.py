@@ -435,7 +435,8 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
         raise DataError(f"predict: `future` misses column(s) {missing}; it needs {where}.")
     given = _future_index(future, schema)
     expected = _expected_index(times, ids, schema)
-    doubled = given[given.duplicated() & given.isin(expected)]  # rows past them are not read
+    read = given.isin(expected)  # rows past them (a calendar, other series) are not read
+    doubled = given[given.duplicated() & read]
     if len(doubled):
         raise DataError(f"predict: `future` has a duplicate row for {doubled[0]}; give one row "
                         "per series and timestamp.")
@@ -444,7 +445,6 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
         raise DataError(f"predict: `future` has no row for {absent[0]}; it must hold the next "
                         f"{steps} timestamps after the end of the history"
                         f"{_span(times, ids, schema)} (it may hold other rows too).")
-    read = given.isin(expected)
     block = future.loc[read, names].set_axis(given[read], axis=0).reindex(expected)
     return _finite_values(block).reshape(len(ids), steps, len(names))
 

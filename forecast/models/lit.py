@@ -46,6 +46,12 @@ STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", *BACKWARD_HOOKS)
 SCORES = ("loss", "mse", "mae")
 
 
+def _real_rows(batch: dict, rows: torch.Tensor) -> torch.Tensor:
+    """`rows` of an evaluation batch without the padding of a rank's share under DDP (the
+    rows past `batch["n_real"]`; see `WindowLoader`)."""
+    return rows[:batch["n_real"]] if "n_real" in batch else rows
+
+
 class ForecastModule(pl.LightningModule):
     """Trains any `ForecastNet` on the batches of a `WindowDataModule`.
 
@@ -253,11 +259,9 @@ class ForecastModule(pl.LightningModule):
     def _score(self, batch) -> None:
         """Adds the batch's scores, each times its size, to the epoch's sums, on the device;
         the padding of a rank's share under DDP (rows past `n_real`) is not scored."""
-        forecast, y = self(batch), batch["y"]
-        if "n_real" in batch:
-            forecast, y = forecast[:batch["n_real"]], y[:batch["n_real"]]
-            if not len(y):
-                return
+        forecast, y = _real_rows(batch, self(batch)), _real_rows(batch, batch["y"])
+        if not len(y):
+            return
         scores = torch.stack([self.loss_fn(forecast, y), nn.functional.mse_loss(forecast, y),
                               nn.functional.l1_loss(forecast, y)])
         scores = scores.to(torch.promote_types(scores.dtype, torch.float32)) * len(y)  # bf16 up
@@ -296,8 +300,7 @@ class ForecastModule(pl.LightningModule):
         self._log_scores("test_scaled")
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> torch.Tensor:
-        forecast = self(batch)
-        return forecast[:batch["n_real"]] if "n_real" in batch else forecast  # DDP padding
+        return _real_rows(batch, self(batch))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["fit_seconds"] = self.fit_seconds()
