@@ -1,5 +1,6 @@
 """Every experiment preset composes, loads its data under its protocol and builds its model."""
 
+import json
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ from forecast.evaluate import build_baselines
 from forecast.experiment import _training_params
 from forecast.forecaster import Forecaster
 from forecast.models import ManyToOne
+from forecast.models.base import net_from_spec
 from tests.conftest import REPO, SHARED_DATA
 
 PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
@@ -55,6 +57,8 @@ def test_preset_follows_its_protocol_and_builds_its_model(name, tmp_path):
     net = instantiate(cfg.model, **dm.dims)
     module = build_module(cfg.optim, net)
     assert module.gradient_clip_val == 1.0
+    assert net_from_spec(module.hparams.net).spec == net.spec  # checkpoints rebuild it
+    assert json.loads(json.dumps(dict(dm.hparams)))["lookback"] == dm.spec.lookback
     module.configure_optimizers()
     module.check_optimization()  # the first steps too: T_max=0 would fail only there
     instantiate(cfg.callbacks)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +102,8 @@ class WindowDataModule(pl.LightningDataModule):
     ):
         super().__init__()
         if path is None and frame is None:
-            raise ConfigError("data.path: give a CSV/Parquet path (or a DataFrame as `frame`).")
+            raise ConfigError("data.path: give a CSV/Parquet path (or a DataFrame as `frame`, "
+                              "also to load_from_checkpoint).")
         self.path, self.frame = path, frame
         self.read_options = dict(_plain(read_options) or {})
         future, static = _names(future_features), _names(static_features)
@@ -127,6 +128,14 @@ class WindowDataModule(pl.LightningDataModule):
                               f"{steps_per_execution!r}.")
         self.steps_per_execution = steps_per_execution
         self.on_device, self.seed = on_device, seed
+        # What `load_from_checkpoint(path, frame=...)` rebuilds this module with (plain data:
+        # the frame is not saved, a path is).
+        self.save_hyperparameters(
+            {"path": None if path is None else str(path), "read_options": self.read_options,
+             **self.columns, "lookback": lookback, "horizon": horizon, "stride": stride,
+             "split": asdict(self.split), "scaler": scaler, "calendar": calendar,
+             "season": season, "batch_size": batch_size, "eval_batch_size": eval_batch_size,
+             "steps_per_execution": steps_per_execution, "seed": seed}, logger=False)
         self.panel_: Panel | None = None
         self.static_encoder_: StaticEncoder | None = None
         self._restored: dict | None = None  # a checkpoint's scaler, applied by setup()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -30,7 +35,27 @@ class ForecastNet(nn.Module):
     Shapes (legend: B batch, L lookback, H horizon, C inputs, T targets, F time features):
         forward(x [B, L, C], x_time [B, L, F], y_time [B, H, F], y [B, H, T]) -> training output
         predict(x, x_time, y_time) -> [B, H, T]
+
+    A network records the arguments it was built with: `spec` (saved in `ForecastModule`'s
+    checkpoints) and `net_from_spec` build it again.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):
+            cls.__init__ = _recording_arguments(cls.__init__)
+
+    @property
+    def spec(self) -> dict | None:
+        """{"class": "module.Class", "kwargs": {...}}, the class and arguments that build this
+        network again; None where an argument is not plain data (JSON)."""
+        arguments = getattr(self, "_init_arguments", None)
+        try:
+            json.dumps(arguments)
+        except (TypeError, ValueError):
+            arguments = None
+        name = f"{type(self).__module__}.{type(self).__qualname__}"
+        return None if arguments is None else {"class": name, "kwargs": arguments}
 
     def __init__(self, n_inputs: int, n_targets: int, lookback: int, horizon: int,
                  n_time_features: int = 0, revin: bool = False, subtract_last: bool = False,
@@ -88,6 +113,48 @@ class ForecastNet(nn.Module):
         if self.channel_independent:  # [B*C, T', 1] -> [B, T', C] -> target channels
             out = out.reshape(batch, channels, -1).transpose(1, 2)
         return out
+
+
+def _recording_arguments(init):
+    """`init`, also keeping its arguments as `_init_arguments` (those of the outermost
+    `__init__` win: it returns last); None where it takes *args."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = {}
+        for name, parameter in list(signature.parameters.items())[1:]:
+            if parameter.kind is parameter.VAR_POSITIONAL and bound.arguments.get(name):
+                arguments = None
+                break
+            if parameter.kind is parameter.VAR_KEYWORD:
+                arguments.update(bound.arguments.get(name, {}))
+            elif parameter.kind is not parameter.VAR_POSITIONAL:
+                arguments[name] = bound.arguments[name]
+        self._init_arguments = arguments
+
+    return __init__
+
+
+def net_from_spec(spec: Mapping) -> ForecastNet:
+    """The network that `spec` (a `ForecastNet.spec`) describes. Its class must be imported
+    already: a checkpoint names classes, it does not import code."""
+    name = spec.get("class") if isinstance(spec, Mapping) else None
+    classes = {f"{c.__module__}.{c.__qualname__}": c for c in _subclasses(ForecastNet)}
+    if name not in classes:
+        raise ConfigError(f"net: {name!r} is not an imported ForecastNet class; import the "
+                          "module that defines it before loading, or pass net=YourNet(...).")
+    return classes[name](**spec.get("kwargs", {}))
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for subclass in cls.__subclasses__():
+        found += [subclass, *_subclasses(subclass)]
+    return found
 
 
 def time_inputs(x: torch.Tensor, x_time: torch.Tensor | None) -> torch.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from functools import partial
 
@@ -21,7 +21,7 @@ from pytorch_lightning.utilities.enums import GradClipAlgorithmType
 from torch import nn
 
 from forecast.errors import ConfigError, TrainingError
-from forecast.models.base import ForecastNet
+from forecast.models.base import ForecastNet, net_from_spec
 from forecast.models.schedules import reschedule
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class ForecastModule(pl.LightningModule):
     become None (`skip_noop_hooks`), so Lightning does not dispatch them.
 
     Args:
-        net: the network.
+        net: the network, or its `spec` (how `load_from_checkpoint` rebuilds it).
         loss: "mse", "mae" or "huber".
         optimizer: a partial optimiser taking the parameters (default Adam, lr 1e-3).
         scheduler: a partial LR scheduler taking the optimiser, or None. A ReduceLROnPlateau
@@ -93,7 +93,7 @@ class ForecastModule(pl.LightningModule):
         >>> module = ForecastModule(ManyToOne(n_inputs=1, n_targets=1, lookback=24, horizon=1))
     """
 
-    def __init__(self, net: ForecastNet, loss: str = "mse",
+    def __init__(self, net: ForecastNet | Mapping | None = None, loss: str = "mse",
                  optimizer: Callable[..., torch.optim.Optimizer] | None = None,
                  scheduler: Callable[..., object] | None = None,
                  gradient_clip_val: float | None = 1.0, gradient_clip_algorithm: str = "norm"):
@@ -101,12 +101,24 @@ class ForecastModule(pl.LightningModule):
         if loss not in LOSSES:
             raise ConfigError(f"optim.loss: unknown loss '{loss}'; use one of {sorted(LOSSES)}.")
         check_clipping(gradient_clip_val, gradient_clip_algorithm)
+        if net is None:
+            raise ConfigError("ForecastModule: no net given (nor saved in the checkpoint, whose "
+                              "network has an argument that is not plain data); pass "
+                              "net=YourNet(...), also to load_from_checkpoint.")
+        if isinstance(net, Mapping):  # a network's spec, as a checkpoint saves it
+            net = net_from_spec(net)
         if not isinstance(net, ForecastNet):
             raise ConfigError(f"ForecastModule: net must be a forecast.models.ForecastNet (its "
                               f"predict and target are what training and forecasting call), got "
                               f"{type(net).__name__}; subclass ForecastNet and write its _forward "
                               "(see forecast/models/base.py).")
         self.automatic_optimization = False
+        # What `load_from_checkpoint` rebuilds the module from (the optimiser and scheduler
+        # are code: a resumed fit takes them from its caller).
+        self.save_hyperparameters({"net": net.spec, "loss": loss,
+                                   "gradient_clip_val": gradient_clip_val,
+                                   "gradient_clip_algorithm": gradient_clip_algorithm},
+                                  logger=False)
         self.net, self.loss_fn = net, LOSSES[loss]()
         self.optimizer = optimizer or partial(torch.optim.Adam, lr=1e-3)
         self.scheduler = scheduler

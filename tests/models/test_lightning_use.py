@@ -1,5 +1,6 @@
 """ForecastModule and WindowDataModule in a Lightning user's own code: copies after training,
-Lightning's Tuner, overfit_batches, a net that is no ForecastNet, bf16 predictions."""
+checkpoints that rebuild both, Lightning's Tuner, overfit_batches, a net that is no ForecastNet,
+bf16 predictions."""
 
 import copy
 
@@ -13,7 +14,7 @@ from torch import nn
 from forecast.data import WindowDataModule
 from forecast.data.synthetic import sine_frame
 from forecast.errors import ConfigError
-from forecast.models import ForecastModule, ManyToOne
+from forecast.models import ForecastModule, ForecastNet, ManyToOne, Seq2Seq
 
 
 def datamodule(**options) -> WindowDataModule:
@@ -42,6 +43,54 @@ def test_a_trained_module_copies_and_averages():
     x = next(iter(dm.test_dataloader()))
     torch.testing.assert_close(copied(x), trained(x))
     assert averaged.module is not trained
+
+
+def test_a_checkpoint_rebuilds_the_module_and_the_windows(tmp_path):
+    dm = datamodule(calendar=True, split={"val": 0.2, "test": 0.1})
+    net = Seq2Seq(**dm.dims, hidden_size=8, teacher_forcing=0.3, revin=True)
+    fitting = trainer(enable_checkpointing=True, default_root_dir=tmp_path, max_epochs=1)
+    fitting.fit(ForecastModule(net, loss="huber", gradient_clip_val=0.5), dm)
+    path = fitting.checkpoint_callback.best_model_path
+    assert torch.load(path, weights_only=True)["hyper_parameters"]["net"] == net.spec
+
+    loaded = ForecastModule.load_from_checkpoint(path)  # no net=: the checkpoint names it
+    assert (type(loaded.net), loaded.net.teacher_forcing, loaded.net.spec) == (
+        Seq2Seq, 0.3, net.spec)
+    assert (loaded.hparams.loss, loaded.gradient_clip_val) == ("huber", 0.5)
+    windows = WindowDataModule.load_from_checkpoint(path, frame=sine_frame(n_steps=400))
+    assert (windows.spec, windows.calendar, windows.split) == (dm.spec, True, dm.split)
+    windows.setup()  # scaled with the checkpoint's statistics
+    np.testing.assert_array_equal(windows.scaler.center_, dm.scaler.center_)
+    ours = torch.cat(trainer().predict(fitting.lightning_module, dm))
+    torch.testing.assert_close(torch.cat(trainer().predict(loaded, windows)), ours)
+
+
+class Doubled(ForecastNet):
+    """A user's network whose argument (a module) is not plain data."""
+
+    def __init__(self, inner: nn.Module, **dims):
+        super().__init__(**dims)
+        self.inner = inner
+
+    def _forward(self, x, x_time, y_time, y):
+        return 2 * self.inner(x[:, -self.horizon:, :self.n_targets])
+
+
+def test_a_network_without_a_plain_spec_is_passed_again_on_loading(tmp_path):
+    dm = datamodule()
+    net = Doubled(nn.Linear(1, 1), **dm.dims)
+    assert net.spec is None and ManyToOne(**dm.dims).spec["class"] == "forecast.models.heads." \
+        "ManyToOne"
+    fitting = trainer(enable_checkpointing=True, default_root_dir=tmp_path)
+    fitting.fit(ForecastModule(net), dm)
+    path = fitting.checkpoint_callback.best_model_path
+    with pytest.raises(ConfigError, match=r"^ForecastModule: no net given .*pass net=YourNet"):
+        ForecastModule.load_from_checkpoint(path)
+    loaded = ForecastModule.load_from_checkpoint(path, net=Doubled(nn.Linear(1, 1), **dm.dims))
+    torch.testing.assert_close(loaded.net.inner.weight, net.inner.weight)
+    with pytest.raises(ConfigError, match=r"^net: 'my.Net' is not an imported ForecastNet class; "
+                                          r"import the module"):
+        ForecastModule({"class": "my.Net", "kwargs": {}})
 
 
 def test_the_tuner_scales_the_batch_size_and_refuses_the_lr_finder():
