@@ -25,6 +25,7 @@ from forecast.errors import ConfigError, ForecastError
 
 log = logging.getLogger(__name__)
 NEURAL, BASELINE = "neural", "baseline"
+SCALED_METRICS = ("mse", "rmse", "mae")  # `{part}_norm_*`: the literature's errors
 
 
 @dataclass
@@ -156,17 +157,18 @@ def score(result: Result, dm: WindowDataModule, part: str = "test") -> Result:
     y = dm.inverse_transform(y_scaled, part, index)
     yhat = dm.inverse_transform(result.forecast, part, index)
     scale = dm.mase_scale(part)[index]
-    scale_norm = scale / _target_scale(dm, part)[index]
     result.metrics = {**metrics.score(y, yhat, scale, prefix=f"{part}_"),
-                      **metrics.score(y_scaled, result.forecast, scale_norm, f"{part}_norm_")}
+                      **_scaled_scores(y_scaled, result.forecast, f"{part}_norm_")}
     result.per_step = {**metrics.score(y, yhat, scale, by_step=True),
-                       **metrics.score(y_scaled, result.forecast, scale_norm, "norm_", True)}
+                       **_scaled_scores(y_scaled, result.forecast, "norm_", True)}
     return result
 
 
-def _target_scale(dm: WindowDataModule, part: str) -> np.ndarray:
-    n_targets = dm.dims["n_targets"]
-    return dm.scaler.scale_[dm.window_series(part)][:, None, :n_targets]
+def _scaled_scores(y_scaled, forecast, prefix: str, by_step: bool = False) -> dict:
+    """The errors on the scaled axis (`SCALED_METRICS`): values there cross zero, so MAPE and
+    sMAPE mean nothing, and MASE, scale-free, would repeat the original units' one."""
+    scores = metrics.score(y_scaled, forecast, prefix=prefix, by_step=by_step)
+    return {f"{prefix}{name}": scores[f"{prefix}{name}"] for name in SCALED_METRICS}
 
 
 def fit_baseline(estimator, X: np.ndarray, y: np.ndarray, y_time: np.ndarray) -> float:

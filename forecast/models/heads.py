@@ -59,7 +59,8 @@ class ManyToMany(ForecastNet):
             (one-directional: a step's output may not see the steps after it).
         dropout: between stacked layers, and on each step's output before the head.
         bidirectional: refused (see above).
-        **base: sizes and options of `ForecastNet`.
+        **base: sizes and options of `ForecastNet`; `revin` and `subtract_last` are refused
+            (a window's statistics would hold the next-step targets it is trained on).
 
     Example:
         >>> net = ManyToMany(n_inputs=1, n_targets=1, lookback=24, horizon=3)
@@ -72,6 +73,12 @@ class ManyToMany(ForecastNet):
                  **base):
         super().__init__(**base)
         check_no_bidirectional(bidirectional, "many-to-many")
+        if self.norm is not None:
+            raise ConfigError("model.revin/model.subtract_last: a many-to-many model learns the "
+                              "next value at every input step, and the window's statistics "
+                              "(mean/std, last value) are taken from those same values, so it "
+                              "would learn from what it must predict; set both false, or use a "
+                              "many-to-one, seq2seq or segment model with them.")
         if self.core_inputs != self.core_targets:
             raise ConfigError("model: a many-to-many model feeds its predictions back, so every "
                               "input channel must be a target; drop data.features.")

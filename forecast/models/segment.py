@@ -21,7 +21,8 @@ class SegmentRNN(ForecastNet):
     a channel embedding (which series). Calendar features are not used.
 
     SegRNN's own normalisation, `subtract_last=True` (the forecast is a change from the last
-    value), is the default here; `revin=True` is its RevIN option.
+    value), is the default here. `revin=True` then also divides each window by its std, with a
+    learnt affine (PatchTST's RevIN variant); SegRNN's RevIN option is mean/std without affine.
 
     Args:
         segment_length: steps per segment S; must divide lookback and horizon.
