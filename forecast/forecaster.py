@@ -15,7 +15,6 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from sklearn.base import BaseEstimator, clone
-from sklearn.metrics import r2_score
 from torch.optim import lr_scheduler as schedulers
 
 from forecast import metrics, saving
@@ -541,16 +540,19 @@ class Forecaster(BaseEstimator):
         units, per series then averaged (`forecast.scorer` makes it a `scoring=`)."""
         self._check_fitted()
         check_metric(metric, "score")
-        measure = r2_score if metric == "r2" else getattr(metrics, metric)
         schema = self.schema_
         cv = self.backtest(X, n_windows=whole_horizons(X, schema, "score"))
         if schema.id_col is not None:
             _note_unseen_series(cv[schema.id_col], schema)
-        actual = [f"{target}-actual" for target in schema.targets]
-        series = [cv] if schema.id_col is None else [rows for _, rows in cv.groupby(
-            schema.id_col, sort=False)]  # pooled, the levels of the series would be the score
-        return float(np.mean([measure(rows[actual].to_numpy(), rows[schema.targets].to_numpy())
-                              for rows in series]))
+        # [N, H, T] windows, each scored with its series' (pooled, the levels of the series
+        # would be the score)
+        shape = (-1, schema.horizon, len(schema.targets))
+        actual = cv[[f"{target}-actual" for target in schema.targets]].to_numpy().reshape(shape)
+        forecast = cv[schema.targets].to_numpy().reshape(shape)
+        series = (np.zeros(len(actual), dtype=np.int64) if schema.id_col is None else
+                  pd.factorize(cv[schema.id_col].to_numpy()[::schema.horizon])[0])
+        measure = getattr(metrics, metric)
+        return float(np.mean(measure(actual, forecast, groups=series)))
 
     def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,
                           times: np.ndarray, n_windows: int, every: int,

@@ -1,9 +1,10 @@
 """Forecast metrics on arrays [N, H, T] (windows, horizon steps, targets), shared by all models.
 
 Every metric averages over all windows, steps and targets and returns a float; with
-`by_step=True` it keeps the horizon axis and returns an array [H]. Entries a metric cannot
-score (a zero target for MAPE, a series without a naive error for MASE) are left out of the
-mean; a mean over nothing is NaN.
+`by_step=True` it keeps the horizon axis and returns an array [H]; with `groups` (the group of
+each window, 0 .. G-1: its series) it returns the mean of each group [G]. Entries a metric
+cannot score (a zero target for MAPE, a series without a naive error for MASE) are left out of
+the mean; a mean over nothing is NaN.
 """
 
 from __future__ import annotations
@@ -13,49 +14,76 @@ import numpy as np
 NAMES = ("mse", "rmse", "mae", "mape", "smape", "mase")
 
 
-def _mean(values: np.ndarray, by_step: bool, mask: np.ndarray | None = None):
+def _mean(values: np.ndarray, by_step: bool, mask: np.ndarray | None = None,
+          groups: np.ndarray | None = None):
     """Mean of `values` [N, H, T] over the entries where `mask` holds (all by default)."""
     values = np.asarray(values, dtype=np.float64)
     if mask is None:
         mask = np.ones(values.shape, dtype=bool)
     mask = np.broadcast_to(mask, values.shape)
     axes = (0, 2) if by_step else None
-    total = np.where(mask, values, 0.0).sum(axis=axes)
-    count = mask.sum(axis=axes)
+    if groups is None:
+        total, count = np.where(mask, values, 0.0).sum(axis=axes), mask.sum(axis=axes)
+    else:  # each window's sum, then each group's
+        total = np.bincount(groups, np.where(mask, values, 0.0).sum(axis=(1, 2)))
+        count = np.bincount(groups, mask.sum(axis=(1, 2)))
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return mean if by_step else float(mean)
+    return mean if by_step or groups is not None else float(mean)
 
 
-def mse(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
-    return _mean((y - yhat) ** 2, by_step)
+def mse(y: np.ndarray, yhat: np.ndarray, by_step: bool = False, groups=None):
+    return _mean((y - yhat) ** 2, by_step, groups=groups)
 
 
-def rmse(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
-    """Square root of the MSE (per step: of each step's MSE)."""
-    root = np.sqrt(mse(y, yhat, by_step))
-    return root if by_step else float(root)
+def rmse(y: np.ndarray, yhat: np.ndarray, by_step: bool = False, groups=None):
+    """Square root of the MSE (per step: of each step's MSE; per group: of each group's)."""
+    root = np.sqrt(mse(y, yhat, by_step, groups))
+    return root if by_step or groups is not None else float(root)
 
 
-def mae(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
-    return _mean(np.abs(y - yhat), by_step)
+def mae(y: np.ndarray, yhat: np.ndarray, by_step: bool = False, groups=None):
+    return _mean(np.abs(y - yhat), by_step, groups=groups)
 
 
-def mape(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
+def mape(y: np.ndarray, yhat: np.ndarray, by_step: bool = False, groups=None):
     """Mean absolute percentage error (%), over the targets that are not zero."""
     nonzero = y != 0
     ratio = np.abs(y - yhat) / np.where(nonzero, np.abs(y), 1.0)
-    return 100 * _mean(ratio, by_step, nonzero)
+    return 100 * _mean(ratio, by_step, nonzero, groups)
 
 
-def smape(y: np.ndarray, yhat: np.ndarray, by_step: bool = False):
+def smape(y: np.ndarray, yhat: np.ndarray, by_step: bool = False, groups=None):
     """Symmetric MAPE (%) as in the M4 competition: 200 |y - yhat| / (|y| + |yhat|).
 
     A step where both the target and the forecast are zero is a perfect forecast (0).
     """
     denominator = np.abs(y) + np.abs(yhat)
     ratio = np.abs(y - yhat) / np.where(denominator > 0, denominator, 1.0)
-    return 200 * _mean(ratio, by_step)
+    return 200 * _mean(ratio, by_step, groups=groups)
+
+
+def r2(y: np.ndarray, yhat: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """[G] coefficient of determination of each group of windows: per target, 1 - the squared
+    error over the squares around the group's own mean, then averaged over the targets, as
+    scikit-learn's `r2_score` of the group's rows (a constant target scores 1 where forecast
+    exactly, else 0)."""
+    y, yhat = np.asarray(y, dtype=np.float64), np.asarray(yhat, dtype=np.float64)
+    n_groups, steps = int(groups.max()) + 1, y.shape[1]
+    count = np.bincount(groups, minlength=n_groups)[:, None] * steps  # [G, 1] rows
+    mean = _group_sums(y.sum(axis=1), groups, n_groups) / count  # [G, T]
+    total = _group_sums(((y - mean[groups][:, None]) ** 2).sum(axis=1), groups, n_groups)
+    error = _group_sums(((y - yhat) ** 2).sum(axis=1), groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = np.where(total > 0, 1 - error / total, np.where(error == 0, 1.0, 0.0))
+    return scores.mean(axis=1)
+
+
+def _group_sums(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """[N, T] -> [G, T] sums of each group's rows."""
+    sums = np.zeros((n_groups, values.shape[1]))
+    np.add.at(sums, groups, values)
+    return sums
 
 
 def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray, by_step: bool = False):

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.metrics import r2_score
 
 from forecast import metrics
 
@@ -85,3 +86,19 @@ def test_the_naive_scale_of_a_training_part_one_season_long():
     values = np.arange(20.0)[:, None] ** 2
     scale = metrics.naive_scale(values, np.array([0, 20]), np.array([4]), season=4)
     assert scale[0, 0] == pytest.approx(np.mean(np.diff(values[:4, 0])))
+
+
+def test_metrics_per_group_equal_each_groups_own_and_r2_equals_scikit_learns():
+    rng = np.random.default_rng(0)
+    y, yhat = rng.normal(size=(7, 4, 2)), rng.normal(size=(7, 4, 2))
+    y[5:, :, 1] = 3.0  # group 2: a constant target, forecast exactly once
+    yhat[5:, :, 1] = 3.0
+    yhat[6, 0, 1] = 4.0
+    y[0, 0, 0] = 0.0  # left out of the MAPE
+    groups = np.array([0, 0, 1, 1, 1, 2, 2])
+    for name in ("mse", "rmse", "mae", "mape", "smape"):
+        each = [getattr(metrics, name)(y[groups == g], yhat[groups == g]) for g in range(3)]
+        np.testing.assert_allclose(getattr(metrics, name)(y, yhat, groups=groups), each)
+    rows = [(y[groups == g].reshape(-1, 2), yhat[groups == g].reshape(-1, 2)) for g in range(3)]
+    np.testing.assert_allclose(metrics.r2(y, yhat, groups), [r2_score(*r) for r in rows])
+    assert metrics.r2(y[:1], y[:1], np.zeros(1, dtype=int))[0] == 1.0
