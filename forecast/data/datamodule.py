@@ -313,8 +313,8 @@ class WindowDataModule(pl.LightningDataModule):
         """What a checkpoint needs to reproduce the data transform (plain types only)."""
         if self.panel_ is None:
             return {}
-        state = {"scaler": self.scaler.state_dict(), "columns": list(self.panel_.columns),
-                 "series_ids": list(self.panel_.series_ids),
+        state = {"scaler": self.scaler.state_dict(tensors=True),
+                 "columns": list(self.panel_.columns), "series_ids": list(self.panel_.series_ids),
                  "n_targets": self.panel_.n_targets, "freq": str(self.panel_.freq)}
         if self.static_encoder_ is not None:
             state["static"] = self.static_encoder_.state_dict()

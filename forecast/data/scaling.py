@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from forecast.errors import ConfigError
 
@@ -80,9 +81,13 @@ class Scaler:
             center, scale = center.reshape(shape), scale.reshape(shape)
         return scaled * scale + center
 
-    def state_dict(self) -> dict:
-        return {"method": self.method, "center": self.center_.tolist(),
-                "scale": self.scale_.tolist()}
+    def state_dict(self, tensors: bool = False) -> dict:
+        """The fitted statistics as lists (JSON), or as tensors (a checkpoint: one object per
+        statistic instead of one per series and channel, which Lightning walks and copies at
+        every save)."""
+        form = torch.from_numpy if tensors else np.ndarray.tolist
+        return {"method": self.method, "center": form(self.center_),
+                "scale": form(self.scale_)}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> Scaler:

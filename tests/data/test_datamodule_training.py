@@ -106,7 +106,10 @@ def test_a_checkpoint_holds_the_scaler_and_rejects_other_data(sine_wide, tmp_pat
     fit.fit(small_module(dm), datamodule=dm)
     fit.save_checkpoint(tmp_path / "last.ckpt")
     checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    assert checkpoint["WindowDataModule"]["scaler"] == dm.scaler.state_dict()
+    saved = checkpoint["WindowDataModule"]["scaler"]  # tensors: one object per statistic
+    assert saved["method"] == "standard" and isinstance(saved["center"], torch.Tensor)
+    np.testing.assert_array_equal(saved["center"].numpy(), dm.scaler.center_)
+    np.testing.assert_array_equal(saved["scale"].numpy(), dm.scaler.scale_)
 
     other = WindowDataModule(frame=sine_wide, target="y1", lookback=24, horizon=6)
     with pytest.raises(DataError, match="checkpoint was trained on columns"):
