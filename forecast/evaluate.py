@@ -26,6 +26,9 @@ from forecast.errors import ConfigError, ForecastError
 log = logging.getLogger(__name__)
 NEURAL, BASELINE = "neural", "baseline"
 SCALED_METRICS = ("mse", "rmse", "mae")  # `{part}_norm_*`: the literature's errors
+# The baselines' inputs held at once: the training windows they are fitted on (drawn at random
+# beyond it), and each chunk of the windows they forecast. Ridge needs ~8x this while fitting.
+WINDOW_BYTES = 512 << 20
 
 
 @dataclass
@@ -234,18 +237,42 @@ def check_baselines(baselines: dict, dm: WindowDataModule) -> None:
 
 def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",
                   index: np.ndarray | None = None) -> list[Result]:
-    """Fit each baseline on the training windows and score it on the part's windows `index`
-    (default all)."""
-    X_train, y_train = dm.windows("train")
-    X_test, _ = windows(dm, part, index)
+    """Fit each baseline on the training windows (at most `WINDOW_BYTES` of them, drawn at
+    random) and score it on the part's windows `index` (default all), gathered a chunk of
+    `WINDOW_BYTES` at a time."""
+    if not baselines:
+        return []
+    train_starts = training_sample(dm)
+    X_train, y_train = windows_at(dm, train_starts)
+    train_time = baseline_inputs(dm, train_starts, baselines)
+    fit_seconds = {name: fit_baseline(estimator, X_train, y_train, train_time[name])
+                   for name, estimator in baselines.items()}
+    del X_train, y_train, train_time
     test_starts = dm.starts_[part][all_windows(dm, part, index)]
-    train_time = baseline_inputs(dm, dm.starts_["train"], baselines)
-    test_time = baseline_inputs(dm, test_starts, baselines)
-    results = []
-    for name, estimator in baselines.items():
-        seconds = fit_baseline(estimator, X_train, y_train, train_time[name])
-        forecast = predict_baseline(estimator, X_test, test_time[name])
-        result = Result(name, BASELINE, forecast, seconds, params=estimator.get_params(),
-                        index=index)
-        results.append(score(result, dm, part))
-    return results
+    forecasts = {name: [] for name in baselines}
+    for chunk in np.array_split(test_starts, -(-len(test_starts) // _windows_in_budget(dm))):
+        X_test, _ = windows_at(dm, chunk)
+        test_time = baseline_inputs(dm, chunk, baselines)
+        for name, estimator in baselines.items():
+            forecasts[name].append(predict_baseline(estimator, X_test, test_time[name]))
+    return [score(Result(name, BASELINE, np.concatenate(forecasts[name]), fit_seconds[name],
+                         params=estimator.get_params(), index=index), dm, part)
+            for name, estimator in baselines.items()]
+
+
+def training_sample(dm: WindowDataModule, seed: int = 0) -> np.ndarray:
+    """Rows at which the baselines' training windows start: every training window, or, where
+    their inputs would take more than `WINDOW_BYTES`, as many drawn at random (in order)."""
+    every = dm.starts_["train"].starts()
+    most = _windows_in_budget(dm)
+    if len(every) <= most:
+        return every
+    log.info(f"baselines: fitted on {most} of the {len(every)} training windows, drawn at "
+             f"random (their inputs would take {len(every) // most + 1}x "
+             f"{WINDOW_BYTES >> 20} MiB); raise data.stride to thin them evenly instead.")
+    return np.sort(np.random.default_rng(seed).choice(every, most, replace=False))
+
+
+def _windows_in_budget(dm: WindowDataModule) -> int:
+    """How many windows' float32 inputs [L, C] fit in `WINDOW_BYTES`."""
+    return max(1, WINDOW_BYTES // (4 * dm.spec.lookback * dm.values_.shape[1]))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import forecast.backtest
+import forecast.evaluate
 from forecast import baselines, metrics
 from forecast.backtest import backtest, origins
 from forecast.data import WindowDataModule
@@ -53,6 +54,25 @@ def test_stride_one_scores_every_window_as_before(panel):
     for got, want in zip(results, expected, strict=True):
         assert got.metrics == pytest.approx(want.metrics)
         assert len(got.forecast) == len(panel.starts_["test"])
+
+
+def test_baselines_hold_a_bounded_share_of_the_windows_at_once(panel, monkeypatch, caplog):
+    """Past `WINDOW_BYTES` of inputs, the baselines fit on windows drawn at random and forecast
+    a chunk at a time: the same forecasts, chunk or not."""
+    estimators = {"ridge": baselines.LinearBaseline(), "naive": baselines.RepeatLast()}
+    whole = run_baselines(estimators, panel)
+    monkeypatch.setattr(forecast.evaluate, "WINDOW_BYTES", 4 * 24 * 1 * 50)  # 50 windows
+    every = panel.starts_["train"].starts()
+    drawn = forecast.evaluate.training_sample(panel)
+    assert len(drawn) == 50 < len(every) and set(drawn) <= set(every)
+    assert np.all(np.diff(drawn) > 0) and np.ptp(drawn) > len(every) / 2  # spread, in order
+    with caplog.at_level("INFO", logger="forecast.evaluate"):
+        chunked = run_baselines(estimators, panel)
+    assert f"fitted on 50 of the {len(every)} training windows" in caplog.text
+    np.testing.assert_array_equal(chunked[1].forecast, whole[1].forecast)  # naive: no fit
+    assert chunked[0].forecast.shape == whole[0].forecast.shape
+    assert chunked[0].metrics["test_norm_mse"] == pytest.approx(
+        whole[0].metrics["test_norm_mse"], rel=0.5)  # ridge on 50 windows: close, not equal
 
 
 def test_strided_metrics_are_those_of_the_chosen_windows(panel, net):
