@@ -4,6 +4,7 @@ models), and the messages of `predict` point to what can be changed there."""
 
 import logging
 
+import dateutil.tz
 import mlflow
 import numpy as np
 import pandas as pd
@@ -75,6 +76,22 @@ def test_timezone_aware_times_come_back_in_their_timezone(berlin):
     pd.testing.assert_frame_equal(tokyo, predicted)  # the same instants, the same forecast
     backtest = model.backtest(frame, n_windows=2, refit=True)
     assert str(backtest.date.dt.tz) == "Europe/Berlin" and backtest.cutoff.dt.tz is not None
+
+
+@pytest.mark.parametrize("tz, name", [(dateutil.tz.gettz("Europe/Berlin"), "Europe/Berlin"),
+                                      ("dateutil/Europe/Berlin", "Europe/Berlin"),
+                                      (dateutil.tz.UTC, "UTC"),
+                                      (dateutil.tz.tzoffset(None, 3600), "UTC+01:00")])
+def test_dateutil_timezones_are_kept_by_a_name_that_reads_back(tz, name, tmp_path):
+    times = pd.date_range("2021-03-20", periods=60, freq="h", tz="UTC").tz_convert(tz)
+    frame = pd.DataFrame({"y": np.sin(np.arange(60.0))}, index=times)
+    model = forecast.Forecaster(**TINY).fit(frame)
+    predicted = model.predict()
+    assert str(predicted.index.tz) == name
+    assert predicted.index[0] == times[-1] + pd.Timedelta(hours=1)
+    model.save(tmp_path / "model")
+    pd.testing.assert_frame_equal(forecast.load(tmp_path / "model").predict(), predicted)
+    pd.testing.assert_frame_equal(model.predict(frame), predicted)
 
 
 def test_daily_times_in_another_timezone_are_the_same_local_days():

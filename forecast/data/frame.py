@@ -44,6 +44,7 @@ from forecast.data.timeaxis import (
     parse_times,
     regular_steps,
     to_index,
+    zone_name,
 )
 from forecast.errors import DataError
 
@@ -554,8 +555,24 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple:
     if index.hasnans:
         row = int(np.argmax(index.isna()))
         raise DataError(f"data: {label} row {row} has no timestamp; drop or fix that row.")
-    tz = None if index.tz is None else str(index.tz)
+    tz = _zone_name(index, time_col)
     return (*as_ticks(naive(index, freq)), tz, tz if tz and on_utc_axis(index, freq) else None)
+
+
+def _zone_name(index: pd.DatetimeIndex, time_col) -> str | None:
+    """The name of the times' timezone (None for naive times), which a saved model keeps; a zone
+    without a name that reads back is refused."""
+    if index.tz is None:
+        return None
+    name = zone_name(index.tz)
+    if name is None:
+        where = "frame.index" if time_col is None else f"frame['{time_col}']"
+        dt = "" if time_col is None else ".dt"
+        raise DataError(f"data: the times of {where} are in the timezone {index.tz!r}, which "
+                        "has no name that reads back (such as 'Europe/Berlin', 'UTC' or "
+                        f"'UTC+01:00'); convert them to a named zone first, e.g. {where} = "
+                        f"{where}{dt}.tz_convert('Europe/Berlin').")
+    return name
 
 
 def _id_dtype(ids: pd.Series) -> str:
