@@ -191,8 +191,13 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
             raise DataError(f"{caller}: the history has no time column '{schema.time_name}' (the "
                             "model was trained on timestamps); pass it as a column or as a "
                             "DatetimeIndex.")
-        raise DataError(f"{caller}: the history's frequency is {freq}, but the model was trained "
-                        f"on {schema.freq}; resample it to {schema.freq}.")
+        if isinstance(schema.freq, (int, np.integer)) and not isinstance(freq, (int, np.integer)):
+            raise DataError(f"{caller}: the history's times are timestamps (frequency {freq}), "
+                            f"but the model was trained on {_freq_text(schema.freq)}; pass "
+                            f"'{schema.time_name}' as those integer steps.")
+        raise DataError(f"{caller}: the history's frequency is {_freq_text(freq)}, but the "
+                        f"model was trained on {_freq_text(schema.freq)}; resample it to "
+                        f"{_freq_text(schema.freq)}.")
     return panel
 
 
@@ -286,8 +291,9 @@ def rows_through(frame: pd.DataFrame, schema: Schema, cutoffs: dict) -> pd.DataF
 
 def _check_form(frame, schema: Schema, caller: str) -> None:
     if not isinstance(frame, pd.DataFrame):
+        fix = " (series.to_frame() for a Series)" if isinstance(frame, pd.Series) else ""
         raise DataError(f"{caller}: expected a pandas DataFrame, got {type(frame).__name__}; pass "
-                        f"a frame like the training one (columns {schema.columns}).")
+                        f"a frame like the training one (columns {schema.columns}){fix}.")
     if schema.id_col is None and "unique_id" in frame.columns:
         raise DataError(f"{caller}: the model was trained on a wide frame (one column per series), "
                         "but this frame has the id column 'unique_id'; pass the wide form, or "
@@ -359,6 +365,11 @@ def _parse_times(raw: pd.Series, schema: Schema, caller: str = "predict") -> pd.
     if parsed.tz is not None:
         parsed = parsed.tz_convert(schema.tz)
     return None if parsed.hasnans else naive(parsed, schema.freq)
+
+
+def _freq_text(freq: str | int) -> str:
+    """A frequency in words: a pandas alias, or "integer steps of 10"."""
+    return f"integer steps of {freq}" if isinstance(freq, (int, np.integer)) else str(freq)
 
 
 def same_freq(a: str | int, b: str | int) -> bool:

@@ -69,6 +69,19 @@ def test_a_timezone_without_a_name_that_reads_back_is_refused():
         build_panel(frame(posix).set_index("date"))
 
 
+def test_a_column_of_times_in_two_timezones_is_named_as_such():
+    berlin = pd.date_range("2021-01-01", periods=20, freq="h", tz="Europe/Berlin")
+    mixed = frame([*berlin, *berlin.tz_convert("America/New_York") + pd.Timedelta("20h")])
+    with pytest.raises(DataError, match=r"^data: column 'date' mixes timezones \(row 0: "
+                                        r"Europe/Berlin, row 20: America/New_York\); convert "
+                                        r"the times to one timezone, e.g. frame\['date'\] = "
+                                        r"pd.to_datetime\(frame\['date'\], utc=True\)"
+                                        r"\.dt\.tz_convert\(ZONE\)\.$"):
+        build_panel(mixed)
+    with pytest.raises(DataError, match=r"^data: the index mixes timezones .* frame.index = "):
+        build_panel(mixed.set_index("date"))
+
+
 def test_a_bad_value_among_offset_times_is_named():
     times = pd.date_range("2021-03-20", periods=20, freq="D", tz="Europe/Berlin").astype(str)
     with pytest.raises(DataError, match=r"row 5 value 'oops' is not a timestamp"):
