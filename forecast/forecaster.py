@@ -22,6 +22,7 @@ from forecast.arguments import fit_converted
 from forecast.checkpoints import BestCheckpoint
 from forecast.data import Split, WindowDataModule
 from forecast.data.calendar import calendar_features, stack_known
+from forecast.data.frame import flat_frame
 from forecast.data.scaling import Scaler
 from forecast.data.timeaxis import localized, wall_clock
 from forecast.errors import (
@@ -424,9 +425,15 @@ class Forecaster(BaseEstimator):
         if X is None:
             return History(self.history_, self.history_end_, self.schema_.series_ids,
                            self.static_)
-        history = read_history(X, self.schema_)
+        history = read_history(self._flat(X), self.schema_)
         _note_new_series(history.ids, self.schema_.series_ids)
         return history
+
+    def _flat(self, X):
+        """X with the (id, time) levels of a MultiIndex as columns (see `flat_frame`)."""
+        if hasattr(self, "schema_"):
+            return flat_frame(X, self.schema_.id_col, self.schema_.time_name)
+        return flat_frame(X, self.id_col, self.time_col)
 
     def _check_steps(self, n, level) -> int:
         """`predict(n=)` as a number of steps; forecasting past the horizon is refused where
@@ -497,7 +504,7 @@ class Forecaster(BaseEstimator):
             `horizon` rows per window: `[id,] cutoff, time`, the forecast columns of `predict`
             and `{target}-actual`; `cutoff` is the last timestamp of the window's history.
         """
-        every = refit_every(refit)
+        every, X = refit_every(refit), self._flat(X)
         if every and not hasattr(self, "net_"):  # every forecast comes from a refitted clone
             dm = self._datamodule(X)
             dm.setup()  # validates the frame as fit does
@@ -540,7 +547,7 @@ class Forecaster(BaseEstimator):
         units, per series then averaged (`forecast.scorer` makes it a `scoring=`)."""
         self._check_fitted()
         check_metric(metric, "score")
-        schema = self.schema_
+        schema, X = self.schema_, self._flat(X)
         cv = self.backtest(X, n_windows=whole_horizons(X, schema, "score"))
         if schema.id_col is not None:
             _note_unseen_series(cv[schema.id_col], schema)

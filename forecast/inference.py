@@ -191,8 +191,13 @@ def read_panel(frame: pd.DataFrame, schema: Schema, caller: str = "predict",
             raise DataError(f"{caller}: the history has no time column '{schema.time_name}' (the "
                             "model was trained on timestamps); pass it as a column or as a "
                             "DatetimeIndex.")
-        raise DataError(f"{caller}: the history's frequency is {freq}, but the model was trained "
-                        f"on {schema.freq}; resample it to {schema.freq}.")
+        if isinstance(schema.freq, (int, np.integer)) and not isinstance(freq, (int, np.integer)):
+            raise DataError(f"{caller}: the history's times are timestamps (frequency {freq}), "
+                            f"but the model was trained on {_freq_text(schema.freq)}; pass "
+                            f"'{schema.time_name}' as those integer steps.")
+        raise DataError(f"{caller}: the history's frequency is {_freq_text(freq)}, but the "
+                        f"model was trained on {_freq_text(schema.freq)}; resample it to "
+                        f"{_freq_text(schema.freq)}.")
     return panel
 
 
@@ -286,8 +291,9 @@ def rows_through(frame: pd.DataFrame, schema: Schema, cutoffs: dict) -> pd.DataF
 
 def _check_form(frame, schema: Schema, caller: str) -> None:
     if not isinstance(frame, pd.DataFrame):
+        fix = " (series.to_frame() for a Series)" if isinstance(frame, pd.Series) else ""
         raise DataError(f"{caller}: expected a pandas DataFrame, got {type(frame).__name__}; pass "
-                        f"a frame like the training one (columns {schema.columns}).")
+                        f"a frame like the training one (columns {schema.columns}){fix}.")
     if schema.id_col is None and "unique_id" in frame.columns:
         raise DataError(f"{caller}: the model was trained on a wide frame (one column per series), "
                         "but this frame has the id column 'unique_id'; pass the wide form, or "
@@ -359,6 +365,11 @@ def _parse_times(raw: pd.Series, schema: Schema, caller: str = "predict") -> pd.
     if parsed.tz is not None:
         parsed = parsed.tz_convert(schema.tz)
     return None if parsed.hasnans else naive(parsed, schema.freq)
+
+
+def _freq_text(freq: str | int) -> str:
+    """A frequency in words: a pandas alias, or "integer steps of 10"."""
+    return f"integer steps of {freq}" if isinstance(freq, (int, np.integer)) else str(freq)
 
 
 def same_freq(a: str | int, b: str | int) -> bool:
@@ -438,15 +449,16 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
     read = given.isin(expected)  # rows past them (a calendar, other series) are not read
     doubled = given[given.duplicated() & read]
     if len(doubled):
-        raise DataError(f"predict: `future` has a duplicate row for {doubled[0]}; give one row "
-                        "per series and timestamp.")
+        raise DataError(f"predict: `future` has a duplicate row for "
+                        f"{_row_text(doubled[0], schema)}; give one row per series and "
+                        "timestamp.")
     absent = expected.difference(given, sort=False)
     if len(absent):
-        raise DataError(f"predict: `future` has no row for {absent[0]}; it must hold the next "
-                        f"{steps} timestamps after the end of the history"
-                        f"{_span(times, ids, schema)} (it may hold other rows too).")
+        raise DataError(f"predict: `future` has no row for {_row_text(absent[0], schema)}; it "
+                        f"must hold the next {steps} timestamps after the end of the history"
+                        f"{_span(times, ids, schema, absent[0])} (it may hold other rows too).")
     block = future.loc[read, names].set_axis(given[read], axis=0).reindex(expected)
-    return _finite_values(block).reshape(len(ids), steps, len(names))
+    return _finite_values(block, schema).reshape(len(ids), steps, len(names))
 
 
 def _future_index(future: pd.DataFrame, schema: Schema) -> pd.Index:
@@ -468,13 +480,24 @@ def _expected_index(times: np.ndarray, ids: list[str], schema: Schema) -> pd.Ind
                                       flat])
 
 
-def _span(times: np.ndarray, ids: list[str], schema: Schema) -> str:
-    first = as_index(times[:1])
-    which = "" if schema.id_col is None else f" of each series (for '{ids[0]}'"
-    return f"{which}: {first[0]} .. {first[-1]}{')' if which else ''}"
+def _span(times: np.ndarray, ids: list[str], schema: Schema, row) -> str:
+    """The times `future` must hold for the series of its missing row `row` (a key of
+    `_expected_index`), as the user's data shows them."""
+    s = 0 if schema.id_col is None else ids.index(row[0])
+    span = output_times(times[s, [0, -1]], schema)
+    which = "" if schema.id_col is None else f" of each series (for '{ids[s]}'"
+    return f"{which}: {span[0]} .. {span[-1]}{')' if which else ''}"
 
 
-def _finite_values(block: pd.DataFrame) -> np.ndarray:
+def _row_text(row, schema: Schema) -> str:
+    """A row key of `future` (a time, or an (id, time) pair), with the time as the user's data
+    shows it (in its timezone, with its offset), not as the model holds it."""
+    series, time = (None, row) if schema.id_col is None else row
+    shown = localized(pd.Index([time]), schema.tz, schema.freq)[0]
+    return str(shown) if series is None else f"series '{series}' at {shown}"
+
+
+def _finite_values(block: pd.DataFrame, schema: Schema) -> np.ndarray:
     """[N, F] float32 of the known-future columns (numbers held as objects read as numbers, as
     in the history), refusing text, NaN and inf."""
     for name, dtype in block.dtypes.items():
@@ -489,7 +512,8 @@ def _finite_values(block: pd.DataFrame) -> np.ndarray:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(f"predict: `future` column '{block.columns[col]}' has a missing or "
-                        f"infinite value at {block.index[row]}; future values must be known.")
+                        f"infinite value at {_row_text(block.index[row], schema)}; future "
+                        "values must be known.")
     return values
 
 

@@ -4,6 +4,7 @@ models), and the messages of `predict` point to what can be changed there."""
 
 import logging
 
+import dateutil.tz
 import mlflow
 import numpy as np
 import pandas as pd
@@ -77,6 +78,22 @@ def test_timezone_aware_times_come_back_in_their_timezone(berlin):
     assert str(backtest.date.dt.tz) == "Europe/Berlin" and backtest.cutoff.dt.tz is not None
 
 
+@pytest.mark.parametrize("tz, name", [(dateutil.tz.gettz("Europe/Berlin"), "Europe/Berlin"),
+                                      ("dateutil/Europe/Berlin", "Europe/Berlin"),
+                                      (dateutil.tz.UTC, "UTC"),
+                                      (dateutil.tz.tzoffset(None, 3600), "UTC+01:00")])
+def test_dateutil_timezones_are_kept_by_a_name_that_reads_back(tz, name, tmp_path):
+    times = pd.date_range("2021-03-20", periods=60, freq="h", tz="UTC").tz_convert(tz)
+    frame = pd.DataFrame({"y": np.sin(np.arange(60.0))}, index=times)
+    model = forecast.Forecaster(**TINY).fit(frame)
+    predicted = model.predict()
+    assert str(predicted.index.tz) == name
+    assert predicted.index[0] == times[-1] + pd.Timedelta(hours=1)
+    model.save(tmp_path / "model")
+    pd.testing.assert_frame_equal(forecast.load(tmp_path / "model").predict(), predicted)
+    pd.testing.assert_frame_equal(model.predict(frame), predicted)
+
+
 def test_daily_times_in_another_timezone_are_the_same_local_days():
     # Berlin midnight is 23:00 UTC the day before: read on the model's clock, not the history's
     times = pd.date_range("2021-01-01", periods=60, freq="D", tz="Europe/Berlin")
@@ -139,6 +156,46 @@ def test_a_history_of_lookback_business_days_is_read_at_the_known_frequency():
         assert model.predict(frame.iloc[start:start + 5]).index[0] == days[start + 5]
     with pytest.raises(DataError, match="frequency is D, but the model was trained on B"):
         model.predict(pd.DataFrame({"date": pd.date_range("2021-01-01", periods=9), "y": 1.0}))
+
+
+def test_a_long_frame_indexed_by_id_and_time_is_read(int_ids):
+    """NeuralForecast's `df.set_index(["unique_id", "ds"])`: the levels are the columns."""
+    frame, model = int_ids
+    indexed = frame.set_index(["unique_id", "ds"])
+    pd.testing.assert_frame_equal(model.predict(indexed), model.predict(frame))
+    pd.testing.assert_frame_equal(model.backtest(indexed, n_windows=2),
+                                  model.backtest(frame, n_windows=2))
+    fitted = forecast.Forecaster(**TINY).fit(indexed)
+    assert fitted.schema_.id_col == "unique_id" and fitted.schema_.time_name == "ds"
+    stores = frame.rename(columns={"unique_id": "store"}).set_index(["store", "ds"])
+    with pytest.raises(DataError, match=r"MultiIndex of levels \['store', 'ds'\]; move them to "
+                                        r"columns with df.reset_index\(\) \(and name them with "
+                                        r"id_col and time_col\)"):
+        forecast.Forecaster(**TINY).fit(stores)
+    assert forecast.Forecaster(**TINY, id_col="store").fit(stores).schema_.id_col == "store"
+
+
+def test_a_series_is_asked_for_as_a_frame(int_ids):
+    frame, model = int_ids
+    series = frame[frame.unique_id == 101].set_index("ds").y
+    with pytest.raises(DataError, match=r"^data: expected a pandas DataFrame, got Series; pass "
+                                        r"series.to_frame\(\)"):
+        forecast.Forecaster(**TINY).fit(series)
+    with pytest.raises(DataError, match=r"got Series; .* \(series.to_frame\(\) for a Series\)"):
+        model.predict(series)
+
+
+def test_an_integer_step_model_names_its_steps():
+    steps = pd.DataFrame({"step": np.arange(40) * 10, "y": np.sin(np.arange(40.0))})
+    model = forecast.Forecaster(**TINY, time_col="step").fit(steps)
+    dated = steps.assign(step=pd.date_range("2021-01-01", periods=40, freq="D"))
+    with pytest.raises(DataError, match=r"^predict: the history's times are timestamps "
+                                        r"\(frequency D\), but the model was trained on integer "
+                                        r"steps of 10; pass 'step' as those integer steps\.$"):
+        model.predict(dated)
+    with pytest.raises(DataError, match=r"frequency is integer steps of 20, but the model was "
+                                        r"trained on integer steps of 10"):
+        model.predict(steps.assign(step=steps.step * 2))
 
 
 def test_predict_points_to_the_fit_for_the_cleaning_options(int_ids):

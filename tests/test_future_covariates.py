@@ -143,7 +143,7 @@ def test_every_mode_with_known_future_inputs_takes_them(priced, mode):
     future = long[long.date > long.date.max() - pd.Timedelta(hours=HORIZON)]
     out = model.predict(future=future[["unique_id", "date", "price_plan"]])
     assert list(out.columns) == ["unique_id", "date", "y"] and len(out) == 2 * HORIZON
-    with pytest.raises(DataError, match="has no row for \\('b'"):
+    with pytest.raises(DataError, match="has no row for series 'b' at "):
         model.predict(future=future[future.unique_id == "a"])
     history = long[long.date < long.date.max() - pd.Timedelta(hours=HORIZON - 1)]
     every_store = pd.concat([future, future[future.unique_id == "a"].assign(unique_id="c")])
@@ -156,6 +156,40 @@ def test_every_mode_with_known_future_inputs_takes_them(priced, mode):
     pd.testing.assert_frame_equal(grid, out[["unique_id", "date"]])
     with pytest.raises(ConfigError, match="segment model uses no known-future"):
         forecast.Forecaster(mode="segment", future_features=["price_plan"]).fit(long)
+
+
+def test_future_rows_are_named_on_the_datas_own_clock():
+    """The model holds hourly times in UTC; a message shows them as the data has them."""
+    times = pd.date_range("2021-03-20", "2021-03-28 00:00", freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame({"date": times, "price": 1.0, "y": np.cos(np.arange(len(times)))})
+    model = forecast.Forecaster(lookback=6, horizon=3, hidden_size=4, max_epochs=1,
+                                target="y", future_features=["price"]).fit(frame)
+    future = model.future_frame(frame).assign(price=1.0)  # 01:00+01:00, 03:00+02:00, 04:00
+    cases = [(future.iloc[1:], r"no row for 2021-03-28 01:00:00\+01:00; .* history: "
+                               r"2021-03-28 01:00:00\+01:00 .. 2021-03-28 04:00:00\+02:00 "),
+             (pd.concat([future, future.iloc[[1]]]),
+              r"duplicate row for 2021-03-28 03:00:00\+02:00;"),
+             (future.assign(price=[1.0, np.nan, 1.0]),
+              r"missing or infinite value at 2021-03-28 03:00:00\+02:00;")]
+    for bad, message in cases:
+        with pytest.raises(DataError, match=message):
+            model.predict(frame, future=bad)
+
+
+def test_a_missing_future_row_names_the_range_of_its_own_series():
+    def series(name, start, n):
+        times = pd.date_range(start, periods=n, freq="MS")
+        return pd.DataFrame({"unique_id": name, "ds": times, "y": np.sin(np.arange(n)),
+                             "promo": 0.0})
+
+    frame = pd.concat([series("a", "2020-01-01", 30), series("c", "2019-01-01", 20)])
+    model = forecast.Forecaster(lookback=6, horizon=3, hidden_size=4, max_epochs=1,
+                                future_features=["promo"]).fit(frame)
+    future = model.future_frame(frame).assign(promo=1.0)
+    with pytest.raises(DataError, match=r"no row for series 'c' at 2020-09-01 00:00:00; .* "
+                                        r"\(for 'c': 2020-09-01 00:00:00 .. 2020-11-01 "):
+        model.predict(frame, future=future[~((future.unique_id == "c")
+                                             & (future.ds == "2020-09-01"))])
 
 
 def test_cli_config_key_reaches_the_model(priced, tmp_path):

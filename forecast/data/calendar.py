@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
+
+from forecast.data.checks import epoch_fix, epoch_unit
+
+log = logging.getLogger(__name__)
 
 # Each feature is scaled to [-0.5, 0.5], as TSLib's `timeF` encoding.
 _FEATURES = {
@@ -54,6 +60,23 @@ def calendar_features(time: pd.Index, freq: str | int) -> np.ndarray:
         return np.zeros((len(time), 0), dtype=np.float32)
     columns = [np.asarray(_FEATURES[name](time), dtype=np.float32) - 0.5 for name in names]
     return np.stack(columns, axis=1)
+
+
+def note_empty_calendar(freq: str | int, time_name: str, start: pd.Index) -> None:
+    """Warn that `calendar=True` adds no feature at this frequency: integer steps have no
+    calendar (`start`: each series' first step, to tell epoch seconds), and no feature varies
+    at a year's step."""
+    if calendar_names(freq):
+        return
+    if isinstance(freq, (int, np.integer)):
+        why = f"the time axis '{time_name}' holds integer steps (of {freq}), which have no calendar"
+        unit = epoch_unit(np.asarray(start, dtype=np.int64))
+        fix = (epoch_fix(unit, time_name) if unit else "To have calendar features, give the "
+               "time as a datetime column (see pd.to_datetime); else set it to false.")
+    else:
+        why = f"no calendar feature (hour, weekday, day, month) varies at a step of {freq}"
+        fix = "Set it to false."
+    log.warning(f"data.calendar=true (calendar=True in Python) adds no feature: {why}. {fix}")
 
 
 def season_length(freq: str | int) -> int:

@@ -127,6 +127,8 @@ def check_regular(regular: np.ndarray, bounds: np.ndarray, freq, rows: RowNames)
         if rows.unit is None and _dates_as_numbers(rows.ticks[[k - 1, k]]):
             fix = ("These integers look like dates written as YYYYMMDD: read the column as dates "
                    "(pd.to_datetime(df[col].astype(str), format='%Y%m%d')).")
+        elif rows.unit is None and (unit := epoch_unit(rows.ticks[[k - 1, k]])):
+            fix = f"{epoch_fix(unit, 'col')} {fix}"
         elif _about_a_month(freq):
             fix = ("The steps look monthly on a fixed day of the month, which has no pandas "
                    "frequency: put the dates on month starts first "
@@ -151,6 +153,26 @@ def _dates_as_numbers(ticks: np.ndarray) -> bool:
     year, month, day = ticks // 10_000, ticks // 100 % 100, ticks % 100
     return bool(np.all((year >= 1000) & (year <= 9999) & (month >= 1) & (month <= 12)
                        & (day >= 1) & (day <= 31)))
+
+
+_EPOCH_SECONDS = (315_532_800, 4_102_444_800)  # 1980-01-01 .. 2100-01-01
+
+
+def epoch_unit(ticks: np.ndarray) -> str | None:
+    """"s" or "ms" where integer times read as Unix epoch seconds or milliseconds (1609459200:
+    2021-01-01), else None."""
+    for unit, scale in (("s", 1), ("ms", 1000)):
+        lo, hi = (bound * scale for bound in _EPOCH_SECONDS)
+        if np.all((ticks >= lo) & (ticks < hi)):
+            return unit
+    return None
+
+
+def epoch_fix(unit: str, column) -> str:
+    """What to do with a time column of Unix epoch `unit`s."""
+    name = "seconds" if unit == "s" else "milliseconds"
+    return (f"These integers look like Unix epoch {name}: read the column as timestamps "
+            f"(pd.to_datetime(df['{column}'], unit='{unit}')).")
 
 
 def check_finite(values: np.ndarray, columns: list, rows: RowNames) -> None:

@@ -11,7 +11,12 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 
-from forecast.data.calendar import calendar_features, season_length, stack_known
+from forecast.data.calendar import (
+    calendar_features,
+    note_empty_calendar,
+    season_length,
+    stack_known,
+)
 from forecast.data.dataset import WindowDataset, WindowLoader
 from forecast.data.frame import build_panel, note_row_numbers, read_frame
 from forecast.data.panel import Panel
@@ -161,6 +166,7 @@ class WindowDataModule(pl.LightningDataModule):
         if self.calendar:  # of the local clock where the times are UTC (`timeaxis.naive`)
             times = wall_clock(panel.time_at(np.arange(len(values))), panel.tz, panel.freq)
             calendar = calendar_features(times, panel.freq)
+            note_empty_calendar(panel.freq, panel.time_name, panel.start)
         if panel.static is not None:  # each series' encoding on each of its rows
             restored = (self._restored or {}).get("static")
             self.static_encoder_ = (StaticEncoder().fit(panel.static) if restored is None

@@ -44,6 +44,7 @@ from forecast.data.timeaxis import (
     parse_times,
     regular_steps,
     to_index,
+    zone_name,
 )
 from forecast.errors import DataError
 
@@ -165,6 +166,7 @@ def build_panel(
             (future rows with empty targets, say).
     """
     _check_frame(frame, fill)
+    frame = flat_frame(frame, id_col, time_col)
     if id_col is None and "unique_id" in frame.columns:
         id_col = "unique_id"
     if id_col is not None and id_col not in frame.columns:
@@ -237,13 +239,35 @@ def _unknown(key: str, names: Sequence[str], columns) -> str:
 def _check_frame(frame, fill) -> None:
     if not isinstance(frame, pd.DataFrame):
         fix = (" (a file: read it first, e.g. forecast.data.frame.read_frame(path), or pass "
-               "it as WindowDataModule(path=...))" if isinstance(frame, (str, os.PathLike)) else "")
+               "it as WindowDataModule(path=...))" if isinstance(frame, (str, os.PathLike)) else
+               "; pass series.to_frame() (one column named by the series)"
+               if isinstance(frame, pd.Series) else "")
         raise DataError(f"data: expected a pandas DataFrame, got {type(frame).__name__}{fix}.")
     if frame.empty or len(frame.columns) == 0:
         raise DataError("data: the DataFrame is empty (no rows or no columns); pass a frame with "
                         "a time column and at least one numeric column.")
     if fill is not None and fill not in FILL_POLICIES:
         raise DataError(f"data.fill: unknown policy '{fill}'; use one of {FILL_POLICIES} or null.")
+
+
+def flat_frame(frame, id_col: str | None, time_col: str | None):
+    """A long frame indexed by its (id, time) levels, as NeuralForecast's `unique_id, ds`, with
+    the levels as columns; any other frame as it is. The levels must be named as `id_col`
+    (default unique_id) and `time_col` (default: timestamps, or a name like a time column)."""
+    if not isinstance(frame, pd.DataFrame) or not isinstance(frame.index, pd.MultiIndex):
+        return frame
+    names = list(frame.index.names)
+    id_name = id_col or "unique_id"
+    others = [name for name in names if name != id_name]
+    if len(names) == 2 and len(others) == 1 and not set(names) & set(frame.columns):
+        level = frame.index.get_level_values(others[0])
+        if (others[0] == time_col if time_col is not None else
+                pd.api.types.is_datetime64_any_dtype(level.dtype)
+                or str(others[0]).lower() in TIME_COLUMNS):
+            return frame.reset_index()
+    raise DataError(f"data: the frame is indexed by a MultiIndex of levels {names}; move them to "
+                    "columns with df.reset_index() (and name them with data.id_col and "
+                    "data.time_col).")
 
 
 def _find_time_column(frame: pd.DataFrame, time_col: str | None,
@@ -542,6 +566,7 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple:
         try:
             raw = parse_times(raw, freq)
         except (ValueError, TypeError):
+            _check_one_zone(raw, label, time_col)
             row = int(np.argmax(pd.isna(pd.to_datetime(raw, errors="coerce", utc=True))))
             value = raw[row] if time_col is None else raw.iloc[row]
             fix = "fix it or set data.time_col to the right column."
@@ -554,8 +579,40 @@ def _parse_time(frame: pd.DataFrame, time_col, freq=None) -> tuple:
     if index.hasnans:
         row = int(np.argmax(index.isna()))
         raise DataError(f"data: {label} row {row} has no timestamp; drop or fix that row.")
-    tz = None if index.tz is None else str(index.tz)
+    tz = _zone_name(index, time_col)
     return (*as_ticks(naive(index, freq)), tz, tz if tz and on_utc_axis(index, freq) else None)
+
+
+def _check_one_zone(raw, label: str, time_col) -> None:
+    """Times of different timezones in one column (pandas holds them as objects) are refused
+    by name, rather than as values that are "not a timestamp"."""
+    values = pd.Series(np.asarray(raw, dtype=object))
+    zones = values.map(lambda v: str(getattr(v, "tzinfo", None) or "no timezone"))
+    first = zones.iloc[0]
+    if (zones == first).all() or (zones == "no timezone").all():
+        return
+    row = int(np.argmax((zones != first).to_numpy()))
+    where = "frame.index" if time_col is None else f"frame['{time_col}']"
+    raise DataError(f"data: {label} mixes timezones (row 0: {first}, row {row}: "
+                    f"{zones.iloc[row]}); convert the times to one timezone, e.g. {where} = "
+                    f"pd.to_datetime({where}, utc=True){'' if time_col is None else '.dt'}"
+                    ".tz_convert(ZONE).")
+
+
+def _zone_name(index: pd.DatetimeIndex, time_col) -> str | None:
+    """The name of the times' timezone (None for naive times), which a saved model keeps; a zone
+    without a name that reads back is refused."""
+    if index.tz is None:
+        return None
+    name = zone_name(index.tz)
+    if name is None:
+        where = "frame.index" if time_col is None else f"frame['{time_col}']"
+        dt = "" if time_col is None else ".dt"
+        raise DataError(f"data: the times of {where} are in the timezone {index.tz!r}, which "
+                        "has no name that reads back (such as 'Europe/Berlin', 'UTC' or "
+                        f"'UTC+01:00'); convert them to a named zone first, e.g. {where} = "
+                        f"{where}{dt}.tz_convert('Europe/Berlin').")
+    return name
 
 
 def _id_dtype(ids: pd.Series) -> str:

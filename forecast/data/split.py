@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecast.data.timeaxis import naive
 from forecast.errors import ConfigError, DataError
 
 PARTS = ("train", "val", "test")
@@ -34,7 +35,9 @@ class Split:
             part.
         test: as `val`, taken from the series' end.
         borders: row borders `[train_end, val_end, test_end]` of every series.
-        dates: the first timestamps of val, test and of the unused tail (or null for the end).
+        dates: the first timestamps of val, test and of the unused tail (or null for the end);
+            a date without a UTC offset is read on the data's own clock, one with an offset is
+            that instant.
         preset: named borders: "ett_hour" (8640, 11520, 14400) or "ett_minute" (x 4).
 
     Fractions follow TSLib: `n_train = int(0.7 n)`, `n_test = int(0.2 n)`, val gets the rest.
@@ -101,7 +104,7 @@ class Split:
     def borders_for(self, time: pd.Index) -> tuple[int, int, int]:
         """Row borders (train_end, val_end, test_end) of one series with timestamps `time`."""
         table = self.table(np.array([len(time)]), lambda d: np.array([time.searchsorted(
-            pd.Timestamp(d) if isinstance(time, pd.DatetimeIndex) else int(d))]))
+            _in_zone(d, time.tz) if isinstance(time, pd.DatetimeIndex) else int(d))]))
         check_borders(table, np.array([len(time)]), ("series",), self)
         return tuple(int(b) for b in table[0])
 
@@ -113,6 +116,28 @@ class Split:
         if borders is not None:
             return borders[1] > borders[0], borders[2] > borders[1]
         return self.val > 0, self.test > 0
+
+
+def _in_zone(date, tz) -> pd.Timestamp:
+    """A date of `data.split.dates` in the data's timezone `tz` (None: naive data): a date
+    without a UTC offset is read on the data's own clock, one with an offset is that instant."""
+    stamp = pd.Timestamp(date)
+    if stamp.tz is None:
+        return stamp if tz is None else stamp.tz_localize(tz, ambiguous=True,
+                                                          nonexistent="shift_forward")
+    if tz is None:
+        raise ConfigError(f"data.split.dates: '{date}' has a UTC offset, but the data's times "
+                          "have no timezone; give the date without its offset, on the data's "
+                          "clock.")
+    return stamp.tz_convert(tz)
+
+
+def _on_axis(date, panel) -> object:
+    """A date of `data.split.dates` as `panel` holds its times (see `timeaxis.naive`), or an
+    integer step."""
+    if not isinstance(panel.start, pd.DatetimeIndex):
+        return int(date)
+    return naive(pd.DatetimeIndex([_in_zone(date, panel.tz)]), panel.freq)[0]
 
 
 def _rows(value: float, n: np.ndarray) -> np.ndarray:
@@ -140,6 +165,6 @@ def check_borders(table: np.ndarray, lengths: np.ndarray, series_ids, split: Spl
 
 def split_borders(split: Split, panel) -> np.ndarray:
     """Borders of every series of a `Panel`: [S, 3] rows relative to each series' first row."""
-    table = split.table(panel.lengths, panel.rows_before)
+    table = split.table(panel.lengths, lambda d: panel.rows_before(_on_axis(d, panel)))
     check_borders(table, panel.lengths, panel.series_ids, split)
     return table

@@ -9,6 +9,7 @@ the first timestamp of each series and rebuilds the others on demand (`series_ti
 
 from __future__ import annotations
 
+import datetime
 import warnings
 
 import numpy as np
@@ -27,6 +28,23 @@ def as_ticks(time: pd.Index) -> tuple[np.ndarray, str | None]:
         time = naive(time)
         return np.asarray(time.asi8), time.unit
     return np.asarray(time, dtype=np.int64), None
+
+
+def zone_name(tz: datetime.tzinfo) -> str | None:
+    """A name of the timezone `tz` that reads back as that zone (also in another process, as a
+    saved model's): the IANA key of a zoneinfo, pytz or dateutil zone, or a fixed offset
+    ("UTC", "UTC+01:00"); None for a zone that has none (a POSIX rule string, say)."""
+    name = getattr(tz, "key", None) or getattr(tz, "zone", None)  # zoneinfo, pytz
+    filename = getattr(tz, "_filename", None)  # dateutil: '/usr/share/zoneinfo/Europe/Berlin'
+    if name is None and isinstance(filename, str):
+        name = filename.rpartition("zoneinfo/")[2]
+    if name is None and tz.utcoffset(None) is not None:  # the same offset all year
+        name = str(datetime.timezone(tz.utcoffset(None)))
+    try:
+        pd.Timestamp(0, tz=name)
+    except Exception:  # pandas raises several types for a name it cannot read
+        return None
+    return name
 
 
 def utc_axis(freq: str | int | None) -> bool:

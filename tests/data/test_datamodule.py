@@ -229,3 +229,28 @@ def test_an_unrecognised_column_of_steps_is_named_as_a_likely_time_axis(caplog):
         WindowDataModule(frame=counts, lookback=24, horizon=4).setup()
         WindowDataModule(frame=period, time_col="period", lookback=24, horizon=4).setup()
     assert "counts up" not in caplog.text
+
+
+def _calendar_warnings(frame, caplog) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        WindowDataModule(frame=frame, lookback=6, horizon=2, calendar=True).setup()
+    return [r.getMessage() for r in caplog.records if "data.calendar" in r.getMessage()]
+
+
+def test_a_calendar_that_adds_nothing_is_named(caplog):
+    load = np.sin(np.arange(60) / 3.0)
+    by_tens = pd.Index(np.arange(60) * 10, name="step")
+    (steps,) = _calendar_warnings(pd.DataFrame({"load": load}, index=by_tens), caplog)
+    assert steps.startswith("data.calendar=true (calendar=True in Python) adds no feature: the "
+                            "time axis 'step' holds integer steps (of 10), which have no calendar")
+    assert "datetime column" in steps
+    epoch = pd.DataFrame({"timestamp": 1609459200 + 3600 * np.arange(60), "load": load})
+    (seconds,) = _calendar_warnings(epoch, caplog)
+    assert "Unix epoch seconds" in seconds
+    assert "pd.to_datetime(df['timestamp'], unit='s')" in seconds
+    years = pd.DataFrame({"date": pd.date_range("1900", periods=60, freq="YS"), "load": load})
+    (yearly,) = _calendar_warnings(years, caplog)
+    assert "no calendar feature (hour, weekday, day, month) varies at a step of YS" in yearly
+    hours = years.assign(date=pd.date_range("2021-01-01", periods=60, freq="h"))
+    assert _calendar_warnings(hours, caplog) == []

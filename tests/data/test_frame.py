@@ -192,6 +192,10 @@ def test_integer_times_that_are_dates_written_as_yyyymmdd_are_named_so():
     steps = frame.assign(date=np.r_[0:20, 21:41])  # a gap in plain steps: the usual advice
     with pytest.raises(DataError, match=r"follows 19\. Resample to a regular grid"):
         build_panel(steps, time_col="date")
+    seconds = frame.assign(date=1609459200 + 3600 * np.r_[0:20, 21:41])  # a gap in epoch seconds
+    with pytest.raises(DataError, match=r"These integers look like Unix epoch seconds: .*"
+                                        r"pd.to_datetime\(df\['col'\], unit='s'\)\)\. Resample"):
+        build_panel(seconds, time_col="date")
 
 
 def test_a_column_named_by_a_number_is_chosen_by_that_number(sine_wide):

@@ -48,6 +48,37 @@ def test_dates_cut_each_series_of_a_long_frame_at_the_same_time():
     assert by_rows.tolist() == [[18, 24, 30], [12, 16, 20]]
 
 
+def _first_val_time(times, dates):
+    panel = build_panel(pd.DataFrame({"date": times, "y": np.arange(len(times), dtype=float)}))
+    return times[split_borders(Split(dates=dates), panel)[0][0]]
+
+
+@pytest.mark.parametrize("freq, periods", [("h", 480), ("D", 60)])
+def test_dates_are_read_on_the_clock_of_timezone_aware_data(freq, periods):
+    times = pd.date_range("2021-01-20", periods=periods, freq=freq, tz="America/New_York")
+    expected = pd.Timestamp("2021-02-01", tz="America/New_York")
+    assert _first_val_time(times, ["2021-02-01", None]) == expected
+    # a date with an offset is that instant: here the same row
+    assert _first_val_time(times, ["2021-02-01 00:00-05:00", None]) == expected
+    assert _first_val_time(times, ["2021-02-01 05:00+00:00", None]) >= expected
+    assert Split(dates=["2021-02-01", None]).borders_for(times)[0] == times.get_loc(expected)
+
+
+def test_hourly_dates_after_a_clock_change_are_local():
+    times = pd.date_range("2021-03-01", periods=480, freq="h", tz="America/New_York")
+    assert _first_val_time(times, ["2021-03-10", "2021-03-15"]) == pd.Timestamp(
+        "2021-03-10", tz="America/New_York")
+    panel = build_panel(pd.DataFrame({"date": times, "y": np.arange(480.0)}))
+    test_start = split_borders(Split(dates=["2021-03-10", "2021-03-15"]), panel)[0][1]
+    assert times[test_start] == pd.Timestamp("2021-03-15", tz="America/New_York")
+
+
+def test_a_date_with_an_offset_on_naive_data_is_refused():
+    with pytest.raises(ConfigError, match=r"data.split.dates: '2020-01-11 00:00\+01:00' has a "
+                                          r"UTC offset.*without its offset"):
+        Split(dates=["2020-01-11 00:00+01:00", None]).borders_for(TIME[:40])
+
+
 @pytest.mark.parametrize("kwargs, words", [
     (dict(borders=[100, 50, 200]), ["data.split", "train_end <= val_end"]),
     (dict(borders=[100, 200, 400]), ["data.split", "<= 300"]),

@@ -1,13 +1,16 @@
 """How a frame's time axis and ids are read: timezones, periods, years, a known frequency,
 flags as features, and the long frame that forgot its id column."""
 
+import datetime
+
+import dateutil.tz
 import numpy as np
 import pandas as pd
 import pytest
 
 from forecast.data.calendar import calendar_features, calendar_names, season_length
 from forecast.data.frame import build_panel
-from forecast.data.timeaxis import localized, naive, wall_clock
+from forecast.data.timeaxis import localized, naive, wall_clock, zone_name
 from forecast.errors import DataError
 
 
@@ -41,6 +44,42 @@ def test_times_written_with_offsets_across_a_clock_change_are_read(freq):
         assert panel.tz == "UTC" and panel.time.equals(naive(times, "h"))
     else:  # the local days they were written on
         assert panel.tz is None and panel.time.equals(times.tz_localize(None))
+
+
+@pytest.mark.parametrize("tz, name", [
+    (dateutil.tz.gettz("America/New_York"), "America/New_York"), (dateutil.tz.UTC, "UTC"),
+    (dateutil.tz.tzoffset(None, -3 * 3600), "UTC-03:00"),
+    (datetime.timezone(datetime.timedelta(hours=1)), "UTC+01:00"),
+    ("dateutil/Asia/Tokyo", "Asia/Tokyo"), ("Etc/GMT-1", "Etc/GMT-1")])
+def test_a_timezone_is_kept_by_a_name_that_reads_back(tz, name):
+    times = pd.date_range("2021-03-20", periods=30, freq="h", tz="UTC").tz_convert(tz)
+    assert zone_name(times.tz) == name and build_panel(frame(times)).tz == name
+    assert localized(naive(times, "h"), name, "h").equals(times.tz_convert(name))
+
+
+def test_a_timezone_without_a_name_that_reads_back_is_refused():
+    times = pd.date_range("2021-03-20", periods=30, freq="h", tz="UTC")
+    posix = times.tz_convert(dateutil.tz.tzstr("EST5EDT"))
+    with pytest.raises(DataError, match=r"^data: the times of frame\['date'\] are in the "
+                                        r"timezone tzstr\('EST5EDT'\), which has no name that "
+                                        r"reads back .* frame\['date'\] = frame\['date'\]"
+                                        r"\.dt\.tz_convert\('Europe/Berlin'\)\.$"):
+        build_panel(frame(posix))
+    with pytest.raises(DataError, match=r"frame.index = frame.index.tz_convert"):
+        build_panel(frame(posix).set_index("date"))
+
+
+def test_a_column_of_times_in_two_timezones_is_named_as_such():
+    berlin = pd.date_range("2021-01-01", periods=20, freq="h", tz="Europe/Berlin")
+    mixed = frame([*berlin, *berlin.tz_convert("America/New_York") + pd.Timedelta("20h")])
+    with pytest.raises(DataError, match=r"^data: column 'date' mixes timezones \(row 0: "
+                                        r"Europe/Berlin, row 20: America/New_York\); convert "
+                                        r"the times to one timezone, e.g. frame\['date'\] = "
+                                        r"pd.to_datetime\(frame\['date'\], utc=True\)"
+                                        r"\.dt\.tz_convert\(ZONE\)\.$"):
+        build_panel(mixed)
+    with pytest.raises(DataError, match=r"^data: the index mixes timezones .* frame.index = "):
+        build_panel(mixed.set_index("date"))
 
 
 def test_a_bad_value_among_offset_times_is_named():
