@@ -8,7 +8,14 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from forecast.data.timeaxis import as_ticks, fixed_step, series_time, timestamp_tick, to_index
+from forecast.data.timeaxis import (
+    as_ticks,
+    fixed_step,
+    offset_grid,
+    series_time,
+    timestamp_tick,
+    to_index,
+)
 
 
 @dataclass(frozen=True)
@@ -68,21 +75,36 @@ class Panel:
         step = fixed_step(self.freq, unit)
         if step is not None:
             return to_index(first[series] + steps * step, unit)
-        ticks = np.empty(len(rows), dtype=np.int64)
-        for s in np.unique(series):  # calendar offsets (months ...): one date_range per series
-            at = series == s
-            ticks[at] = as_ticks(self.series_time(s))[0][steps[at]]
-        return to_index(ticks, unit)
+        if self._calendar_grid is None:  # series on different grids: a date range each
+            ticks = np.empty(len(rows), dtype=np.int64)
+            order = np.argsort(series, kind="stable")
+            cuts = np.flatnonzero(np.diff(series[order])) + 1
+            for at in np.split(order, cuts) if len(order) else []:
+                ticks[at] = as_ticks(self.series_time(series[at[0]]))[0][steps[at]]
+            return to_index(ticks, unit)
+        grid, second = self._calendar_grid  # step k > 0 of series s: grid[second[s] + k - 1]
+        later = grid[np.maximum(second[series] + steps - 1, 0)]
+        return to_index(np.where(steps > 0, later, first[series]), unit)
 
     def rows_before(self, stamp) -> np.ndarray:
         """[S] rows of each series that lie before `stamp` (a timestamp, or an integer step)."""
         first, unit = as_ticks(self.start)
         step = fixed_step(self.freq, unit)
-        if step is None:
+        tick = timestamp_tick(stamp, unit)
+        if step is not None:
+            return np.clip(-((first - tick) // step), 0, self.lengths)  # ceil((tick-first)/step)
+        if self._calendar_grid is None:
             return np.array([self.series_time(s).searchsorted(pd.Timestamp(stamp))
                              for s in range(self.n_series)], dtype=np.int64)
-        tick = timestamp_tick(stamp, unit)
-        return np.clip(-((first - tick) // step), 0, self.lengths)  # ceil((tick - first) / step)
+        grid, second = self._calendar_grid
+        later = np.clip(np.searchsorted(grid, tick) - second, 0, self.lengths - 1)
+        return np.where(first < tick, 1 + later, 0)
+
+    @cached_property
+    def _calendar_grid(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """`offset_grid` of the series of a calendar frequency (months ...)."""
+        first, unit = as_ticks(self.start)
+        return offset_grid(first, self.freq, unit, lengths=self.lengths)
 
     @cached_property
     def time(self) -> pd.Index:

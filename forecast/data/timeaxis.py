@@ -193,6 +193,30 @@ def series_time(first, length: int, freq: str | int) -> pd.Index:
     return pd.DatetimeIndex([first]).append(pd.DatetimeIndex(rest)).as_unit(first.unit)
 
 
+def offset_grid(first: np.ndarray, freq: str, unit: str, lengths: np.ndarray | None = None,
+                last: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """One grid for series of a calendar frequency (months, business days ...) starting at
+    ticks `first` [S], instead of a date range each: the offset's dates [G] as ticks, from the
+    earliest series' second step on, through each series' `lengths` steps or its `last`
+    tick, and the position there of each series' second step [S] (a first step may lie off
+    the offset, see `series_time`). None where the series' steps lie on different grids
+    (every other month, from odd and even months)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    with warnings.catch_warnings():  # a few calendar offsets warn that they are not vectorised
+        warnings.simplefilter("ignore")
+        second = to_index(first, unit) + offset
+    end = second.max() if last is None else max(to_index(last, unit).max(), second.max())
+    grid = pd.date_range(second.min(), end, freq=freq)
+    if lengths is not None:  # long enough for the longest reach
+        reach = int(np.max(np.searchsorted(grid.asi8, second.asi8) + lengths - 1))
+        if reach > len(grid):
+            grid = pd.date_range(second.min(), periods=reach, freq=freq)
+    ticks, seconds = as_ticks(grid.as_unit(unit))[0], as_ticks(second.as_unit(unit))[0]
+    at = np.searchsorted(ticks, seconds)
+    on_grid = ticks[np.minimum(at, len(ticks) - 1)] == seconds
+    return (ticks, at) if on_grid.all() else None
+
+
 def grid_positions(ticks: np.ndarray, bounds: np.ndarray, freq: str | int,
                    unit: str | None) -> np.ndarray:
     """Position of every row on its series' regular grid [N] (the first row is 0), or -1 for a
@@ -201,8 +225,22 @@ def grid_positions(ticks: np.ndarray, bounds: np.ndarray, freq: str | int,
     if step is not None:
         offset = ticks - np.repeat(ticks[bounds[:-1]], lengths)
         return np.where(offset % step == 0, offset // step, -1)
+    first, last = ticks[bounds[:-1]], ticks[bounds[1:] - 1]
+    shared = offset_grid(first, freq, unit, last=last)
+    if shared is None:
+        return _positions_each(ticks, bounds, freq, unit)
+    grid, second = shared
+    at = np.searchsorted(grid, ticks)
+    on_grid = grid[np.minimum(at, len(grid) - 1)] == ticks
+    positions = np.where(on_grid, at - np.repeat(second, lengths) + 1, -1)
+    positions[bounds[:-1]] = 0
+    return np.maximum(positions, -1)
+
+
+def _positions_each(ticks: np.ndarray, bounds: np.ndarray, freq: str,
+                    unit: str) -> np.ndarray:
+    """`grid_positions` with a date range per series (series on different grids)."""
     positions = np.empty(len(ticks), dtype=np.int64)
-    # Calendar offsets (months ...): one date_range per series.
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         part = ticks[lo:hi]
         first, last = to_index(part[[0, -1]], unit)

@@ -10,7 +10,15 @@ import pytest
 
 from forecast.data.calendar import calendar_features, calendar_names, season_length
 from forecast.data.frame import build_panel
-from forecast.data.timeaxis import localized, naive, wall_clock, zone_name
+from forecast.data.timeaxis import (
+    _positions_each,
+    as_ticks,
+    grid_positions,
+    localized,
+    naive,
+    wall_clock,
+    zone_name,
+)
 from forecast.errors import DataError
 
 
@@ -211,3 +219,44 @@ def test_messages_show_times_on_the_frames_own_clock():
     times = pd.date_range("2024-03-30", periods=100, freq="h", tz="Europe/Berlin")
     with pytest.raises(DataError, match=r"row 50 \(2024-04-01 03:00:00\+02:00\)"):
         build_panel(frame(times, y=np.where(np.arange(100) == 50, np.nan, 1.0)))
+
+
+@pytest.mark.parametrize("freq, starts", [
+    ("MS", ["2001-01-01", "1999-07-01", "2001-03-01"]),
+    ("ME", ["2001-01-15", "1999-07-31", "2001-02-28"]),  # the first may lie off the offset
+    ("W-SUN", ["2021-01-03", "2020-12-06", "2021-02-07"]),
+    ("B", ["2021-01-04", "2021-01-08", "2020-12-31"]),
+    ("QS", ["2001-01-01", "1990-04-01", "2001-10-01"]),
+    ("2MS", ["2001-01-01", "2001-03-01", "2000-11-01"]),
+    ("2MS", ["2001-01-01", "2001-02-01", "2000-11-01"])])  # odd and even months: no one grid
+def test_calendar_frequencies_share_one_grid_with_each_series_own_times(freq, starts):
+    """Months, business days ...: every series' times, and the rows before a date, as one
+    date range per series gives them (where the series share no grid, from those)."""
+    lengths = [30, 7, 1]
+    frame = pd.concat([pd.DataFrame({"id": f"s{i}", "y": np.arange(n, dtype=float),
+                                     "ds": pd.date_range(start, periods=n, freq=freq)
+                                     if pd.Timestamp(start).is_month_end or freq != "ME"
+                                     else [pd.Timestamp(start)] + list(pd.date_range(
+                                         pd.Timestamp(start) + pd.offsets.MonthEnd(),
+                                         periods=n - 1, freq=freq))})
+                       for i, (start, n) in enumerate(zip(starts, lengths, strict=True))])
+    panel = build_panel(frame, time_col="ds", id_col="id")
+    assert panel.freq.startswith(freq)  # QS: QS-JAN
+    assert (panel._calendar_grid is None) == (starts[1] == "2001-02-01")
+    each = pd.DatetimeIndex(np.concatenate([panel.series_time(s) for s in range(3)]))
+    assert panel.time_at(np.arange(panel.bounds[-1])).equals(each)
+    assert panel.time_at(np.array([panel.bounds[2], 3])).equals(each[[panel.bounds[2], 3]])
+    later = each.max() + pd.Timedelta(days=400)
+    for stamp in [each.min(), each[5], each[5] + pd.Timedelta(hours=1), later]:
+        expected = [panel.series_time(s).searchsorted(stamp) for s in range(3)]
+        np.testing.assert_array_equal(panel.rows_before(stamp), expected)
+
+
+def test_calendar_grid_positions_mark_rows_off_each_series_grid():
+    ticks, unit = as_ticks(pd.DatetimeIndex([
+        "2001-01-01", "2001-02-01", "2001-04-01", "2001-04-15",  # s0: a gap, then off the grid
+        "1999-06-15", "1999-07-01", "1999-08-01"]))  # s1: off the offset, then on it
+    bounds = np.array([0, 4, 7])
+    positions = grid_positions(ticks, bounds, "MS", unit)
+    np.testing.assert_array_equal(positions, [0, 1, 3, -1, 0, 1, 2])
+    np.testing.assert_array_equal(positions, _positions_each(ticks, bounds, "MS", unit))
