@@ -35,6 +35,7 @@ from forecast.errors import (
 )
 from forecast.evaluate import predict_scaled
 from forecast.inference import (
+    EARLIEST,
     History,
     Origins,
     Schema,
@@ -48,7 +49,6 @@ from forecast.inference import (
     refit_every,
     rows_through,
     series_frame,
-    whole_horizons,
 )
 from forecast.intervals import (
     Calibration,
@@ -481,22 +481,29 @@ class Forecaster(BaseEstimator):
         return rows[:, lookback:, targets]
 
     @_python_terms
-    def backtest(self, X: pd.DataFrame, n_windows: int = 1, step: int | None = None,
-                 level=None, refit: bool | int = False) -> pd.DataFrame:
-        """Forecast from `n_windows` cutoffs of each series of `X`, `step` rows apart (default
-        `horizon`), the last horizon ending at X's end, and put each beside what followed:
-        rolling-origin evaluation.
+    def backtest(self, X: pd.DataFrame, n_windows: int | None = None, step: int | None = None,
+                 level=None, refit: bool | int = False, start=None) -> pd.DataFrame:
+        """Forecast from cutoffs of each series of `X`, `step` rows apart (default `horizon`),
+        and put each beside what followed: rolling-origin evaluation. Without `start`,
+        `n_windows` (default 1) cutoffs per series, the last horizon ending at X's end. With
+        `start` (a timestamp or an integer step), every whole horizon from it on (at most
+        `n_windows`): the first forecasts the first row at or after `start` that has `lookback`
+        rows before it, so each series gets as many windows as its length allows; with
+        `start="earliest"`, as many as fit after each series' first `lookback` rows, the last
+        ending at its end. A series without a window is left out, with a warning.
 
         X is checked as `predict` checks it, and needs lookback + horizon +
-        (n_windows - 1) * step rows per series; known-future columns are read from X itself.
-        `level` adds interval bounds, as in `predict`. Each window is `predict` on the history
-        up to its cutoff, except that with `fill=` X is filled once, as a whole: a gap is then
-        filled from both sides, and a filled row's actual is the filled value.
+        (n_windows - 1) * step rows per series (without `start`); known-future columns are
+        read from X itself. `level` adds interval bounds, as in `predict`. Each window is
+        `predict` on the history up to its cutoff, except that with `fill=` X is filled once,
+        as a whole: a gap is then filled from both sides, and a filled row's actual is the
+        filled value.
 
         `refit=False` forecasts every window with this fitted model: cutoffs inside the rows it
         was fitted on score it on data it has seen. `refit=True` forecasts each window with a
         clone of this estimator (the same parameters and seed) fitted on X's rows up to the
-        window's cutoff; `refit=k` refits before every k-th window, the earliest first, and
+        window's cutoff (the k-th windows of all series by one clone, each series up to its own
+        k-th cutoff); `refit=k` refits before every k-th window, the earliest first, and
         forecasts the windows between with the latest clone (one fit per k windows). With a
         refit, this estimator need not be fitted: X is then read as `fit` reads it.
 
@@ -504,6 +511,9 @@ class Forecaster(BaseEstimator):
             `horizon` rows per window: `[id,] cutoff, time`, the forecast columns of `predict`
             and `{target}-actual`; `cutoff` is the last timestamp of the window's history.
         """
+        return self._backtest(X, n_windows, step, level, refit, start, "backtest")
+
+    def _backtest(self, X, n_windows, step, level, refit, start, caller: str) -> pd.DataFrame:
         every, X = refit_every(refit), self._flat(X)
         if every and not hasattr(self, "net_"):  # every forecast comes from a refitted clone
             dm = self._datamodule(X)
@@ -512,11 +522,11 @@ class Forecaster(BaseEstimator):
         else:
             self._check_fitted()
             schema = self.schema_
-        origins = read_origins(X, schema, n_windows, schema.horizon if step is None else step)
+        origins = read_origins(X, schema, n_windows, schema.horizon if step is None else step,
+                               start, caller)
         times = forecast_grid(origins.history.ends, schema.freq, schema.lookback, schema.horizon)
         if every:
-            values, names = self._refitted_columns(X, schema, origins, times, n_windows,
-                                                   every, level)
+            values, names = self._refitted_columns(X, schema, origins, times, every, level)
         else:
             self._note_in_sample(origins.history)
             values, names = self._columns(origins.history, times, origins.ahead, level)
@@ -540,15 +550,16 @@ class Forecaster(BaseEstimator):
     def score(self, X: pd.DataFrame, y=None, metric: str = "r2") -> float:
         """R^2 of this model's forecasts of X against what followed (1 is perfect, 0 no better
         than the mean), each series and target against its own mean, then averaged: the
-        `backtest` of every whole horizon after X's first `lookback` rows, `horizon` rows apart.
+        `backtest` of every whole horizon after each series' first `lookback` rows, `horizon`
+        rows apart (`start="earliest"`; a series too short for one is left out).
         scikit-learn's `GridSearchCV` and `cross_val_score` use it; with `TimeSeriesSplit`
         they score each setting on the rows after those it was fitted on. `y` is ignored.
         `metric` "mae", "mse", "rmse", "mape" or "smape" gives that error instead, in original
         units, per series then averaged (`forecast.scorer` makes it a `scoring=`)."""
         self._check_fitted()
         check_metric(metric, "score")
-        schema, X = self.schema_, self._flat(X)
-        cv = self.backtest(X, n_windows=whole_horizons(X, schema, "score"))
+        schema = self.schema_
+        cv = self._backtest(X, None, None, None, False, EARLIEST, "score")
         if schema.id_col is not None:
             _note_unseen_series(cv[schema.id_col], schema)
         # [N, H, T] windows, each scored with its series' (pooled, the levels of the series
@@ -562,15 +573,15 @@ class Forecaster(BaseEstimator):
         return float(np.mean(measure(actual, forecast, groups=series)))
 
     def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,
-                          times: np.ndarray, n_windows: int, every: int,
-                          level) -> tuple[np.ndarray, list[str]]:
-        """`_columns` of the backtest windows, each run of `every` windows (of every series)
-        forecast by a clone fitted on X's rows up to the run's first cutoffs."""
-        history = origins.history
-        windows = np.arange(len(history.ids)).reshape(-1, n_windows)  # [S, K], series-major
+                          times: np.ndarray, every: int, level) -> tuple[np.ndarray, list[str]]:
+        """`_columns` of the backtest windows, each run of `every` windows (the k-th to the
+        (k + every - 1)-th of every series) forecast by a clone fitted on X's rows up to each
+        series' k-th cutoff."""
+        history, number = origins.history, origins.number
+        n_windows = int(number.max()) + 1
         values = None
         for first in range(0, n_windows, every):
-            cutoffs = {history.ids[i]: history.ends[i] for i in windows[:, first]}
+            cutoffs = {history.ids[i]: history.ends[i] for i in np.flatnonzero(number == first)}
             try:
                 model = clone(self).fit(rows_through(X, schema, cutoffs))
             except ForecastError as error:
@@ -578,7 +589,7 @@ class Forecaster(BaseEstimator):
                 cutoff = at.pop() if len(at) == 1 else "each series' cutoff"
                 raise type(error)(f"backtest: refitting before window {first + 1} of "
                                   f"{n_windows}, on the rows up to {cutoff}: {error}") from None
-            run = windows[:, first:first + every].ravel()
+            run = np.flatnonzero((number >= first) & (number < first + every))
             part = history.take(run)
             ahead = None if origins.ahead is None else origins.ahead[run]
             forecast, names = model._columns(part, times[run], ahead, level)

@@ -3,6 +3,7 @@ columns) checked like the training frame, and the forecast in the input's form."
 
 from __future__ import annotations
 
+import logging
 import numbers
 import re
 import warnings
@@ -17,6 +18,8 @@ from forecast.data.panel import Panel
 from forecast.data.static import StaticEncoder
 from forecast.data.timeaxis import fixed_step, localized, naive, parse_times
 from forecast.errors import ConfigError, DataError, is_positive_int
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -210,27 +213,66 @@ class Origins:
             timestamp of each window's history); `ids` each window's series.
         ahead: [N, H, F] the known-future columns over each horizon, or None.
         actual: [N, H, T] the targets over each horizon.
+        number: [N] each window's number in its series (0: the earliest).
     """
 
     history: History
     ahead: np.ndarray | None
     actual: np.ndarray
+    number: np.ndarray
 
 
-def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int) -> Origins:
-    """`frame` validated as `read_history` validates it, cut into `n_windows` windows per
-    series whose horizons end `step` rows apart, the last at the frame's end."""
-    for name, value in (("n_windows", n_windows), ("step", step)):
-        if not is_positive_int(value):
-            raise ConfigError(f"backtest: {name}={value!r}; pass a positive integer.")
+def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int | None, step: int,
+                 start=None, caller: str = "backtest") -> Origins:
+    """`frame` validated as `read_history` validates it, cut into windows per series whose
+    forecasts begin `step` rows apart. Without `start`: `n_windows` (default 1) per series, the
+    last horizon at the series' end. From `start` (a time or integer step): every whole one
+    (at most `n_windows`), the first forecasting the first row at or after `start` that has
+    `lookback` rows before it; "earliest": as many as fit after each series' first `lookback`
+    rows, the last horizon at its end. Series without one are left out, with a warning."""
+    if n_windows is not None and not is_positive_int(n_windows):
+        raise ConfigError(f"{caller}: n_windows={n_windows!r}; pass a positive integer.")
+    if not is_positive_int(step):
+        raise ConfigError(f"{caller}: step={step!r}; pass a positive integer.")
     taken = {"cutoff", *(f"{target}-actual" for target in schema.targets)}
     clash = taken & {schema.time_name, schema.id_col, *schema.columns}
     if clash:
-        raise DataError(f"backtest: the column name(s) {sorted(clash)} are taken by the "
+        raise DataError(f"{caller}: the column name(s) {sorted(clash)} are taken by the "
                         "backtest's own columns; rename them and refit.")
-    panel = read_panel(frame, schema, "backtest", lookback_rows=False)
+    panel = read_panel(frame, schema, caller, lookback_rows=False)
     lookback, horizon = schema.lookback, schema.horizon
-    need = lookback + horizon + (n_windows - 1) * step
+    if start is None:
+        counts = np.full(panel.n_series, n_windows or 1)
+        first = panel.lengths - horizon - (counts - 1) * step  # [S] first forecast row
+        _check_long_enough(panel, schema, counts[0], step)
+    else:
+        before = (np.zeros(panel.n_series, dtype=np.int64) if start == EARLIEST else
+                  panel.rows_before(panel.on_axis(start, f"{caller}: start")))
+        first = np.maximum(lookback, before)  # [S] first forecast row
+        counts = np.maximum((panel.lengths - first - horizon) // step + 1, 0)
+        if n_windows is not None:
+            counts = np.minimum(counts, n_windows)
+        if start == EARLIEST:  # the last horizon at the series' end
+            first = panel.lengths - horizon - (np.maximum(counts, 1) - 1) * step
+        _note_without_windows(panel, schema, counts, start, caller)
+    series = np.repeat(np.arange(panel.n_series), counts)  # [N] of each window
+    number = np.arange(len(series)) - np.repeat(np.cumsum(counts) - counts, counts)
+    first_ahead = panel.bounds[series] + first[series] + number * step  # [N] first forecast row
+    past = panel.values[first_ahead[:, None] - lookback + np.arange(lookback)]  # [N, L, C]
+    coming = panel.values[first_ahead[:, None] + np.arange(horizon)]  # [N, H, C]
+    ids = np.asarray(panel.series_ids, dtype=object)[series].tolist()
+    n_past = len(schema.columns) - schema.n_future
+    static = None if panel.static is None else panel.static.iloc[series]
+    return Origins(History(past, panel.time_at(first_ahead - 1), ids, static),
+                   coming[..., n_past:] if schema.n_future else None,
+                   coming[..., :schema.n_targets], number)
+
+
+EARLIEST = "earliest"  # `backtest(start=)`: every window each series' length allows
+
+
+def _check_long_enough(panel: Panel, schema: Schema, n_windows: int, step: int) -> None:
+    need = schema.lookback + schema.horizon + (n_windows - 1) * step
     short = np.flatnonzero(panel.lengths < need)
     if len(short):
         rows = {panel.series_ids[s]: int(panel.lengths[s]) for s in short[:5]}
@@ -238,31 +280,27 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int, step: int)
                  else f"these series have fewer (id: rows): {rows}")
         raise DataError(f"backtest: {n_windows} windows {step} rows apart need {need} rows per "
                         f"series (lookback + horizon + (n_windows - 1) * step), and {which}; "
-                        "pass more rows, or lower n_windows or step.")
-    back = (np.arange(n_windows)[::-1] * step + horizon)  # [K] rows from each series' end
-    first_ahead = (panel.bounds[1:, None] - back).ravel()  # [S * K] first row of each horizon
-    past = panel.values[first_ahead[:, None] - lookback + np.arange(lookback)]  # [N, L, C]
-    coming = panel.values[first_ahead[:, None] + np.arange(horizon)]  # [N, H, C]
-    ids = np.repeat(np.asarray(panel.series_ids, dtype=object), n_windows).tolist()
-    n_past = len(schema.columns) - schema.n_future
-    static = None if panel.static is None else panel.static.iloc[
-        np.repeat(np.arange(panel.n_series), n_windows)]
-    return Origins(History(past, panel.time_at(first_ahead - 1), ids, static),
-                   coming[..., n_past:] if schema.n_future else None,
-                   coming[..., :schema.n_targets])
+                        "pass more rows, lower n_windows or step, or pass start= to forecast "
+                        "each series from a time on, as its length allows.")
 
 
-def whole_horizons(frame: pd.DataFrame, schema: Schema, caller: str) -> int:
-    """How many horizons, `horizon` rows apart, follow the first `lookback` rows of each series
-    of `frame` (its shortest series decides): the windows `score` forecasts."""
-    shortest = int(read_panel(frame, schema, caller, lookback_rows=False,
-                              notes=False).lengths.min())  # the backtest that follows notes
+def _note_without_windows(panel: Panel, schema: Schema, counts: np.ndarray, start,
+                          caller: str) -> None:
+    """Refuse a `start` that leaves no window, and name the series it leaves without one."""
     need = schema.lookback + schema.horizon
-    if shortest < need:
-        raise DataError(f"{caller}: each series needs lookback + horizon = {need} rows (a "
-                        f"history and what followed it), and the shortest has {shortest}; pass "
-                        f"more rows (with TimeSeriesSplit: fewer splits, or test_size={need}).")
-    return (shortest - need) // schema.horizon + 1
+    after = "" if start == EARLIEST else f" after start={start!r}"
+    if not counts.any():
+        hint = (f" (with TimeSeriesSplit: fewer splits, or test_size={need})"
+                if caller == "score" else "")
+        raise DataError(f"{caller}: no series has a whole horizon{after} with lookback rows "
+                        f"before it (lookback + horizon = {need} rows); pass more rows"
+                        f"{', or an earlier start' if after else ''}{hint}.")
+    empty = np.flatnonzero(counts == 0)
+    if len(empty):
+        log.warning(f"{caller}: {len(empty)} of {panel.n_series} series have no whole horizon"
+                    f"{after} with lookback rows before it (lookback + horizon = {need} rows), "
+                    f"such as '{panel.series_ids[empty[0]]}' ({int(panel.lengths[empty[0]])} "
+                    "rows); they are left out.")
 
 
 def refit_every(refit) -> int:

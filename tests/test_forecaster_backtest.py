@@ -192,12 +192,49 @@ def test_score_is_the_r2_of_every_whole_horizon_after_the_lookback(model, frame)
     assert model.score(later) == pytest.approx(expected)
     with pytest.raises(DataError, match="need 204 rows per series"):
         model.backtest(later, n_windows=13)  # 12 are all there are
-    with pytest.raises(DataError, match=r"^score: each series needs lookback \+ horizon = 60 rows"
-                       r" .* the shortest has 50; pass more rows \(with TimeSeriesSplit: fewer"
-                       r" splits, or test_size=60\)\.$"):
+    with pytest.raises(DataError, match=r"^score: no series has a whole horizon with lookback "
+                       r"rows before it \(lookback \+ horizon = 60 rows\); pass more rows "
+                       r"\(with TimeSeriesSplit: fewer splits, or test_size=60\)\.$"):
         model.score(frame.iloc[:50])
     with pytest.raises(NotFittedError):
         clone(model).score(frame)
+
+
+def test_a_ragged_panel_is_backtested_from_a_start_as_each_series_allows(caplog):
+    """From `start` on, each series gets the windows its rows allow, and a series with none is
+    left out by name; score scores every series on its own whole horizons."""
+    rng = np.random.default_rng(0)
+    lengths = {"long": 150, "short": 60, "late": 100, "tiny": 20}
+    ragged = pd.concat([pd.DataFrame({"unique_id": name, "y": rng.normal(size=n).cumsum(),
+                                      "ds": pd.date_range(end="2021-06-01", periods=n)})
+                        for name, n in lengths.items()])
+    model = forecast.Forecaster(lookback=24, horizon=6, hidden_size=8, max_epochs=1,
+                                val_size=6).fit(ragged[ragged.unique_id != "tiny"])
+    with caplog.at_level("WARNING", logger="forecast"):
+        cv = model.backtest(ragged, start="2021-04-01", step=6)
+    assert "1 of 4 series have no whole horizon after start='2021-04-01'" in caplog.text
+    assert "such as 'tiny' (20 rows); they are left out" in caplog.text
+    cutoffs = cv.groupby("unique_id").cutoff.agg(["min", "count"])
+    # long and late forecast 2021-04-01 on (62 days: 10 whole horizons); short from its 25th day
+    assert cutoffs.loc["long", "min"] == cutoffs.loc["late", "min"] == pd.Timestamp("2021-03-31")
+    assert cutoffs.loc["short", "min"] == pd.Timestamp("2021-04-26")
+    assert cutoffs["count"].to_dict() == {"late": 60, "long": 60, "short": 36}
+    assert (cv.groupby("unique_id").ds.min() >= pd.Timestamp("2021-04-01")).all()
+    first = model.backtest(ragged, start="2021-04-01", step=6, n_windows=2)
+    assert first.groupby("unique_id").size().to_dict() == {"late": 12, "long": 12, "short": 12}
+    earliest = model.backtest(ragged, start="earliest", step=6)  # ends at each series' end
+    assert earliest.groupby("unique_id").size().to_dict() == {"late": 72, "long": 126,
+                                                              "short": 36}
+    assert (earliest.groupby("unique_id").ds.max() == pd.Timestamp("2021-06-01")).all()
+    scored = [r2_score(rows["y-actual"], rows["y"]) for _, rows
+              in earliest.groupby("unique_id", sort=False)]
+    assert model.score(ragged) == pytest.approx(np.mean(scored))  # not just the shortest's
+    refitted = model.backtest(ragged[ragged.unique_id != "tiny"], start="2021-05-20", step=6,
+                              refit=True)  # window k of every series by one clone
+    assert len(refitted) == 3 * 2 * 6 and refitted.cutoff.nunique() == 2
+    with pytest.raises(ConfigError, match=r"^backtest: start: '2021-04-01 00:00\+02:00' has a "
+                                          r"UTC offset, but the data's times have no timezone"):
+        model.backtest(ragged, start="2021-04-01 00:00+02:00")
 
 
 def test_score_of_a_long_frame_is_the_mean_over_its_series_not_pooled():

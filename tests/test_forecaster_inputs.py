@@ -223,7 +223,7 @@ def test_future_rows_left_in_a_filled_history_are_named(int_ids, caplog):
     with caplog.at_level("WARNING", logger="forecast"):
         model.score(with_future)  # scored as actuals: said once, not by score and backtest
     (warned,) = [r.getMessage() for r in caplog.records if "without a value" in r.getMessage()]
-    assert warned.startswith("backtest: column 'y' of series '101'")
+    assert warned.startswith("score: column 'y' of series '101'")
     caplog.clear()
     with caplog.at_level("WARNING", logger="forecast"):
         model.predict(frame)

@@ -11,6 +11,8 @@ import pandas as pd
 from forecast.data.timeaxis import (
     as_ticks,
     fixed_step,
+    in_zone,
+    naive,
     offset_grid,
     series_time,
     timestamp_tick,
@@ -85,6 +87,13 @@ class Panel:
         grid, second = self._calendar_grid  # step k > 0 of series s: grid[second[s] + k - 1]
         later = grid[np.maximum(second[series] + steps - 1, 0)]
         return to_index(np.where(steps > 0, later, first[series]), unit)
+
+    def on_axis(self, date, key: str):
+        """`date` (of the setting `key`: a time, or an integer step) as the panel holds its
+        times (see `timeaxis.naive`)."""
+        if not isinstance(self.start, pd.DatetimeIndex):
+            return int(date)
+        return naive(pd.DatetimeIndex([in_zone(date, self.tz, key)]), self.freq)[0]
 
     def rows_before(self, stamp) -> np.ndarray:
         """[S] rows of each series that lie before `stamp` (a timestamp, or an integer step)."""

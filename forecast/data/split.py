@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.data.timeaxis import naive
+from forecast.data.timeaxis import in_zone
 from forecast.errors import ConfigError, DataError
 
 PARTS = ("train", "val", "test")
+DATES_KEY = "data.split.dates"
 
 # TSLib's Dataset_ETT_hour / Dataset_ETT_minute: 12 months train, 4 val, 4 test, of 30 days.
 PRESETS = {
@@ -104,7 +105,7 @@ class Split:
     def borders_for(self, time: pd.Index) -> tuple[int, int, int]:
         """Row borders (train_end, val_end, test_end) of one series with timestamps `time`."""
         table = self.table(np.array([len(time)]), lambda d: np.array([time.searchsorted(
-            _in_zone(d, time.tz) if isinstance(time, pd.DatetimeIndex) else int(d))]))
+            in_zone(d, time.tz, DATES_KEY) if isinstance(time, pd.DatetimeIndex) else int(d))]))
         check_borders(table, np.array([len(time)]), ("series",), self)
         return tuple(int(b) for b in table[0])
 
@@ -116,28 +117,6 @@ class Split:
         if borders is not None:
             return borders[1] > borders[0], borders[2] > borders[1]
         return self.val > 0, self.test > 0
-
-
-def _in_zone(date, tz) -> pd.Timestamp:
-    """A date of `data.split.dates` in the data's timezone `tz` (None: naive data): a date
-    without a UTC offset is read on the data's own clock, one with an offset is that instant."""
-    stamp = pd.Timestamp(date)
-    if stamp.tz is None:
-        return stamp if tz is None else stamp.tz_localize(tz, ambiguous=True,
-                                                          nonexistent="shift_forward")
-    if tz is None:
-        raise ConfigError(f"data.split.dates: '{date}' has a UTC offset, but the data's times "
-                          "have no timezone; give the date without its offset, on the data's "
-                          "clock.")
-    return stamp.tz_convert(tz)
-
-
-def _on_axis(date, panel) -> object:
-    """A date of `data.split.dates` as `panel` holds its times (see `timeaxis.naive`), or an
-    integer step."""
-    if not isinstance(panel.start, pd.DatetimeIndex):
-        return int(date)
-    return naive(pd.DatetimeIndex([_in_zone(date, panel.tz)]), panel.freq)[0]
 
 
 def _rows(value: float, n: np.ndarray) -> np.ndarray:
@@ -165,6 +144,7 @@ def check_borders(table: np.ndarray, lengths: np.ndarray, series_ids, split: Spl
 
 def split_borders(split: Split, panel) -> np.ndarray:
     """Borders of every series of a `Panel`: [S, 3] rows relative to each series' first row."""
-    table = split.table(panel.lengths, lambda d: panel.rows_before(_on_axis(d, panel)))
+    table = split.table(panel.lengths,
+                        lambda d: panel.rows_before(panel.on_axis(d, DATES_KEY)))
     check_borders(table, panel.lengths, panel.series_ids, split)
     return table

@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from forecast.errors import ConfigError
+
 _NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}  # nanoseconds per tick of each unit
 _NS_PER_DAY = 86_400 * 10**9
 _UNDER_A_DAY = pd.Timedelta(hours=23)  # a local day may last 23 hours
@@ -99,6 +101,19 @@ def localized(time: pd.Index, tz: str | None, freq: str | int) -> pd.Index:
         return time.tz_localize("UTC").tz_convert(tz)
     return time.tz_localize(tz, ambiguous=np.zeros(len(time), dtype=bool),
                             nonexistent="shift_forward")
+
+
+def in_zone(date, tz: str | None, key: str) -> pd.Timestamp:
+    """`date` (of the setting `key`) in the data's timezone `tz` (None: naive data): a date
+    without a UTC offset is read on the data's own clock, one with an offset is that instant."""
+    stamp = pd.Timestamp(date)
+    if stamp.tz is None:
+        return stamp if tz is None else stamp.tz_localize(tz, ambiguous=True,
+                                                          nonexistent="shift_forward")
+    if tz is None:
+        raise ConfigError(f"{key}: '{date}' has a UTC offset, but the data's times have no "
+                          "timezone; give the date without its offset, on the data's clock.")
+    return stamp.tz_convert(tz)
 
 
 def wall_clock(time: pd.Index, tz: str | None, freq: str | int) -> pd.Index:
