@@ -65,9 +65,9 @@ class ForecastModule(pl.LightningModule):
     training item may be a list of batches (`WindowDataModule(steps_per_execution=K)`): one
     optimiser step each (up to `max_steps`), in one Lightning step, whose own cost (fetching,
     hooks, progress tracking) then falls on K steps. The LR scheduler steps after every epoch
-    (a ReduceLROnPlateau on `val_loss`). Clipping is the module's, so
-    `Trainer(gradient_clip_val=)` and `Trainer(accumulate_grad_batches=)` are refused by
-    Lightning.
+    (a ReduceLROnPlateau on `val_loss`). Clipping is the module's: `Trainer(gradient_clip_val=)`
+    replaces its setting (`configure_callbacks`), and `Trainer(accumulate_grad_batches=)` is
+    refused.
 
     Logs `train_loss_epoch` and `val_loss`, `val_mse`, `val_mae` per epoch on the scaled horizon
     forecast (the quantity early stopping watches; means over all windows), and
@@ -164,6 +164,28 @@ class ForecastModule(pl.LightningModule):
         if self._fit_started is None:
             return self.fit_seconds_before
         return self.fit_seconds_before + time.perf_counter() - self._fit_started
+
+    def configure_callbacks(self):
+        """No callbacks: the earliest hook, before Lightning refuses `Trainer(gradient_clip_val=)`
+        for manual optimisation, takes the Trainer's clipping over as the module's own (it
+        replaces the module's), and refuses `accumulate_grad_batches` in one line."""
+        trainer = self.trainer
+        if trainer.gradient_clip_val is not None:
+            value, algorithm = trainer.gradient_clip_val, trainer.gradient_clip_algorithm
+            algorithm = GradClipAlgorithmType(algorithm or "norm").value
+            check_clipping(value, algorithm)
+            log.info(f"ForecastModule clips the gradients itself: Trainer(gradient_clip_val="
+                     f"{value}, gradient_clip_algorithm={algorithm!r}) replaces its "
+                     f"gradient_clip_val={self.gradient_clip_val}.")
+            self.gradient_clip_val, self.gradient_clip_algorithm = value, algorithm
+            self.hparams.update(gradient_clip_val=value, gradient_clip_algorithm=algorithm)
+            trainer.gradient_clip_val = trainer.gradient_clip_algorithm = None
+        if trainer.accumulate_grad_batches != 1:
+            raise ConfigError(f"Trainer(accumulate_grad_batches={trainer.accumulate_grad_batches}"
+                              "): ForecastModule steps its optimiser itself, once per batch; "
+                              "raise the batch size instead (WindowDataModule(batch_size=), "
+                              "data.batch_size), with the learning rate if need be.")
+        return []
 
     def on_fit_start(self) -> None:
         self._fit_started = time.perf_counter()

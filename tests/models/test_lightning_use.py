@@ -3,6 +3,7 @@ checkpoints that rebuild both, Lightning's Tuner, overfit_batches, a net that is
 bf16 predictions."""
 
 import copy
+from functools import partial
 
 import numpy as np
 import pytest
@@ -103,10 +104,34 @@ def test_the_tuner_scales_the_batch_size_and_refuses_the_lr_finder():
         Tuner(trainer()).lr_find(module(dm), datamodule=dm, num_training=5)
 
 
+@pytest.mark.parametrize("clip", [None, 0.25])
+def test_the_trainers_gradient_clipping_becomes_the_modules(clip):
+    """Lightning clips only under automatic optimisation; the module takes the Trainer's
+    setting over (SGD at lr 1 moves each weight by its clipped gradient at most)."""
+    dm = WindowDataModule(frame=sine_frame(n_steps=300).assign(y=lambda d: d.y * 100),
+                          lookback=12, horizon=3, scaler="none")
+    torch.manual_seed(0)
+    sgd = ForecastModule(ManyToOne(**dm.dims, hidden_size=8), gradient_clip_val=None,
+                         optimizer=partial(torch.optim.SGD, lr=1.0))
+    before = [p.detach().clone() for p in sgd.parameters()]
+    trainer(max_steps=1, gradient_clip_val=clip,
+            gradient_clip_algorithm=clip and "value").fit(sgd, dm)
+    moved = max((p - b).abs().max().item() for p, b in zip(sgd.parameters(), before,
+                                                               strict=True))
+    if clip is None:
+        assert moved > 1  # the gradients are large: clipping shows
+    else:
+        assert moved == pytest.approx(clip, rel=1e-5)
+        assert (sgd.gradient_clip_val, sgd.hparams.gradient_clip_algorithm) == (clip, "value")
+
+
 def test_overfit_batches_and_a_plain_module_get_one_clear_error():
     dm = datamodule()
     with pytest.raises(ConfigError, match=r"^trainer.overfit_batches: .*limit_train_batches=N"):
         trainer(overfit_batches=2).fit(module(dm), dm)
+    with pytest.raises(ConfigError, match=r"^Trainer\(accumulate_grad_batches=4\): .*raise the "
+                                          r"batch size"):
+        trainer(accumulate_grad_batches=4).fit(module(dm), dm)
     with pytest.raises(ConfigError, match=r"^ForecastModule: net must be a .*ForecastNet.* got "
                                           r"Linear"):
         ForecastModule(nn.Linear(12, 3))
