@@ -413,20 +413,22 @@ class Forecaster(BaseEstimator):
         and step (the horizon, or `n` where more): add the known-future columns and pass it as
         `future=` (NeuralForecast's `make_future_dataframe`)."""
         self._check_fitted()
-        schema, history = self.schema_, self._history(X)
+        schema, history = self.schema_, self._history(X, notes=False)  # predict's to give
         steps = max(self._check_steps(n, None), schema.horizon)
         times = forecast_grid(history.ends, schema.freq, 1, steps)[:, 1:]  # after each end
         empty = np.zeros((len(history.ids), steps, 0), dtype=np.float32)
         frame = forecast_frame(empty, times, history.ids, schema, [])
         return frame if schema.id_col is not None else frame.reset_index()
 
-    def _history(self, X: pd.DataFrame | None) -> History:
-        """The history to forecast from: X checked, or the end of the training data."""
+    def _history(self, X: pd.DataFrame | None, notes: bool = True) -> History:
+        """The history to forecast from: X checked (`notes`: warning about its rows and new
+        series), or the end of the training data."""
         if X is None:
             return History(self.history_, self.history_end_, self.schema_.series_ids,
                            self.static_)
-        history = read_history(self._flat(X), self.schema_)
-        _note_new_series(history.ids, self.schema_.series_ids)
+        history = read_history(self._flat(X), self.schema_, notes)
+        if notes:
+            _note_new_series(history.ids, self.schema_.series_ids)
         return history
 
     def _flat(self, X):

@@ -106,20 +106,22 @@ class History:
 
 
 # -- reading a history ---------------------------------------------------------------------------
-def read_history(frame: pd.DataFrame, schema: Schema) -> History:
-    """Validate `frame` as the training frame was validated, and take each series' tail.
+def read_history(frame: pd.DataFrame, schema: Schema, notes: bool = True) -> History:
+    """Validate `frame` as the training frame was validated, and take each series' tail
+    (`notes`: with the warnings about its rows, which `predict` gives and `future_frame`, read
+    before it, leaves to it).
 
     Raises DataError for a frame of the other form (wide vs long), missing columns, too few rows
     per series, a different frequency, and everything `build_panel` rejects in training.
     """
     try:
-        panel = read_panel(frame, schema)
+        panel = read_panel(frame, schema, notes=notes)
     except DataError as error:  # perhaps in rows before those the forecast reads
         rows = _rows_read(frame, schema)
         if rows is frame:
             raise
         try:
-            panel = read_panel(rows, schema)
+            panel = read_panel(rows, schema, notes=notes)
         except DataError:
             raise error from None  # it names the row of the frame given
     lookback, ends = schema.lookback, panel.bounds[1:]

@@ -88,6 +88,12 @@ def test_a_new_series_named_like_a_fitted_one_is_warned_of(long_fitted, caplog):
         assert caplog.records[0].getMessage() == (
             f"predict: series '{typo}' was not in the fit, so it is scaled on its own lookback "
             "rows, not as 'y1' was; did you mean 'y1'?")
+    caplog.clear()
+    typo = long[long.unique_id == "y1"].assign(unique_id="Y1")
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        rows = model.future_frame(typo)  # the rows predict reads: predict says it, once
+        model.predict(typo)
+    assert len(rows) == model.horizon and len(caplog.records) == 1
 
 
 def test_integer_time_axis_forecasts_the_next_steps():
