@@ -154,7 +154,8 @@ class WindowDataModule(pl.LightningDataModule):
         panel = build_panel(frame, **self.columns)
         note_row_numbers(frame, panel, self.columns["time_col"])
         borders = split_borders(self.split, panel)  # [S, 3]
-        check_enough_rows(panel.lengths, borders, self.spec, panel.series_ids)
+        check_enough_rows(panel.lengths, borders, self.spec, panel.series_ids,
+                          panel.id_col)
         values = panel.values  # [T, C] float32, owned by the panel: scaled in place below
         if self._restored is None:
             self.scaler.fit(values, panel.bounds, borders[:, 0])

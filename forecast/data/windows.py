@@ -8,11 +8,16 @@ starts is kept), `window_view` is a zero-copy strided view, and batches are gath
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from forecast.errors import ConfigError, DataError, is_positive_int
+
+log = logging.getLogger(__name__)
+LEFT_OUT = {"train": "still scaled on their training rows and forecast, not trained on",
+            "val": "not validated on", "test": "not tested on"}
 
 
 @dataclass(frozen=True)
@@ -120,15 +125,19 @@ def window_starts(bounds: np.ndarray, part_borders: np.ndarray, spec: WindowSpec
 
 
 def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec,
-                      series_ids) -> None:
-    """Raise a DataError naming the first series/part that yields no window (an empty part,
-    as a test part of size 0 when fitting for production, is allowed)."""
+                      series_ids, id_col: str | None = None) -> None:
+    """Raise a DataError naming the series shorter than one window, or the first part the
+    split asks for that yields no window in any series (an empty part, as a test part of size
+    0 when fitting for production, is allowed). A part too short in some series only leaves
+    them without its windows, with a warning."""
     short = np.flatnonzero(lengths < spec.length)
     need = f"lookback + horizon = {spec.lookback} + {spec.horizon}"
+    drop = ("" if id_col is None else
+            f"df[df.groupby('{id_col}')['{id_col}'].transform('size') >= {spec.length}]")
     if len(short) == 1:
         s = int(short[0])
         who = _where(series_ids, s) or " the series"
-        drop = (f"drop it (keep the series of {spec.length} rows or more), "
+        drop = (f"drop it ({drop or f'keep the series of {spec.length} rows or more'}), "
                 if len(series_ids) > 1 else "")
         raise DataError(f"data:{who} has {lengths[s]} rows, fewer than {need}; {drop}use a "
                         "shorter data.lookback or data.horizon, or more data.")
@@ -136,21 +145,26 @@ def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec
         listed = {str(series_ids[s]): int(lengths[s]) for s in short[:5]}
         raise DataError(f"data: {len(short)} of {len(series_ids)} series have fewer rows than "
                         f"{need} (id: rows, the first {len(listed)}) {listed}; drop them "
-                        f"(keep the series of {spec.length} rows or more), use a shorter "
-                        "data.lookback or data.horizon, or give them more data.")
+                        f"({drop or f'keep the series of {spec.length} rows or more'}), use a "
+                        "shorter data.lookback or data.horizon, or give them more data.")
     starts = np.concatenate([np.zeros((len(borders), 1), np.int64), borders[:, :2]], axis=1)
     rows = borders - np.maximum(starts - spec.lookback, 0)  # rows a part's windows can use
-    too_short = (borders > starts) & (rows < spec.length)
-    if too_short.any():
-        s, p = (int(i) for i in np.argwhere(too_short)[0])
-        name = ("train", "val", "test")[p]
+    asked = borders > starts
+    too_short = asked & (rows < spec.length)
+    for p, name in enumerate(("train", "val", "test")):
+        if not too_short[:, p].any():
+            continue
+        s = int(np.argmax(too_short[:, p]))
         where = f"{_where(series_ids, s)}:" if len(series_ids) > 1 else ""
-        raise DataError(f"data:{where} the {name} part (rows {starts[s, p]}.."
-                        f"{borders[s, p]} of the series) is too short for one window of "
-                        f"{spec.length} rows (lookback + horizon); change data.split or use a "
-                        "shorter lookback/horizon.")
-
-
+        part = (f"the {name} part (rows {starts[s, p]}..{borders[s, p]} of the series) is too "
+                f"short for one window of {spec.length} rows (lookback + horizon)")
+        if too_short[:, p].sum() == asked[:, p].sum():  # no window of the part anywhere
+            raise DataError(f"data:{where} {part}; change data.split or use a shorter "
+                            "lookback/horizon.")
+        log.warning(f"data: {too_short[:, p].sum()} of {len(series_ids)} series give no {name} "
+                    f"window, such as{where[:-1]}: {part}. They are left out of the {name} "
+                    f"windows ({LEFT_OUT[name]}); a shorter lookback or horizon, or another "
+                    "data.split, gives them some.")
 def _where(series_ids, s: int) -> str:
     return "" if len(series_ids) == 1 else f" series '{series_ids[s]}'"
 

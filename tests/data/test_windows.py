@@ -151,3 +151,27 @@ def test_every_short_series_is_counted_and_the_first_named():
     with pytest.raises(DataError, match=r"^data: series 'b' has 5 rows, fewer than lookback "
                                         r"\+ horizon = 8 \+ 3; drop it \(keep the series of 11 "):
         check_enough_rows(lengths[:3], borders[:3], WindowSpec(lookback=8, horizon=3), list("abc"))
+    with pytest.raises(DataError, match=r"drop it \(df\[df.groupby\('store'\)\['store'\]"
+                                        r"\.transform\('size'\) >= 11\]\)"):
+        check_enough_rows(lengths[:3], borders[:3], WindowSpec(lookback=8, horizon=3),
+                          list("abc"), id_col="store")
+
+
+def test_a_part_too_short_in_some_series_only_leaves_them_without_its_windows(caplog):
+    """A panel refuses a part only where no series has a window of it; series whose part is
+    too short are named, and give no window of it."""
+    lengths = np.array([40, 12, 40])
+    borders = np.stack([lengths - 8, lengths - 4, lengths], axis=1)  # b: train rows 0..4
+    spec = WindowSpec(lookback=8, horizon=3)
+    with caplog.at_level("WARNING", logger="forecast"):
+        check_enough_rows(lengths, borders, spec, list("abc"))
+    assert caplog.text.count("give no") == 2  # b has neither train nor val windows
+    assert "give no val window, such as series 'b'" in caplog.text
+    assert ("data: 1 of 3 series give no train window, such as series 'b': the train part "
+            "(rows 0..4 of the series) is too short for one window of 11 rows") in caplog.text
+    starts = window_index(np.r_[0, np.cumsum(lengths)],
+                          np.stack([np.zeros(3, np.int64), borders[:, 0]], axis=1), spec).starts()
+    assert not ((starts >= 40) & (starts < 52)).any()  # none of b's rows start a window
+    with pytest.raises(DataError, match=r"^data: series 'a': the train part .* too short"):
+        check_enough_rows(np.array([12, 12]), np.array([[4, 8, 12], [4, 8, 12]]), spec,
+                          list("ab"))
