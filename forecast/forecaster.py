@@ -569,10 +569,11 @@ class Forecaster(BaseEstimator):
         shape = (-1, schema.horizon, len(schema.targets))
         actual = cv[[f"{target}-actual" for target in schema.targets]].to_numpy().reshape(shape)
         forecast = cv[schema.targets].to_numpy().reshape(shape)
-        series = (np.zeros(len(actual), dtype=np.int64) if schema.id_col is None else
-                  pd.factorize(cv[schema.id_col].to_numpy()[::schema.horizon])[0])
-        measure = getattr(metrics, metric)
-        return float(np.mean(measure(actual, forecast, groups=series)))
+        series, names = ((np.zeros(len(actual), dtype=np.int64), ["the series"])
+                         if schema.id_col is None else
+                         pd.factorize(cv[schema.id_col].to_numpy()[::schema.horizon]))
+        return _mean_over_series(getattr(metrics, metric)(actual, forecast, groups=series),
+                                 list(names), metric)
 
     def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,
                           times: np.ndarray, every: int, level) -> tuple[np.ndarray, list[str]]:
@@ -710,6 +711,21 @@ def _note_new_series(ids: list[str], fitted: list[str]) -> None:
             return
     log.info(f"predict: {len(new)} series not in the fit (e.g. '{min(new)}'), each scaled on its "
              "own lookback rows.")
+
+
+def _mean_over_series(scores: np.ndarray, names: list, metric: str) -> float:
+    """The mean of the series' `scores`, leaving out those the metric cannot score (MAPE of a
+    series whose actuals are all zero), by name."""
+    undefined = np.flatnonzero(np.isnan(scores))
+    if len(undefined) == len(scores):
+        raise DataError(f"score: {metric} is undefined for every series scored (such as "
+                        f"'{names[0]}': MAPE needs actuals that are not zero); score by "
+                        "metric='smape' or 'mae' instead.")
+    if len(undefined):
+        log.warning(f"score: {metric} is undefined for {len(undefined)} of {len(scores)} series "
+                    f"(such as '{names[undefined[0]]}', whose actuals are all zero); they are left "
+                    "out of the mean.")
+    return float(np.nanmean(scores))
 
 
 def _note_unseen_series(ids: pd.Series, schema: Schema) -> None:

@@ -13,6 +13,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
 
 import forecast
+from forecast import metrics
 from forecast.data.synthetic import sine_frame
 from forecast.errors import ConfigError, DataError
 
@@ -235,6 +236,27 @@ def test_a_ragged_panel_is_backtested_from_a_start_as_each_series_allows(caplog)
     with pytest.raises(ConfigError, match=r"^backtest: start: '2021-04-01 00:00\+02:00' has a "
                                           r"UTC offset, but the data's times have no timezone"):
         model.backtest(ragged, start="2021-04-01 00:00+02:00")
+
+
+def test_a_series_a_metric_cannot_score_is_left_out_by_name(caplog):
+    rng = np.random.default_rng(1)
+    values = {"a": rng.normal(size=80).cumsum() + 50, "zeros": np.zeros(80),
+              "b": rng.normal(size=80).cumsum() + 50}
+    panel = pd.concat([pd.DataFrame({"unique_id": k, "y": v,
+                                     "ds": pd.date_range("2021-01-01", periods=80, freq="D")})
+                       for k, v in values.items()])
+    model = forecast.Forecaster(lookback=12, horizon=4, hidden_size=8, max_epochs=1).fit(panel)
+    with caplog.at_level("WARNING", logger="forecast"):
+        mape = model.score(panel, metric="mape")
+    assert ("score: mape is undefined for 1 of 3 series (such as 'zeros', whose actuals are "
+            "all zero); they are left out of the mean") in caplog.text
+    cv = model.backtest(panel, start="earliest")
+    each = [metrics.mape(rows[["y-actual"]].to_numpy()[None], rows[["y"]].to_numpy()[None])
+            for name, rows in cv.groupby("unique_id") if name != "zeros"]
+    assert mape == pytest.approx(np.mean(each))
+    with pytest.raises(DataError, match=r"^score: mape is undefined for every series scored "
+                                        r"\(such as 'zeros'.*metric='smape' or 'mae'"):
+        model.score(panel[panel.unique_id == "zeros"], metric="mape")
 
 
 def test_score_of_a_long_frame_is_the_mean_over_its_series_not_pooled():
