@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -27,6 +31,8 @@ from forecast.data.timeaxis import wall_clock
 from forecast.data.windows import WindowSpec, check_enough_rows, gather_windows, window_index
 from forecast.errors import ConfigError, DataError, is_positive_int
 from forecast.metrics import naive_scale
+
+log = logging.getLogger(__name__)
 
 
 class WindowDataModule(pl.LightningDataModule):
@@ -135,12 +141,12 @@ class WindowDataModule(pl.LightningDataModule):
         self.on_device, self.seed = on_device, seed
         # What `load_from_checkpoint(path, frame=...)` rebuilds this module with (plain data:
         # the frame is not saved, a path is).
-        self.save_hyperparameters(
-            {"path": None if path is None else str(path), "read_options": self.read_options,
-             **self.columns, "lookback": lookback, "horizon": horizon, "stride": stride,
+        self.save_hyperparameters(checkpoint_plain(
+            {"path": _full_path(path), "read_options": self.read_options, **self.columns,
+             "lookback": lookback, "horizon": horizon, "stride": stride,
              "split": asdict(self.split), "scaler": scaler, "calendar": calendar,
              "season": season, "batch_size": batch_size, "eval_batch_size": eval_batch_size,
-             "steps_per_execution": steps_per_execution, "seed": seed}, logger=False)
+             "steps_per_execution": steps_per_execution, "seed": seed}), logger=False)
         self.panel_: Panel | None = None
         self.static_encoder_: StaticEncoder | None = None
         self._restored: dict | None = None  # a checkpoint's scaler, applied by setup()
@@ -364,6 +370,37 @@ def _as_split(split) -> Split:
         raise ConfigError(f"data.split: expected fractions, borders, dates or a preset name, "
                           f"got {split!r}.")
     return Split(**(split or {}))
+
+
+def checkpoint_plain(values: dict) -> dict:
+    """`values` as a checkpoint holds them for loading without pickle (`weights_only`):
+    timestamps as ISO text, numpy numbers as Python's; a value of another kind (a dtype in
+    `read_options`) is left out, to be passed to `load_from_checkpoint` again."""
+    plain = {}
+    for key, value in values.items():
+        try:
+            plain[key] = json.loads(json.dumps(value, default=_plain_value))
+        except (TypeError, ValueError):
+            log.info(f"WindowDataModule: {key}={value!r} is not plain data; a checkpoint leaves "
+                     f"it out (pass {key}= to load_from_checkpoint again).")
+    return plain
+
+
+def _plain_value(value):
+    if isinstance(value, datetime.date):  # pd.Timestamp too
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _full_path(path) -> str | None:
+    """A local `path` made absolute (a checkpoint is loaded from anywhere); a URL as it is."""
+    if path is None or "://" in str(path):
+        return None if path is None else str(path)
+    return str(Path(path).resolve())
 
 
 def _names(value) -> list:

@@ -92,8 +92,9 @@ class Scaler:
     @classmethod
     def from_state_dict(cls, state: dict) -> Scaler:
         scaler = cls(state["method"])
-        scaler.center_ = np.asarray(state["center"], dtype=np.float32)
-        scaler.scale_ = np.asarray(state["scale"], dtype=np.float32)
+        scaler.center_, scaler.scale_ = (
+            np.asarray(torch.as_tensor(state[key]).cpu(), dtype=np.float32)  # cuda: map_location
+            for key in ("center", "scale"))
         return scaler
 
 

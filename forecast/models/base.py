@@ -7,6 +7,7 @@ import inspect
 import json
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,8 +51,8 @@ class ForecastNet(nn.Module):
         """{"class": "module.Class", "kwargs": {...}}, the class and arguments that build this
         network again; None where an argument is not plain data (JSON)."""
         arguments = getattr(self, "_init_arguments", None)
-        try:
-            json.dumps(arguments)
+        try:  # numpy numbers (sizes read from data) as Python's
+            arguments = json.loads(json.dumps(arguments, default=_python_number))
         except (TypeError, ValueError):
             arguments = None
         name = f"{type(self).__module__}.{type(self).__qualname__}"
@@ -83,6 +84,10 @@ class ForecastNet(nn.Module):
     def predict(self, x, x_time=None, y_time=None) -> torch.Tensor:
         """The forecast [B, H, T]."""
         return self._wrap(self._predict, x, x_time, y_time, None)
+
+    def check_trainable(self) -> None:
+        """Raise a ConfigError for options this network may be loaded with, not trained with
+        (`ForecastModule` asks)."""
 
     def target(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """What the training output is compared with (the horizon by default)."""
@@ -117,7 +122,7 @@ class ForecastNet(nn.Module):
 
 def _recording_arguments(init):
     """`init`, also keeping its arguments as `_init_arguments` (those of the outermost
-    `__init__` win: it returns last); None where it takes *args."""
+    `__init__` win: it returns last); None where it takes *args or positional-only ones."""
     signature = inspect.signature(init)
 
     @functools.wraps(init)
@@ -127,7 +132,8 @@ def _recording_arguments(init):
         bound.apply_defaults()
         arguments = {}
         for name, parameter in list(signature.parameters.items())[1:]:
-            if parameter.kind is parameter.VAR_POSITIONAL and bound.arguments.get(name):
+            if (parameter.kind is parameter.VAR_POSITIONAL and bound.arguments.get(name)
+                    or parameter.kind is parameter.POSITIONAL_ONLY):  # no keyword rebuilds it
                 arguments = None
                 break
             if parameter.kind is parameter.VAR_KEYWORD:
@@ -137,6 +143,12 @@ def _recording_arguments(init):
         self._init_arguments = arguments
 
     return __init__
+
+
+def _python_number(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value).__name__)
 
 
 def net_from_spec(spec: Mapping) -> ForecastNet:

@@ -59,8 +59,8 @@ class ManyToMany(ForecastNet):
             (one-directional: a step's output may not see the steps after it).
         dropout: between stacked layers, and on each step's output before the head.
         bidirectional: refused (see above).
-        **base: sizes and options of `ForecastNet`; `revin` and `subtract_last` are refused
-            (a window's statistics would hold the next-step targets it is trained on).
+        **base: sizes and options of `ForecastNet`; training refuses `revin` and
+            `subtract_last` (a window's statistics would hold the next-step targets).
 
     Example:
         >>> net = ManyToMany(n_inputs=1, n_targets=1, lookback=24, horizon=3)
@@ -73,12 +73,6 @@ class ManyToMany(ForecastNet):
                  **base):
         super().__init__(**base)
         check_no_bidirectional(bidirectional, "many-to-many")
-        if self.norm is not None:
-            raise ConfigError("model.revin/model.subtract_last: a many-to-many model learns the "
-                              "next value at every input step, and the window's statistics "
-                              "(mean/std, last value) are taken from those same values, so it "
-                              "would learn from what it must predict; set both false, or use a "
-                              "many-to-one, seq2seq or segment model with them.")
         if self.core_inputs != self.core_targets:
             raise ConfigError("model: a many-to-many model feeds its predictions back, so every "
                               "input channel must be a target; drop data.features.")
@@ -86,6 +80,16 @@ class ManyToMany(ForecastNet):
                                         num_layers, dropout, False, cell, nonlinearity)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, self.core_targets)
+
+    def check_trainable(self) -> None:
+        """Refuse window normalisation for training (a network saved with it still loads)."""
+        if self.norm is not None:
+            on = "model.revin" if self.norm.scale else "model.subtract_last"
+            raise ConfigError(f"{on}: a many-to-many model learns the next value at every input "
+                              "step, and the window's statistics (mean/std, last value) are "
+                              "taken from those same values, so it would learn from what it "
+                              "must predict; set model.revin and model.subtract_last false, or "
+                              "use a many-to-one, seq2seq or segment model with them.")
 
     def target(self, x, y):
         """The next value at every input step: x[:, 1:] then the first future value."""

@@ -112,6 +112,7 @@ class ForecastModule(pl.LightningModule):
                               f"predict and target are what training and forecasting call), got "
                               f"{type(net).__name__}; subclass ForecastNet and write its _forward "
                               "(see forecast/models/base.py).")
+        net.check_trainable()
         self.automatic_optimization = False
         # What `load_from_checkpoint` rebuilds the module from (the optimiser and scheduler
         # are code: a resumed fit takes them from its caller).

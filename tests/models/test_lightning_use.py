@@ -66,6 +66,34 @@ def test_a_checkpoint_rebuilds_the_module_and_the_windows(tmp_path):
     torch.testing.assert_close(torch.cat(trainer().predict(loaded, windows)), ours)
 
 
+def test_a_checkpoint_of_windows_built_from_numpy_and_pandas_values_loads(tmp_path,
+                                                                          monkeypatch):
+    """Timestamps, numpy numbers and a relative path are saved as plain data (loaded without
+    pickle); a value that is not plain data (a dtype) is left out, to be passed again."""
+    frame = sine_frame(n_steps=400)
+    frame.to_csv(tmp_path / "sine.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    dm = WindowDataModule(path="sine.csv", lookback=np.int64(12), horizon=3,
+                          read_options={"dtype": {"y": np.float32}},
+                          split={"dates": [frame.date.iloc[300], frame.date.iloc[350]]})
+    fitting = trainer(enable_checkpointing=True, default_root_dir=tmp_path)
+    fitting.fit(module(datamodule_of(dm)), dm)
+    path = fitting.checkpoint_callback.best_model_path
+    saved = torch.load(path, weights_only=True)["datamodule_hyper_parameters"]
+    assert saved["path"] == str(tmp_path / "sine.csv") and saved["lookback"] == 12
+    assert "read_options" not in saved
+    monkeypatch.chdir("/")  # loaded from elsewhere
+    windows = WindowDataModule.load_from_checkpoint(path)
+    windows.setup()
+    assert windows.borders_.tolist() == dm.borders_.tolist()
+    assert ForecastModule.load_from_checkpoint(path).net.lookback == 12
+
+
+def datamodule_of(dm: WindowDataModule) -> WindowDataModule:
+    dm.setup()
+    return dm
+
+
 class Doubled(ForecastNet):
     """A user's network whose argument (a module) is not plain data."""
 
@@ -77,11 +105,17 @@ class Doubled(ForecastNet):
         return 2 * self.inner(x[:, -self.horizon:, :self.n_targets])
 
 
+class Positional(Doubled):
+    def __init__(self, size, /, **dims):
+        super().__init__(nn.Linear(size, 1), **dims)
+
+
 def test_a_network_without_a_plain_spec_is_passed_again_on_loading(tmp_path):
     dm = datamodule()
     net = Doubled(nn.Linear(1, 1), **dm.dims)
     assert net.spec is None and ManyToOne(**dm.dims).spec["class"] == "forecast.models.heads." \
         "ManyToOne"
+    assert Positional(3, **dm.dims).spec is None  # no keyword names its first argument
     fitting = trainer(enable_checkpointing=True, default_root_dir=tmp_path)
     fitting.fit(ForecastModule(net), dm)
     path = fitting.checkpoint_callback.best_model_path
