@@ -249,8 +249,10 @@ def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",
                    for name, estimator in baselines.items()}
     del X_train, y_train, train_time
     test_starts = dm.starts_[part][all_windows(dm, part, index)]
-    forecasts = {name: [] for name in baselines}
-    for chunk in np.array_split(test_starts, -(-len(test_starts) // _windows_in_budget(dm))):
+    forecasts = {name: [np.zeros((0, dm.spec.horizon, dm.dims["n_targets"]), np.float32)]
+                 for name in baselines}
+    for chunk in np.array_split(test_starts,
+                                max(1, -(-len(test_starts) // _windows_in_budget(dm)))):
         X_test, _ = windows_at(dm, chunk)
         test_time = baseline_inputs(dm, chunk, baselines)
         for name, estimator in baselines.items():
@@ -260,19 +262,24 @@ def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",
             for name, estimator in baselines.items()]
 
 
-def training_sample(dm: WindowDataModule, seed: int = 0) -> np.ndarray:
+def training_sample(dm: WindowDataModule) -> np.ndarray:
     """Rows at which the baselines' training windows start: every training window, or, where
-    their inputs would take more than `WINDOW_BYTES`, as many drawn at random (in order)."""
+    they would take more than `WINDOW_BYTES`, as many drawn at random (in order; `dm.seed`)."""
     every = dm.starts_["train"].starts()
     most = _windows_in_budget(dm)
     if len(every) <= most:
         return every
     log.info(f"baselines: fitted on {most} of the {len(every)} training windows, drawn at "
-             f"random (their inputs would take {len(every) // most + 1}x "
-             f"{WINDOW_BYTES >> 20} MiB); raise data.stride to thin them evenly instead.")
-    return np.sort(np.random.default_rng(seed).choice(every, most, replace=False))
+             f"random (all would take {len(every) / most:.1f}x the "
+             f"{WINDOW_BYTES / 2**20:g} MiB the baselines hold); raise data.stride to thin them "
+             "evenly instead.")
+    return np.sort(np.random.default_rng(dm.seed).choice(every, most, replace=False))
 
 
 def _windows_in_budget(dm: WindowDataModule) -> int:
-    """How many windows' float32 inputs [L, C] fit in `WINDOW_BYTES`."""
-    return max(1, WINDOW_BYTES // (4 * dm.spec.lookback * dm.values_.shape[1]))
+    """How many windows fit in `WINDOW_BYTES`: their inputs [L, C] and targets [H, T] in
+    float32, and the known-future inputs of their steps [H, F] in float64."""
+    known = 0 if dm.calendar_ is None else dm.calendar_.shape[1]
+    size = (4 * dm.spec.lookback * dm.values_.shape[1]
+            + dm.spec.horizon * (4 * dm.dims["n_targets"] + 8 * known))
+    return max(1, WINDOW_BYTES // size)

@@ -61,7 +61,8 @@ def test_baselines_hold_a_bounded_share_of_the_windows_at_once(panel, monkeypatc
     a chunk at a time: the same forecasts, chunk or not."""
     estimators = {"ridge": baselines.LinearBaseline(), "naive": baselines.RepeatLast()}
     whole = run_baselines(estimators, panel)
-    monkeypatch.setattr(forecast.evaluate, "WINDOW_BYTES", 4 * 24 * 1 * 50)  # 50 windows
+    size = 4 * 24 * 1 + 4 * 12 * 1  # float32 inputs [L, C] and targets [H, T] of a window
+    monkeypatch.setattr(forecast.evaluate, "WINDOW_BYTES", size * 50)  # 50 windows
     every = panel.starts_["train"].starts()
     drawn = forecast.evaluate.training_sample(panel)
     assert len(drawn) == 50 < len(every) and set(drawn) <= set(every)
