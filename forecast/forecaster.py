@@ -504,10 +504,11 @@ class Forecaster(BaseEstimator):
         `refit=False` forecasts every window with this fitted model: cutoffs inside the rows it
         was fitted on score it on data it has seen. `refit=True` forecasts each window with a
         clone of this estimator (the same parameters and seed) fitted on X's rows up to the
-        window's cutoff (the k-th windows of all series by one clone, each series up to its own
-        k-th cutoff); `refit=k` refits before every k-th window, the earliest first, and
-        forecasts the windows between with the latest clone (one fit per k windows). With a
-        refit, this estimator need not be fitted: X is then read as `fit` reads it.
+        window's cutoff time, every series' rows up to that time (one fit per distinct cutoff;
+        series with too few rows by then to train on are left out of that fit);
+        `refit=k` refits at every k-th distinct cutoff, the earliest first, and forecasts the
+        windows between with the latest clone. With a refit, this estimator need not be fitted:
+        X is then read as `fit` reads it.
 
         Returns:
             `horizon` rows per window: `[id,] cutoff, time`, the forecast columns of `predict`
@@ -533,6 +534,11 @@ class Forecaster(BaseEstimator):
             self._note_in_sample(origins.history)
             values, names = self._columns(origins.history, times, origins.ahead, level)
         return backtest_frame(values, origins, times[:, schema.lookback:], schema, names)
+
+    def _rows_to_fit(self) -> int:
+        """The rows a series needs to give a training window beside its validation part."""
+        validation = self.val_size if self.val_size >= 1 else 0
+        return self.lookback + self.horizon + int(validation)
 
     def _note_in_sample(self, history: History) -> None:
         """Warn where backtest windows (`history`: their cutoffs) forecast rows of the data
@@ -577,22 +583,24 @@ class Forecaster(BaseEstimator):
 
     def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,
                           times: np.ndarray, every: int, level) -> tuple[np.ndarray, list[str]]:
-        """`_columns` of the backtest windows, each run of `every` windows (the k-th to the
-        (k + every - 1)-th of every series) forecast by a clone fitted on X's rows up to each
-        series' k-th cutoff."""
-        history, number = origins.history, origins.number
-        n_windows = int(number.max()) + 1
+        """`_columns` of the backtest windows, forecast by clones each fitted on X's rows up to
+        a cutoff time (of every series: a panel's series may not see past it): one at every
+        `every`-th distinct cutoff, the earliest first, forecasting the windows from its
+        cutoff to the next clone's."""
+        history = origins.history
+        refits = np.unique(history.ends)[::every]
+        clone_of = np.searchsorted(refits, history.ends, side="right") - 1  # [N]
         values = None
-        for first in range(0, n_windows, every):
-            cutoffs = {history.ids[i]: history.ends[i] for i in np.flatnonzero(number == first)}
+        for j, cutoff in enumerate(refits):
             try:
-                model = clone(self).fit(rows_through(X, schema, cutoffs))
+                model = clone(self).fit(rows_through(X, schema, cutoff, self._rows_to_fit()))
             except ForecastError as error:
-                at = set(cutoffs.values())
-                cutoff = at.pop() if len(at) == 1 else "each series' cutoff"
-                raise type(error)(f"backtest: refitting before window {first + 1} of "
-                                  f"{n_windows}, on the rows up to {cutoff}: {error}") from None
-            run = np.flatnonzero((number >= first) & (number < first + every))
+                shown = localized(pd.Index([cutoff]), schema.tz, schema.freq)[0]
+                later = ("; start the backtest later (start=, or fewer n_windows) so that the "
+                         "first refit has rows to learn from" if j == 0 else "")
+                raise type(error)(f"backtest: refitting at cutoff {shown} ({j + 1} of "
+                                  f"{len(refits)}), on the rows up to it: {error}{later}") from None
+            run = np.flatnonzero(clone_of == j)
             part = history.take(run)
             ahead = None if origins.ahead is None else origins.ahead[run]
             forecast, names = model._columns(part, times[run], ahead, level)

@@ -215,13 +215,11 @@ class Origins:
             timestamp of each window's history); `ids` each window's series.
         ahead: [N, H, F] the known-future columns over each horizon, or None.
         actual: [N, H, T] the targets over each horizon.
-        number: [N] each window's number in its series (0: the earliest).
     """
 
     history: History
     ahead: np.ndarray | None
     actual: np.ndarray
-    number: np.ndarray
 
 
 def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int | None, step: int,
@@ -267,7 +265,7 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int | None, ste
     static = None if panel.static is None else panel.static.iloc[series]
     return Origins(History(past, panel.time_at(first_ahead - 1), ids, static),
                    coming[..., n_past:] if schema.n_future else None,
-                   coming[..., :schema.n_targets], number)
+                   coming[..., :schema.n_targets])
 
 
 EARLIEST = "earliest"  # `backtest(start=)`: every window each series' length allows
@@ -314,19 +312,19 @@ def refit_every(refit) -> int:
                       "or a positive integer k (refit before every k-th window).")
 
 
-def rows_through(frame: pd.DataFrame, schema: Schema, cutoffs: dict) -> pd.DataFrame:
-    """The rows of `frame` at or before the cutoff of their series (`cutoffs`: series id ->
-    time): what a model refitted at those cutoffs may see."""
+def rows_through(frame: pd.DataFrame, schema: Schema, cutoff, min_rows: int = 0) -> pd.DataFrame:
+    """The rows of `frame` at or before the time `cutoff` (as the model holds times): what a
+    model refitted at that cutoff may see; of a long frame, only the series with `min_rows`
+    such rows (fewer cannot train)."""
     raw = frame[schema.time_name] if schema.time_name in frame.columns else frame.index
     times = _parse_times(pd.Series(raw), schema, "backtest")
     if times is None:
         raise DataError(f"backtest: the times of '{schema.time_name}' cannot be compared with "
                         "the cutoffs; pass timestamps or integer steps.")
-    ids = (frame[schema.id_col].astype(str).to_numpy() if schema.id_col is not None
-           else np.full(len(frame), next(iter(cutoffs))))  # a wide frame: one series
-    limits = pd.Index(list(cutoffs.values())).to_numpy()
-    which = pd.Index(list(cutoffs)).get_indexer(ids)
-    return frame[(which >= 0) & (times.to_numpy() <= limits[which])]
+    seen = pd.Series(times.to_numpy() <= cutoff, index=frame.index)
+    if schema.id_col is not None and min_rows:
+        seen &= seen.groupby(frame[schema.id_col].to_numpy()).transform("sum") >= min_rows
+    return frame[seen.to_numpy()]
 
 
 def _check_form(frame, schema: Schema, caller: str) -> None:

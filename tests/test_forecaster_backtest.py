@@ -157,6 +157,26 @@ def test_refit_cuts_each_series_of_a_long_frame_at_its_own_cutoff():
     np.testing.assert_allclose(window.y, expected.y, atol=1e-6)
 
 
+def test_refits_of_a_ragged_panel_see_no_series_past_the_cutoff():
+    """Where the series' windows fall at different times, each window is forecast by a clone
+    fitted on every series' rows up to that window's cutoff, none later."""
+    rng = np.random.default_rng(2)
+    ragged = pd.concat([pd.DataFrame({"unique_id": name, "y": rng.normal(size=n).cumsum(),
+                                      "ds": pd.date_range(end="2021-06-01", periods=n)})
+                        for name, n in {"long": 150, "short": 60}.items()])
+    model = forecast.Forecaster(lookback=12, horizon=6, hidden_size=8, max_epochs=1,
+                                val_size=6)
+    out = model.backtest(ragged, start="2021-04-01", step=6, n_windows=2, refit=True)
+    cutoffs = out.groupby("unique_id").cutoff.unique()
+    assert [list(map(str, cutoffs[k])) for k in ("long", "short")] == [
+        ["2021-03-31 00:00:00", "2021-04-06 00:00:00"],
+        ["2021-04-14 00:00:00", "2021-04-20 00:00:00"]]  # short: from its 13th row
+    seen = ragged[ragged.ds <= "2021-03-31"]  # short has no rows yet
+    expected = clone(model).fit(seen).predict(seen)
+    first = out[out.cutoff == "2021-03-31"]
+    np.testing.assert_allclose(first.y.to_numpy(), expected.y.to_numpy(), atol=1e-6)
+
+
 def test_bad_arguments_get_one_clear_error(model, frame):
     for options, error, message in [
             (dict(n_windows=0), ConfigError, r"^backtest: n_windows=0; pass a positive integer"),
@@ -164,8 +184,8 @@ def test_bad_arguments_get_one_clear_error(model, frame):
             (dict(refit="yes"), ConfigError, r"^backtest: refit='yes'; pass False, True"),
             (dict(refit=-2), ConfigError, r"^backtest: refit=-2; pass False, True"),
             (dict(n_windows=45, step=12, refit=45), DataError,
-             r"^backtest: refitting before window 1 of 45, on the rows up to 2020-01-03 "
-             r"11:00:00: data: the train part .* is too short"),
+             r"^backtest: refitting at cutoff 2020-01-03 11:00:00 \(1 of 1\), on the rows up "
+             r"to it: data: the train part .* is too short.*; start the backtest later"),
             (dict(n_windows=20, step=30), DataError, r"^backtest: 20 windows 30 rows apart need "
                                                      r"630 rows per series .*, and the frame has "
                                                      r"600; pass more")]:
@@ -231,11 +251,16 @@ def test_a_ragged_panel_is_backtested_from_a_start_as_each_series_allows(caplog)
               in earliest.groupby("unique_id", sort=False)]
     assert model.score(ragged) == pytest.approx(np.mean(scored))  # not just the shortest's
     refitted = model.backtest(ragged[ragged.unique_id != "tiny"], start="2021-05-20", step=6,
-                              refit=True)  # window k of every series by one clone
+                              refit=True)  # one clone per cutoff time, for every series
     assert len(refitted) == 3 * 2 * 6 and refitted.cutoff.nunique() == 2
     with pytest.raises(ConfigError, match=r"^backtest: start: '2021-04-01 00:00\+02:00' has a "
                                           r"UTC offset, but the data's times have no timezone"):
         model.backtest(ragged, start="2021-04-01 00:00+02:00")
+    for start, said in [(100, r"100 is a number, but the times of 'ds' are timestamps: give a "
+                              r"time, such as '2021-01-03'"),
+                        ("EARLIEST", r"'EARLIEST' is not a time")]:
+        with pytest.raises(ConfigError, match=rf"^backtest: start: {said}"):
+            model.backtest(ragged, start=start)
 
 
 def test_a_series_a_metric_cannot_score_is_left_out_by_name(caplog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -18,6 +19,7 @@ from forecast.data.timeaxis import (
     timestamp_tick,
     to_index,
 )
+from forecast.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,16 @@ class Panel:
     def on_axis(self, date, key: str):
         """`date` (of the setting `key`: a time, or an integer step) as the panel holds its
         times (see `timeaxis.naive`)."""
+        number = isinstance(date, numbers.Real) and not isinstance(date, bool)
         if not isinstance(self.start, pd.DatetimeIndex):
+            if not number or not float(date).is_integer():
+                raise ConfigError(f"{key}: {date!r}; the time axis '{self.time_name}' holds "
+                                  f"integer steps (from {self.start.min()}): give one of them.")
             return int(date)
+        if number:
+            raise ConfigError(f"{key}: {date!r} is a number, but the times of "
+                              f"'{self.time_name}' are timestamps: give a time, such as "
+                              f"'{self.start.min().date()}'.")
         return naive(pd.DatetimeIndex([in_zone(date, self.tz, key)]), self.freq)[0]
 
     def rows_before(self, stamp) -> np.ndarray:

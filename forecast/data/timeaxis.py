@@ -106,7 +106,11 @@ def localized(time: pd.Index, tz: str | None, freq: str | int) -> pd.Index:
 def in_zone(date, tz: str | None, key: str) -> pd.Timestamp:
     """`date` (of the setting `key`) in the data's timezone `tz` (None: naive data): a date
     without a UTC offset is read on the data's own clock, one with an offset is that instant."""
-    stamp = pd.Timestamp(date)
+    try:
+        stamp = pd.Timestamp(date)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{key}: {date!r} is not a time; give one such as "
+                          "'2021-04-01' or '2021-04-01 06:00'.") from None
     if stamp.tz is None:
         return stamp if tz is None else stamp.tz_localize(tz, ambiguous=True,
                                                           nonexistent="shift_forward")
