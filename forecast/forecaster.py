@@ -531,7 +531,7 @@ class Forecaster(BaseEstimator):
         if every:
             values, names = self._refitted_columns(X, schema, origins, times, every, level)
         else:
-            self._note_in_sample(origins.history)
+            self._note_in_sample(origins.history, caller)
             values, names = self._columns(origins.history, times, origins.ahead, level)
         return backtest_frame(values, origins, times[:, schema.lookback:], schema, names)
 
@@ -540,7 +540,7 @@ class Forecaster(BaseEstimator):
         validation = self.val_size if self.val_size >= 1 else 0
         return self.lookback + self.horizon + int(validation)
 
-    def _note_in_sample(self, history: History) -> None:
+    def _note_in_sample(self, history: History, caller: str) -> None:
         """Warn where backtest windows (`history`: their cutoffs) forecast rows of the data
         this model was fitted on: scores there flatter it."""
         fitted_end = dict(zip(self.schema_.series_ids, self.history_end_, strict=True))
@@ -550,7 +550,7 @@ class Forecaster(BaseEstimator):
             schema, first = self.schema_, inside[0]
             end = localized(pd.Index([fitted_end[first]]), schema.tz, schema.freq)[0]
             which = "" if schema.id_col is None else f"series '{first}' "
-            log.warning(f"backtest: {len(inside)} of {len(history.ids)} windows forecast rows "
+            log.warning(f"{caller}: {len(inside)} of {len(history.ids)} windows forecast rows "
                         f"this model was fitted on ({which}up to {end}): their errors are "
                         "in-sample; backtest on rows after those, or pass refit=True to fit "
                         "before each window.")
@@ -723,16 +723,17 @@ def _note_new_series(ids: list[str], fitted: list[str]) -> None:
 
 def _mean_over_series(scores: np.ndarray, names: list, metric: str) -> float:
     """The mean of the series' `scores`, leaving out those the metric cannot score (MAPE of a
-    series whose actuals are all zero), by name."""
+    series whose actuals are all zero, a missing actual), by name."""
     undefined = np.flatnonzero(np.isnan(scores))
+    why = "no actual it can score: zero for MAPE, or missing"
     if len(undefined) == len(scores):
         raise DataError(f"score: {metric} is undefined for every series scored (such as "
-                        f"'{names[0]}': MAPE needs actuals that are not zero); score by "
-                        "metric='smape' or 'mae' instead.")
+                        f"'{names[0]}', with {why}); score by another metric (metric='smape' or "
+                        "'mae'), or drop the rows without actuals.")
     if len(undefined):
         log.warning(f"score: {metric} is undefined for {len(undefined)} of {len(scores)} series "
-                    f"(such as '{names[undefined[0]]}', whose actuals are all zero); they are left "
-                    "out of the mean.")
+                    f"(such as '{names[undefined[0]]}', with {why}); they are left out of the "
+                    "mean.")
     return float(np.nanmean(scores))
 
 

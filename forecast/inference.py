@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from forecast.data.frame import build_panel, numbers_held_otherwise
+from forecast.data.frame import build_panel, flat_frame, numbers_held_otherwise
 from forecast.data.panel import Panel
 from forecast.data.static import StaticEncoder
 from forecast.data.timeaxis import fixed_step, localized, naive, parse_times
@@ -222,6 +222,9 @@ class Origins:
     actual: np.ndarray
 
 
+EARLIEST = "earliest"  # `backtest(start=)`: every window each series' length allows
+
+
 def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int | None, step: int,
                  start=None, caller: str = "backtest") -> Origins:
     """`frame` validated as `read_history` validates it, cut into windows per series whose
@@ -266,9 +269,6 @@ def read_origins(frame: pd.DataFrame, schema: Schema, n_windows: int | None, ste
     return Origins(History(past, panel.time_at(first_ahead - 1), ids, static),
                    coming[..., n_past:] if schema.n_future else None,
                    coming[..., :schema.n_targets])
-
-
-EARLIEST = "earliest"  # `backtest(start=)`: every window each series' length allows
 
 
 def _check_long_enough(panel: Panel, schema: Schema, n_windows: int, step: int) -> None:
@@ -478,6 +478,7 @@ def read_future(future, schema: Schema, times: np.ndarray, ids: list[str]) -> np
                         "each series.")
     if schema.time_name not in future.columns and future.index.name == schema.time_name:
         future = future.reset_index()
+    future = flat_frame(future, schema.id_col, schema.time_name)  # indexed by (id, time)
     keys = [schema.time_name] if schema.id_col is None else [schema.id_col, schema.time_name]
     missing = [c for c in keys + names if c not in future.columns]
     if missing:

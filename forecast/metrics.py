@@ -22,6 +22,8 @@ def _mean(values: np.ndarray, by_step: bool, mask: np.ndarray | None = None,
         mask = np.ones(values.shape, dtype=bool)
     mask = np.broadcast_to(mask, values.shape)
     axes = (0, 2) if by_step else None
+    if by_step and groups is not None:
+        raise ValueError("metrics: by_step and groups do not combine; pass one of them")
     if groups is None:
         total, count = np.where(mask, values, 0.0).sum(axis=axes), mask.sum(axis=axes)
     else:  # each window's sum, then each group's
@@ -63,20 +65,23 @@ def smape(y: np.ndarray, yhat: np.ndarray, by_step: bool = False, groups=None):
     return 200 * _mean(ratio, by_step, groups=groups)
 
 
-def r2(y: np.ndarray, yhat: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """[G] coefficient of determination of each group of windows: per target, 1 - the squared
-    error over the squares around the group's own mean, then averaged over the targets, as
-    scikit-learn's `r2_score` of the group's rows (a constant target scores 1 where forecast
-    exactly, else 0)."""
+def r2(y: np.ndarray, yhat: np.ndarray, groups: np.ndarray | None = None):
+    """Coefficient of determination, of all windows (a float) or of each group [G]: per target,
+    1 - the squared error over the squares around the group's own mean, then averaged over
+    the targets, as scikit-learn's `r2_score` of the group's rows (a constant target scores 1
+    where forecast exactly, else 0; NaN values give NaN)."""
     y, yhat = np.asarray(y, dtype=np.float64), np.asarray(yhat, dtype=np.float64)
+    whole = groups is None
+    groups = np.zeros(len(y), dtype=np.int64) if whole else np.asarray(groups)
     n_groups, steps = int(groups.max()) + 1, y.shape[1]
-    count = np.bincount(groups, minlength=n_groups)[:, None] * steps  # [G, 1] rows
-    mean = _group_sums(y.sum(axis=1), groups, n_groups) / count  # [G, T]
-    total = _group_sums(((y - mean[groups][:, None]) ** 2).sum(axis=1), groups, n_groups)
-    error = _group_sums(((y - yhat) ** 2).sum(axis=1), groups, n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # a group id without windows: NaN
+        count = np.bincount(groups, minlength=n_groups)[:, None] * steps  # [G, 1] rows
+        mean = _group_sums(y.sum(axis=1), groups, n_groups) / count  # [G, T]
+        total = _group_sums(((y - mean[groups][:, None]) ** 2).sum(axis=1), groups, n_groups)
+        error = _group_sums(((y - yhat) ** 2).sum(axis=1), groups, n_groups)
         scores = np.where(total > 0, 1 - error / total, np.where(error == 0, 1.0, 0.0))
-    return scores.mean(axis=1)
+    scores = np.where(np.isnan(total) | np.isnan(error), np.nan, scores).mean(axis=1)
+    return float(scores[0]) if whole else scores
 
 
 def _group_sums(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -86,7 +91,8 @@ def _group_sums(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.nda
     return sums
 
 
-def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray, by_step: bool = False):
+def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray, by_step: bool = False,
+         groups=None):
     """Mean absolute scaled error: |y - yhat| divided by each series' in-sample naive MAE.
 
     Args:
@@ -95,7 +101,7 @@ def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray, by_step: bool = Fal
     """
     valid = np.isfinite(scale) & (scale > 0)
     ratio = np.abs(y - yhat) / np.where(valid, scale, 1.0)
-    return _mean(ratio, by_step, valid)
+    return _mean(ratio, by_step, valid, groups)
 
 
 def naive_scale(values: np.ndarray, bounds: np.ndarray, train_ends: np.ndarray,

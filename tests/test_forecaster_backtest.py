@@ -273,14 +273,14 @@ def test_a_series_a_metric_cannot_score_is_left_out_by_name(caplog):
     model = forecast.Forecaster(lookback=12, horizon=4, hidden_size=8, max_epochs=1).fit(panel)
     with caplog.at_level("WARNING", logger="forecast"):
         mape = model.score(panel, metric="mape")
-    assert ("score: mape is undefined for 1 of 3 series (such as 'zeros', whose actuals are "
-            "all zero); they are left out of the mean") in caplog.text
+    assert ("score: mape is undefined for 1 of 3 series (such as 'zeros', with no actual it "
+            "can score: zero for MAPE, or missing); they are left out of the mean") in caplog.text
     cv = model.backtest(panel, start="earliest")
     each = [metrics.mape(rows[["y-actual"]].to_numpy()[None], rows[["y"]].to_numpy()[None])
             for name, rows in cv.groupby("unique_id") if name != "zeros"]
     assert mape == pytest.approx(np.mean(each))
     with pytest.raises(DataError, match=r"^score: mape is undefined for every series scored "
-                                        r"\(such as 'zeros'.*metric='smape' or 'mae'"):
+                                        r"\(such as 'zeros'.*metric='smape' or 'mae'\)"):
         model.score(panel[panel.unique_id == "zeros"], metric="mape")
 
 

@@ -186,6 +186,9 @@ def test_a_missing_future_row_names_the_range_of_its_own_series():
     model = forecast.Forecaster(lookback=6, horizon=3, hidden_size=4, max_epochs=1,
                                 future_features=["promo"]).fit(frame)
     future = model.future_frame(frame).assign(promo=1.0)
+    indexed = future.set_index(["unique_id", "ds"])  # NeuralForecast's form, as X may be
+    pd.testing.assert_frame_equal(model.predict(frame, future=indexed),
+                                  model.predict(frame, future=future))
     with pytest.raises(DataError, match=r"no row for series 'c' at 2020-09-01 00:00:00; .* "
                                         r"\(for 'c': 2020-09-01 00:00:00 .. 2020-11-01 "):
         model.predict(frame, future=future[~((future.unique_id == "c")

@@ -102,3 +102,12 @@ def test_metrics_per_group_equal_each_groups_own_and_r2_equals_scikit_learns():
     rows = [(y[groups == g].reshape(-1, 2), yhat[groups == g].reshape(-1, 2)) for g in range(3)]
     np.testing.assert_allclose(metrics.r2(y, yhat, groups), [r2_score(*r) for r in rows])
     assert metrics.r2(y[:1], y[:1], np.zeros(1, dtype=int))[0] == 1.0
+    assert metrics.r2(y, yhat) == pytest.approx(r2_score(y.reshape(-1, 2), yhat.reshape(-1, 2)))
+    scale = np.full((7, 1, 2), 2.0)
+    each = [metrics.mase(y[groups == g], yhat[groups == g], scale[groups == g]) for g in range(3)]
+    np.testing.assert_allclose(metrics.mase(y, yhat, scale, groups=groups), each)
+    y[0, 0, 0] = np.nan  # a missing actual: no score, as mse's
+    assert np.isnan(metrics.r2(y, yhat, groups)[0])
+    assert np.isnan(metrics.mse(y, yhat, groups=groups)[0])
+    with pytest.raises(ValueError, match="by_step and groups"):
+        metrics.mae(y, yhat, by_step=True, groups=groups)
