@@ -106,7 +106,7 @@ def train(parts: Parts) -> tuple[float, int | None]:
     parts.trainer.fit(parts.module, parts.dm, ckpt_path=parts.checkpoint, weights_only=True)
     # a resumed run counts the training time of the epochs its checkpoint holds too
     fit_seconds = time.perf_counter() - start + parts.module.fit_seconds_before
-    check_converged(parts.trainer, DIVERGED_FIX)
+    check_converged(parts.trainer, DIVERGED_FIX, scaled=parts.dm.scaler.method != "none")
     best_epoch = load_best(parts.module, parts.trainer)
     _note_early_stop(parts.trainer, best_epoch)
     return fit_seconds, best_epoch

@@ -231,7 +231,8 @@ class Forecaster(BaseEstimator):
             dm.on_device = trainer.strategy.root_device.type != "cpu"  # batches gathered there
             trainer.fit(module, dm)
             check_converged(trainer, "lower lr, keep the gradients clipped (gradient_clip_val="
-                            "1.0), and keep the data scaled (scaler='standard').")
+                            "1.0), and keep the data scaled (scaler='standard').",
+                            scaled=self.scaler != "none")
             best_epoch = load_best(module, trainer)
         return self._set_fitted(dm, net, {"class": type(net).__name__,
                                           "kwargs": {**options, **dims}}, best_epoch)
@@ -403,6 +404,7 @@ class Forecaster(BaseEstimator):
         ahead = read_future(future, schema, times[:, schema.lookback:], history.ids)
         if steps > schema.horizon:
             values, names = self._rolled(history, times, ahead), schema.targets
+            _check_finite_forecast(values, history)
         else:
             values, names = self._columns(history, times, ahead, level)
         return forecast_frame(values[:, :steps], times[:, schema.lookback:][:, :steps],
@@ -615,6 +617,7 @@ class Forecaster(BaseEstimator):
         followed by the bounds of each level's interval: [S, H, T * (1 + 2 * levels)]."""
         values, scale = self._forecast(history, times, ahead)
         if level is None:
+            _check_finite_forecast(values, history)
             return values, self.schema_.targets
         calibration, schema = self.calibration_, self.schema_
         levels = check_levels(level, calibration)
@@ -623,13 +626,16 @@ class Forecaster(BaseEstimator):
         if clash:
             raise DataError(f"level: the interval column name(s) {clash} are taken by the "
                             "model's own columns; rename those columns and refit.")
-        history_spreads = spread(history.values, values.shape[-1]) / scale  # scaled
-        columns = [values]
-        for each in levels:
-            half = calibration.half_width(each, history_spreads) * scale
-            columns += [values - half, values + half]
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            history_spreads = spread(history.values, values.shape[-1]) / scale  # scaled
+            columns = [values]
+            for each in levels:
+                half = calibration.half_width(each, history_spreads) * scale
+                columns += [values - half, values + half]
         names = interval_names(schema.targets, levels)
-        return np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names)), names
+        bounded = np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names))
+        _check_finite_forecast(bounded, history)
+        return bounded, names
 
     def _forecast(self, history: History, times: np.ndarray, ahead: np.ndarray | None,
                   statistics: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -657,6 +663,8 @@ class Forecaster(BaseEstimator):
         if known is not None:
             marks = torch.from_numpy(known)
             x_time, y_time = marks[:, :lookback], marks[:, lookback:]
+        if self.net_.norm is None and self.scaler_.method != "none":
+            _note_far_histories(scaled[..., :schema.n_targets], history.ids)
         with torch.inference_mode():
             out = self.net_.predict(x, x_time, y_time).numpy()  # [S, H, T]
         targets = slice(0, schema.n_targets)
@@ -719,6 +727,37 @@ def _note_new_series(ids: list[str], fitted: list[str]) -> None:
             return
     log.info(f"predict: {len(new)} series not in the fit (e.g. '{min(new)}'), each scaled on its "
              "own lookback rows.")
+
+
+FAR = 6.0  # a history this many training standard deviations from its training mean
+
+
+def _note_far_histories(scaled: np.ndarray, ids: list) -> None:
+    """Warn where a history's targets [S, L, T] (scaled) lie far from the values its series
+    was trained on: a network without window normalisation forecasts near those."""
+    levels = np.abs(scaled.mean(axis=1)).max(axis=1)  # [S]
+    far = np.flatnonzero(levels > FAR)
+    if len(far):
+        first = far[np.argmax(levels[far])]
+        others = f" and {len(far) - 1} other series" if len(far) > 1 else ""
+        log.warning(f"predict: the history of series '{ids[first]}'{others} lies "
+                    f"{levels[first]:.3g} training standard deviations from the values it was "
+                    "trained on; this network forecasts near the levels it learnt, so the "
+                    "forecast is likely off: fit with subtract_last=True or revin=True (window "
+                    "normalisation), or refit on recent data.")
+
+
+def _check_finite_forecast(values: np.ndarray, history: History) -> None:
+    """A forecast [S, H, ...] (with its interval bounds) that is not finite (a history near
+    float32's limit, a network that blew up) is an error naming its series, not NaN or inf
+    handed on."""
+    bad = ~np.isfinite(values).all(axis=(1, 2))
+    if bad.any():
+        s = int(np.argmax(bad))
+        largest = float(np.nanmax(np.abs(history.values[s]))) if history.values[s].size else 0
+        raise DataError(f"predict: the forecast of series '{history.ids[s]}' is not finite "
+                        f"(its history reaches {largest:.3g}); rescale values near float32's "
+                        "limit (3.4e38), or refit if training blew up.")
 
 
 def _mean_over_series(scores: np.ndarray, names: list, metric: str) -> float:

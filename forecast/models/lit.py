@@ -44,6 +44,8 @@ PLAIN_PRECISIONS = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
 STEP_HOOKS = ("on_train_batch_start", "on_train_batch_end", *BACKWARD_HOOKS)
 # The validation (and test) scores, each logged as the epoch's mean over all windows.
 SCORES = ("loss", "mse", "mae")
+# A loss on scaled data (unit variance per series) above this: the network blew up.
+BLOWN_UP = 100.0
 
 
 def _real_rows(batch: dict, rows: torch.Tensor) -> torch.Tensor:
@@ -448,15 +450,23 @@ def _rejected_as(part: str):
         raise Rejected(part, error) from None
 
 
-def check_converged(trainer: pl.Trainer, fix: str) -> None:
+def check_converged(trainer: pl.Trainer, fix: str, scaled: bool = False) -> None:
     """TrainingError where no epoch left a finite loss to keep (NaN or inf from the start:
     the loss diverged; early stopping ended training there), with `fix`, what to change; a
-    warning where it diverged after a best epoch, whose weights are kept."""
+    warning where it diverged after a best epoch, whose weights are kept, or where the loss
+    kept is finite but huge on `scaled` data (the network blew up without overflowing)."""
     callback = trainer.checkpoint_callback
     best = None if callback is None else callback.best_model_score
     metrics = trainer.callback_metrics
     name = next((name for name in ("val_loss", "train_loss_epoch") if name in metrics), None)
-    if name is None or torch.isfinite(metrics[name]).item():
+    if name is None:
+        return
+    kept = best if best is not None and torch.isfinite(best).item() else metrics[name]
+    if torch.isfinite(metrics[name]).item():
+        if scaled and float(kept) > BLOWN_UP:
+            log.warning(f"training blew up: the {name} kept is {float(kept):.3g} on the scaled "
+                        "axis, where forecasting each series' training mean scores about 1, so "
+                        f"the forecasts are far off; {fix}")
         return
     where = f"{name} is {float(metrics[name])} after epoch {trainer.current_epoch}"
     if best is not None and torch.isfinite(best).item():
