@@ -184,7 +184,6 @@ def build_panel(
         order = row_order(codes, ticks, sort)  # None: the frame's row order is already right
         if order is not None:
             ticks = ticks[order]
-            codes = None if codes is None else codes[order]
         counts = np.array([len(ticks)]) if codes is None else np.bincount(codes)
         bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         rows = RowNames(order, bounds, series_ids, ticks, unit, shown_in)
@@ -203,7 +202,7 @@ def build_panel(
     check_frequencies(regular, bounds, freq, rows, longest)
     columns = target + features
     values = _values(frame, columns, order)
-    _note_lost_precision(frame, columns)
+    _note_lost_precision(frame, columns, codes, series_ids)
     start = to_index(ticks[bounds[:-1]], unit)
     if fill is None:
         check_regular(regular, bounds, freq, rows)
@@ -648,21 +647,44 @@ def _values(frame: pd.DataFrame, columns: list, order: np.ndarray | None) -> np.
     return data.to_numpy(dtype=np.float32)[order]
 
 
-def _note_lost_precision(frame: pd.DataFrame, columns: list) -> None:
-    """Warn about a column whose spread is a few float32 steps at its level (a meter reading
-    near 1e9 that moves by 10: float32 holds it in steps of 64), as its changes are lost.
-    Judged on up to 100,000 rows spread over the frame: a level, not an outlier, is the matter."""
+def _note_lost_precision(frame: pd.DataFrame, columns: list, codes: np.ndarray | None,
+                         series_ids: tuple[str, ...]) -> None:
+    """Warn about a column whose spread in a series is a few float32 steps at the series' level
+    (a meter reading near 1e9 that moves by 10: float32 holds it in steps of 64), as its changes
+    are lost. Judged per series (`codes`: [N] series of each row of `frame`) on up to 100,000
+    rows spread over the frame: a level, not an outlier, is the matter."""
     every = max(1, len(frame) // 100_000)
+    groups = (np.zeros(len(frame), np.intp) if codes is None else codes.astype(np.intp))[::every]
     for name in columns:
-        values = frame[name].to_numpy()[::every].astype(np.float64)
-        values = values[np.isfinite(values)]
-        if not len(values):
+        values = frame[name].iloc[::every].to_numpy(dtype=np.float64, na_value=np.nan)
+        level, spread = _level_and_spread(values, groups, len(series_ids))
+        lost = np.flatnonzero((spread > 0)
+                              & (spread < 100 * np.spacing(level.astype(np.float32))))
+        if not len(lost):
             continue
-        level, spread = np.abs(values).max(), values.std()
-        if 0 < spread < 100 * np.spacing(np.float32(level)):
-            log.warning(f"data: column '{name}' varies little against its level (values near "
-                        f"{level:.3g}, std {spread:.3g}): in float32 its changes lose most of "
-                        "their digits; subtract the level (or difference the series) first.")
+        s = int(lost[0])
+        where = "" if len(series_ids) == 1 else f" of series '{series_ids[s]}'" + (
+            f" (and {len(lost) - 1} other series)" if len(lost) > 1 else "")
+        log.warning(f"data: column '{name}'{where} varies little against its level (values "
+                    f"near {level[s]:.3g}, std {spread[s]:.3g}): in float32 its changes lose "
+                    "most of their digits; subtract the level (or difference the series) first.")
+
+
+def _level_and_spread(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tuple:
+    """[n_groups] largest |value| and std of the finite `values` of each group; the std is 0
+    where the values differ by float64 rounding only (a constant series, whose computed mean
+    is a rounding off its values)."""
+    finite = np.isfinite(values)
+    values, groups = values[finite], groups[finite]
+    count = np.maximum(np.bincount(groups, minlength=n_groups), 1)
+    mean = np.bincount(groups, values, n_groups) / count
+    spread = np.sqrt(np.bincount(groups, np.square(values - mean[groups]), n_groups) / count)
+    level, low, high = (np.full(n_groups, start) for start in (0.0, np.inf, -np.inf))
+    np.maximum.at(level, groups, np.abs(values))
+    np.minimum.at(low, groups, values)
+    np.maximum.at(high, groups, values)
+    rounding = high - low <= 64 * np.finfo(np.float64).eps * level
+    return level, np.where(rounding, 0.0, spread)
 
 
 def _note_filled(values: np.ndarray, n_rows: int, columns: list, fill: str, freq) -> None:

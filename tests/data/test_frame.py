@@ -322,6 +322,21 @@ def test_a_column_whose_changes_float32_cannot_hold_is_named(caplog):
     assert "subtract the level" in warned[0]
 
 
+def test_lost_precision_is_judged_per_series_and_not_for_rounding_noise(caplog):
+    """A meter near 1e9 moving by 10 beside a series of scale 1 is named (the pooled column's
+    spread hid it); a constant series whose std is float64 rounding (2e-22 at 1e-6) is not."""
+    t = np.arange(200)
+    frame = pd.DataFrame({"unique_id": np.repeat(["meter", "small", "micro"], 200),
+                          "ds": np.tile(pd.date_range("2024-01-01", periods=200, freq="h"), 3),
+                          "y": np.r_[1e9 + 10 * np.sin(t / 3), np.sin(t / 3), np.full(200, 1e-6)]})
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        build_panel(frame)
+        build_panel(frame[frame.unique_id == "micro"].drop(columns="unique_id"))
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1
+    assert warned[0].startswith("data: column 'y' of series 'meter' varies little")
+
+
 def test_what_a_fill_makes_up_is_counted(caplog):
     times = pd.date_range("2020-01-01", periods=100, freq="h")
     late = pd.DataFrame({"date": times, "a": np.r_[np.full(60, np.nan), np.arange(40.0)],
