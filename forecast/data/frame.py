@@ -49,6 +49,8 @@ from forecast.data.timeaxis import (
 from forecast.errors import DataError
 
 log = logging.getLogger(__name__)
+BEYOND_FLOAT32 = (f"beyond float32's range (±{np.finfo(np.float32).max:.3g}) that the model "
+                  "computes in; rescale the column (divide it by a power of ten) first.")
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
 
 
@@ -201,7 +203,7 @@ def build_panel(
         regular = regular_steps(ticks, freq, unit)
     check_frequencies(regular, bounds, freq, rows, longest)
     columns = target + features
-    values = _values(frame, columns, order)
+    values = _values(frame, columns, rows)
     _note_lost_precision(frame, columns, codes, series_ids)
     start = to_index(ticks[bounds[:-1]], unit)
     if fill is None:
@@ -468,6 +470,7 @@ def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
     converted = {}
     for name in columns:
         column = frame[name]
+        check_real(column, name, "data")
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             continue  # a flag (a holiday) is a feature of 0 and 1
         numbers = numbers_held_otherwise(column)
@@ -485,6 +488,16 @@ def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
     for name, numbers in converted.items():
         frame[name] = numbers
     return frame
+
+
+def check_real(column: pd.Series, name, key: str) -> None:
+    """Refuse a column of complex numbers, which a cast to float32 would cut to their real part
+    (with only numpy's ComplexWarning)."""
+    if pd.api.types.is_complex_dtype(column.dtype):
+        raise DataError(f"{key}: column '{name}' holds complex numbers ({column.dtype}); the "
+                        f"model takes real ones: keep their real part (df['{name}'] = "
+                        f"np.real(df['{name}'])) or their magnitude (np.abs), or split them "
+                        "into two columns.")
 
 
 def numbers_held_otherwise(column: pd.Series) -> pd.Series | None:
@@ -639,12 +652,34 @@ def _series_codes(frame: pd.DataFrame, id_col) -> tuple[np.ndarray | None, tuple
     return codes.astype(np.min_scalar_type(max(len(ids) - 1, 0))), tuple(str(i) for i in ids)
 
 
-def _values(frame: pd.DataFrame, columns: list, order: np.ndarray | None) -> np.ndarray:
-    """[N, C] float32 values in the panel's row order: one new array, owned by the panel."""
+def _values(frame: pd.DataFrame, columns: list, rows: RowNames) -> np.ndarray:
+    """[N, C] float32 values in the panel's row order: one new array, owned by the panel. A
+    value finite but beyond float32's range is refused (the cast would make it inf, which
+    reads as missing)."""
     data = frame[columns]
-    if order is None:
-        return data.to_numpy(dtype=np.float32, copy=True)
-    return data.to_numpy(dtype=np.float32)[order]
+    with np.errstate(over="ignore"):
+        if rows.order is None:
+            values = data.to_numpy(dtype=np.float32, copy=True)
+        else:
+            values = data.to_numpy(dtype=np.float32)[rows.order]
+    _check_float32_range(values, data, rows)
+    return values
+
+
+def _check_float32_range(values: np.ndarray, data: pd.DataFrame, rows: RowNames) -> None:
+    """DataError naming the first value of `data` that is finite but inf in float32 `values`."""
+    with np.errstate(invalid="ignore"):  # inf - inf
+        sums = values.sum(axis=0, dtype=np.float64)  # finite where every value is
+    for channel in np.flatnonzero(~np.isfinite(sums)):
+        inf = np.flatnonzero(np.isinf(values[:, channel]))
+        given = data.iloc[inf if rows.order is None else rows.order[inf], channel]
+        large = np.isfinite(given.to_numpy(dtype=np.float64, na_value=np.nan))
+        if not large.any():
+            continue
+        k, value = int(inf[np.argmax(large)]), given.iloc[int(np.argmax(large))]
+        more = f" ({int(large.sum())} such values)" if large.sum() > 1 else ""
+        raise DataError(f"data{rows.where(k)}: column '{data.columns[channel]}' holds {value:.4g}"
+                        f" at row {rows.row(k)} ({rows.time(k)}){more}, {BEYOND_FLOAT32}")
 
 
 def _note_lost_precision(frame: pd.DataFrame, columns: list, codes: np.ndarray | None,

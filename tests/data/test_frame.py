@@ -1,4 +1,5 @@
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -335,6 +336,23 @@ def test_lost_precision_is_judged_per_series_and_not_for_rounding_noise(caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1
     assert warned[0].startswith("data: column 'y' of series 'meter' varies little")
+
+
+@pytest.mark.parametrize("fill", [None, "ffill"])
+def test_a_value_beyond_float32_is_named_not_called_missing(fill):
+    """1e300 is finite, but float32 holds it as inf: no numpy warning, no advice to fill it."""
+    frame = long_frame()
+    frame.loc[57, "y"] = -1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"^data \(series 'b'\): column 'y' holds -1e\+300 at "
+                                            r"row 62 \(.*\), beyond float32's range .*rescale"):
+            build_panel(frame.iloc[::-1], fill=fill, sort=True)  # 57 is row 119 - 57 there
+
+
+def test_a_complex_column_is_refused_by_name(sine_wide):
+    with pytest.raises(DataError, match="column 'y1' holds complex numbers.*np.real"):
+        build_panel(sine_wide.assign(y1=sine_wide.y1.astype(complex)))
 
 
 def test_what_a_fill_makes_up_is_counted(caplog):
