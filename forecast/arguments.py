@@ -5,12 +5,13 @@ A value torch or Lightning would reject deep inside training, or silently misrea
 naming the argument. numpy scalars (a `GridSearchCV` grid of `np.arange(...)`) become Python
 numbers and the names of choices (`cell="LSTM"`) lower case, in a copy: `get_params()` keeps
 what the user set, as scikit-learn's `clone` requires. Choices (mode, cell, nonlinearity, loss,
-scaler, fill ...), `lr`, `weight_decay`, gradient clipping and `ema_decay` are checked where
-they are used, also before training.
+scaler, fill ...), `lr` (here only that it is finite), `weight_decay`, gradient clipping and
+`ema_decay` are checked where they are used, also before training.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -51,6 +52,8 @@ CHECKS = {
                         "a number in [0, 1] (a probability)"),
     "val_size": (_rows_or_fraction, "a fraction in [0, 1) or a whole number of rows >= 1"),
     "seed": (lambda v: _integer(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    # torch refuses lr < 0 and NaN itself, but trains on inf until the loss is NaN
+    "lr": (lambda v: not _number(v) or math.isfinite(v), "a finite number >= 0"),
     "precision": (float32_precision, "32- or 16-bit ('32-true', 'bf16-mixed', '16-mixed': the data "
                                "and the network are float32)"),
     **dict.fromkeys(("bidirectional", "revin", "channel_independent",

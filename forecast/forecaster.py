@@ -567,7 +567,7 @@ class Forecaster(BaseEstimator):
         `metric` "mae", "mse", "rmse", "mape" or "smape" gives that error instead, in original
         units, per series then averaged (`forecast.scorer` makes it a `scoring=`)."""
         self._check_fitted()
-        check_metric(metric, "score")
+        metric = check_metric(metric, "score")
         schema = self.schema_
         cv = self._backtest(X, None, None, None, False, EARLIEST, "score")
         if schema.id_col is not None:

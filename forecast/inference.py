@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from forecast.data.frame import build_panel, flat_frame, numbers_held_otherwise
+from forecast.data.frame import (
+    BEYOND_FLOAT32,
+    build_panel,
+    check_real,
+    flat_frame,
+    numbers_held_otherwise,
+)
 from forecast.data.panel import Panel
 from forecast.data.static import StaticEncoder
 from forecast.data.timeaxis import fixed_step, localized, naive, parse_times
@@ -540,16 +546,22 @@ def _finite_values(block: pd.DataFrame, schema: Schema) -> np.ndarray:
     """[N, F] float32 of the known-future columns (numbers held as objects read as numbers, as
     in the history), refusing text, NaN and inf."""
     for name, dtype in block.dtypes.items():
+        check_real(block[name], name, "predict: `future`")
         if not pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             numbers = numbers_held_otherwise(block[name])
             if numbers is None:
                 raise DataError(f"predict: `future` column '{name}' is not numeric; convert "
                                 "it.")
             block = block.assign(**{name: numbers})
-    values = block.to_numpy(dtype=np.float32)
+    with np.errstate(over="ignore"):  # a value beyond float32: inf, refused below
+        values = block.to_numpy(dtype=np.float32)
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
+        given = block.iat[row, col]
+        if pd.notna(given) and np.isfinite(float(given)):
+            raise DataError(f"predict: `future` column '{block.columns[col]}' holds {given:.4g} "
+                            f"at {_row_text(block.index[row], schema)}, {BEYOND_FLOAT32}")
         raise DataError(f"predict: `future` column '{block.columns[col]}' has a missing or "
                         f"infinite value at {_row_text(block.index[row], schema)}; future "
                         "values must be known.")

@@ -14,10 +14,13 @@ from forecast.errors import ConfigError
 ERRORS = ("mae", "mse", "rmse", "mape", "smape")  # what `Forecaster.score(metric=)` also gives
 
 
-def check_metric(metric: str, caller: str) -> None:
-    if metric != "r2" and metric not in ERRORS:
+def check_metric(metric: str, caller: str) -> str:
+    """`metric` in lower case ("MAE" is "mae", as `loss="MAE"` is); ConfigError if unknown."""
+    name = metric.lower() if isinstance(metric, str) else metric
+    if name != "r2" and name not in ERRORS:
         raise ConfigError(f"{caller}: unknown metric {metric!r}; use 'r2' or one of "
-                          f"{list(ERRORS)}.")
+                          f"{list(ERRORS)} (in any case).")
+    return name
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,5 @@ class BacktestScorer:
 
 def scorer(metric: str = "mae") -> BacktestScorer:
     """`GridSearchCV(model, grid, cv=TimeSeriesSplit(3), scoring=forecast.scorer("mae"))`:
-    `metric` is "mae", "mse", "rmse", "mape", "smape" (negated) or "r2"."""
-    check_metric(metric, "scorer")
-    return BacktestScorer(metric)
+    `metric` is "mae", "mse", "rmse", "mape", "smape" (negated) or "r2", in any case."""
+    return BacktestScorer(check_metric(metric, "scorer"))

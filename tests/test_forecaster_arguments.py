@@ -87,6 +87,8 @@ BAD = [  # (arguments, the start of the message)
     (dict(gradient_clip_val=-1), r"gradient_clip_val: must be a number >= 0 \(0 or None: no "),
     (dict(gradient_clip_val="1"), r"gradient_clip_val: must be a number >= 0"),
     (dict(lr=-1), r"lr=-1, weight_decay=0.0: Invalid learning rate"),
+    (dict(lr=float("inf")), r"lr: must be a finite number >= 0, got inf"),  # torch takes it
+    (dict(lr=np.float64("nan")), r"lr: must be a finite number >= 0, got nan"),
     (dict(weight_decay="0"), r"lr=0.001, weight_decay='0': .*pass numbers"),
 ]
 

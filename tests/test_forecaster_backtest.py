@@ -301,6 +301,8 @@ def test_a_scorer_gives_the_backtest_error_negated(model, frame):
     every = model.backtest(later, n_windows=12)
     errors = every[["y0-actual", "y1-actual"]].to_numpy() - every[["y0", "y1"]].to_numpy()
     assert model.score(later, metric="mae") == pytest.approx(np.abs(errors).mean())
+    assert model.score(later, metric="MAE") == model.score(later, metric="mae")  # as loss="MAE"
+    assert forecast.scorer("RMSE").metric == "rmse"
     assert forecast.scorer("mse")(model, later) == pytest.approx(-np.square(errors).mean())
     assert forecast.scorer("r2")(model, later) == model.score(later)
     with pytest.raises(ConfigError, match=r"^scorer: unknown metric 'mean_absolute_error'"):

@@ -249,3 +249,15 @@ def test_columns_without_text_names_cannot_become_an_mlflow_model(tmp_path):
         log_forecaster(model)
     with mlflow.start_run(), pytest.raises(NotFittedError, match=r"call fit\(df\) first"):
         log_forecaster(forecast.Forecaster(**TINY))
+
+
+def test_tiny_and_constant_series_are_forecast_at_their_level():
+    """A series of tiny values is scaled (not left as is below an absolute cut-off); a constant
+    one is scaled by its level, so the network's small output is relative to it."""
+    wave = np.sin(np.arange(200) * 2 * np.pi / 24)
+    frame = pd.DataFrame({"date": pd.date_range("2020", periods=200, freq="h"),
+                          "tiny": 1e-13 * wave, "micro": 1e-6, "zero": 0.0})
+    predicted = forecast.Forecaster(**TINY).fit(frame).predict()
+    assert np.abs(predicted.tiny).max() < 5e-13
+    np.testing.assert_allclose(predicted.micro, 1e-6, rtol=0.9)
+    assert np.isfinite(predicted.zero).all()

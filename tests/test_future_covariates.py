@@ -1,5 +1,7 @@
 """Known-future covariates (`future_features`): data hook, Forecaster, CLI config."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,10 +83,14 @@ def test_future_frame_is_validated(fitted, priced):
         (future.assign(date=future.date + pd.Timedelta("1h")), "no row for 2024-02-03 02:00:00"),
         (pd.concat([future, future.iloc[:1]]), "duplicate row"),
         (future.assign(price_plan=np.nan), "'price_plan' has a missing or infinite value"),
+        (future.assign(price_plan=1e39), "'price_plan' holds 1e\\+39 at 2024-02-03 02:00:00, "
+                                         "beyond float32's range .* rescale the column"),
+        (future.assign(price_plan=future.price_plan + 1j), "'price_plan' holds complex"),
         (future.assign(date="soon"), "not timestamps"),
     ]
     for bad, message in cases:
-        with pytest.raises(DataError, match=message):
+        with warnings.catch_warnings(), pytest.raises(DataError, match=message):
+            warnings.simplefilter("error")  # no numpy overflow or ComplexWarning
             fitted.predict(history, future=bad)
     with pytest.raises(DataError, match="misses column.*price_plan"):
         fitted.predict(history.drop(columns="price_plan"), future=future)

@@ -158,7 +158,7 @@ def test_spread_holds_for_large_unscaled_values():
     np.testing.assert_allclose(spread(inputs, 2), expected, rtol=1e-5)
 
 
-def test_a_constant_target_gets_intervals_of_one_training_std(frame):
+def test_a_constant_target_gets_intervals_of_its_level(frame):
     constant = frame.iloc[:600].assign(y1=3.0)
     model = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
                                 features=["y1"], target=["y0"]).fit(constant)
@@ -168,6 +168,6 @@ def test_a_constant_target_gets_intervals_of_one_training_std(frame):
         warnings.simplefilter("error")  # no division by zero
         out = flat.predict(level=80)
     assert np.isfinite(out.to_numpy()).all() and (out["y1-hi-80"] > out["y1-lo-80"]).all()
-    assert flat.calibration_.floor[0] == 1.0  # the constant target: one training std
+    assert flat.calibration_.floor[0] == 1.0  # the constant target: its level (its scale)
     assert 0 < flat.calibration_.floor[1] < 1.0
     model.predict(level=80)

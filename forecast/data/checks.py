@@ -179,7 +179,8 @@ def check_finite(values: np.ndarray, columns: list, rows: RowNames) -> None:
     """No NaN or inf anywhere (when no fill policy is set)."""
     # A float64 sum is finite exactly when every value is (float32 values cannot overflow it),
     # and costs no [T, C] temporary.
-    sums = values.sum(axis=0, dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # inf - inf
+        sums = values.sum(axis=0, dtype=np.float64)
     if np.isfinite(sums).all():
         return
     channel = int(np.argmin(np.isfinite(sums)))

@@ -49,6 +49,8 @@ from forecast.data.timeaxis import (
 from forecast.errors import DataError
 
 log = logging.getLogger(__name__)
+BEYOND_FLOAT32 = (f"beyond float32's range (±{np.finfo(np.float32).max:.3g}) that the model "
+                  "computes in; rescale the column (divide it by a power of ten) first.")
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
 
 
@@ -184,7 +186,6 @@ def build_panel(
         order = row_order(codes, ticks, sort)  # None: the frame's row order is already right
         if order is not None:
             ticks = ticks[order]
-            codes = None if codes is None else codes[order]
         counts = np.array([len(ticks)]) if codes is None else np.bincount(codes)
         bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         rows = RowNames(order, bounds, series_ids, ticks, unit, shown_in)
@@ -202,8 +203,8 @@ def build_panel(
         regular = regular_steps(ticks, freq, unit)
     check_frequencies(regular, bounds, freq, rows, longest)
     columns = target + features
-    values = _values(frame, columns, order)
-    _note_lost_precision(frame, columns)
+    values = _values(frame, columns, rows)
+    _note_lost_precision(frame, columns, codes, series_ids)
     start = to_index(ticks[bounds[:-1]], unit)
     if fill is None:
         check_regular(regular, bounds, freq, rows)
@@ -469,6 +470,7 @@ def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
     converted = {}
     for name in columns:
         column = frame[name]
+        check_real(column, name, "data")
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             continue  # a flag (a holiday) is a feature of 0 and 1
         numbers = numbers_held_otherwise(column)
@@ -486,6 +488,16 @@ def _as_numbers(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
     for name, numbers in converted.items():
         frame[name] = numbers
     return frame
+
+
+def check_real(column: pd.Series, name, key: str) -> None:
+    """Refuse a column of complex numbers, which a cast to float32 would cut to their real part
+    (with only numpy's ComplexWarning)."""
+    if pd.api.types.is_complex_dtype(column.dtype):
+        raise DataError(f"{key}: column '{name}' holds complex numbers ({column.dtype}); the "
+                        f"model takes real ones: keep their real part (df['{name}'] = "
+                        f"np.real(df['{name}'])) or their magnitude (np.abs), or split them "
+                        "into two columns.")
 
 
 def numbers_held_otherwise(column: pd.Series) -> pd.Series | None:
@@ -640,29 +652,74 @@ def _series_codes(frame: pd.DataFrame, id_col) -> tuple[np.ndarray | None, tuple
     return codes.astype(np.min_scalar_type(max(len(ids) - 1, 0))), tuple(str(i) for i in ids)
 
 
-def _values(frame: pd.DataFrame, columns: list, order: np.ndarray | None) -> np.ndarray:
-    """[N, C] float32 values in the panel's row order: one new array, owned by the panel."""
+def _values(frame: pd.DataFrame, columns: list, rows: RowNames) -> np.ndarray:
+    """[N, C] float32 values in the panel's row order: one new array, owned by the panel. A
+    value finite but beyond float32's range is refused (the cast would make it inf, which
+    reads as missing)."""
     data = frame[columns]
-    if order is None:
-        return data.to_numpy(dtype=np.float32, copy=True)
-    return data.to_numpy(dtype=np.float32)[order]
+    with np.errstate(over="ignore"):
+        if rows.order is None:
+            values = data.to_numpy(dtype=np.float32, copy=True)
+        else:
+            values = data.to_numpy(dtype=np.float32)[rows.order]
+    _check_float32_range(values, data, rows)
+    return values
 
 
-def _note_lost_precision(frame: pd.DataFrame, columns: list) -> None:
-    """Warn about a column whose spread is a few float32 steps at its level (a meter reading
-    near 1e9 that moves by 10: float32 holds it in steps of 64), as its changes are lost.
-    Judged on up to 100,000 rows spread over the frame: a level, not an outlier, is the matter."""
-    every = max(1, len(frame) // 100_000)
-    for name in columns:
-        values = frame[name].to_numpy()[::every].astype(np.float64)
-        values = values[np.isfinite(values)]
-        if not len(values):
+def _check_float32_range(values: np.ndarray, data: pd.DataFrame, rows: RowNames) -> None:
+    """DataError naming the first value of `data` that is finite but inf in float32 `values`."""
+    with np.errstate(invalid="ignore"):  # inf - inf
+        sums = values.sum(axis=0, dtype=np.float64)  # finite where every value is
+    for channel in np.flatnonzero(~np.isfinite(sums)):
+        inf = np.flatnonzero(np.isinf(values[:, channel]))
+        given = data.iloc[inf if rows.order is None else rows.order[inf], channel]
+        large = np.isfinite(given.to_numpy(dtype=np.float64, na_value=np.nan))
+        if not large.any():
             continue
-        level, spread = np.abs(values).max(), values.std()
-        if 0 < spread < 100 * np.spacing(np.float32(level)):
-            log.warning(f"data: column '{name}' varies little against its level (values near "
-                        f"{level:.3g}, std {spread:.3g}): in float32 its changes lose most of "
-                        "their digits; subtract the level (or difference the series) first.")
+        k, value = int(inf[np.argmax(large)]), given.iloc[int(np.argmax(large))]
+        more = f" ({int(large.sum())} such values)" if large.sum() > 1 else ""
+        raise DataError(f"data{rows.where(k)}: column '{data.columns[channel]}' holds {value:.4g}"
+                        f" at row {rows.row(k)} ({rows.time(k)}){more}, {BEYOND_FLOAT32}")
+
+
+def _note_lost_precision(frame: pd.DataFrame, columns: list, codes: np.ndarray | None,
+                         series_ids: tuple[str, ...]) -> None:
+    """Warn about a column whose spread in a series is a few float32 steps at the series' level
+    (a meter reading near 1e9 that moves by 10: float32 holds it in steps of 64), as its changes
+    are lost. Judged per series (`codes`: [N] series of each row of `frame`) on up to 100,000
+    rows spread over the frame: a level, not an outlier, is the matter."""
+    every = max(1, len(frame) // 100_000)
+    groups = (np.zeros(len(frame), np.intp) if codes is None else codes.astype(np.intp))[::every]
+    for name in columns:
+        values = frame[name].iloc[::every].to_numpy(dtype=np.float64, na_value=np.nan)
+        level, spread = _level_and_spread(values, groups, len(series_ids))
+        lost = np.flatnonzero((spread > 0)
+                              & (spread < 100 * np.spacing(level.astype(np.float32))))
+        if not len(lost):
+            continue
+        s = int(lost[0])
+        where = "" if len(series_ids) == 1 else f" of series '{series_ids[s]}'" + (
+            f" (and {len(lost) - 1} other series)" if len(lost) > 1 else "")
+        log.warning(f"data: column '{name}'{where} varies little against its level (values "
+                    f"near {level[s]:.3g}, std {spread[s]:.3g}): in float32 its changes lose "
+                    "most of their digits; subtract the level (or difference the series) first.")
+
+
+def _level_and_spread(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tuple:
+    """[n_groups] largest |value| and std of the finite `values` of each group; the std is 0
+    where the values differ by float64 rounding only (a constant series, whose computed mean
+    is a rounding off its values)."""
+    finite = np.isfinite(values)
+    values, groups = values[finite], groups[finite]
+    count = np.maximum(np.bincount(groups, minlength=n_groups), 1)
+    mean = np.bincount(groups, values, n_groups) / count
+    spread = np.sqrt(np.bincount(groups, np.square(values - mean[groups]), n_groups) / count)
+    level, low, high = (np.full(n_groups, start) for start in (0.0, np.inf, -np.inf))
+    np.maximum.at(level, groups, np.abs(values))
+    np.minimum.at(low, groups, values)
+    np.maximum.at(high, groups, values)
+    rounding = high - low <= 64 * np.finfo(np.float64).eps * level
+    return level, np.where(rounding, 0.0, spread)
 
 
 def _note_filled(values: np.ndarray, n_rows: int, columns: list, fill: str, freq) -> None:

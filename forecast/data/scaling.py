@@ -8,6 +8,7 @@ import torch
 from forecast.errors import ConfigError
 
 METHODS = ("standard", "minmax", "none")
+_EPS32, _TINY32 = float(np.finfo(np.float32).eps), float(np.finfo(np.float32).tiny)
 _BLOCK_ROWS = 1 << 16  # rows per block of short series: vectorised, with small temporaries
 
 
@@ -16,7 +17,7 @@ class Scaler:
 
     Args:
         method: "standard" (mean, population std: sklearn's StandardScaler), "minmax" (to [0, 1])
-            or "none".
+            or "none". A series constant over its training rows is scaled by its level.
 
     Example:
         >>> values = np.array([[1.0], [2.0], [3.0], [10.0]], dtype=np.float32)
@@ -44,7 +45,7 @@ class Scaler:
                 centers[series], scales[series] = statistics(values[lo:hi], starts,
                                                              starts + train_ends[series], rows)
         self.center_ = centers.astype(np.float32)  # [S, C]
-        self.scale_ = np.where(scales > 1e-12, scales, 1.0).astype(np.float32)  # constant: shift
+        self.scale_ = _constant_as_level(centers, scales).astype(np.float32)
         return self
 
     def transform(self, values: np.ndarray, bounds: np.ndarray,
@@ -96,6 +97,16 @@ class Scaler:
             np.asarray(torch.as_tensor(state[key]).cpu(), dtype=np.float32)  # cuda: map_location
             for key in ("center", "scale"))
         return scaler
+
+
+def _constant_as_level(centers: np.ndarray, spreads: np.ndarray) -> np.ndarray:
+    """The spreads [S, C] as scales, but a constant series (spread nil, or below float32's
+    resolution at its level) is scaled by its level |center| (1 when all zero): its forecast
+    errors are then relative to its level, not absolute (~1e-4 off a series at 1e-6). The test
+    is relative, so a series of tiny values (1e-13 sin) is scaled as any other."""
+    level = np.abs(centers)
+    constant = spreads <= np.maximum(_EPS32 * level, _TINY32)
+    return np.where(constant, np.where(level > _TINY32, level, 1.0), spreads)
 
 
 def _blocks(bounds: np.ndarray):

@@ -156,15 +156,27 @@ def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec
             continue
         s = int(np.argmax(too_short[:, p]))
         where = f"{_where(series_ids, s)}:" if len(series_ids) > 1 else ""
-        part = (f"the {name} part (rows {starts[s, p]}..{borders[s, p]} of the series) is too "
-                f"short for one window of {spec.length} rows (lookback + horizon)")
+        part, fix = _part_too_short(name, starts[s, p], borders[s, p], spec)
         if too_short[:, p].sum() == asked[:, p].sum():  # no window of the part anywhere
-            raise DataError(f"data:{where} {part}; change data.split or use a shorter "
-                            "lookback/horizon.")
+            raise DataError(f"data:{where} {part}; {fix}.")
         log.warning(f"data: {too_short[:, p].sum()} of {len(series_ids)} series give no {name} "
                     f"window, such as{where[:-1]}: {part}. They are left out of the {name} "
                     f"windows ({LEFT_OUT[name]}); a shorter lookback or horizon, or another "
                     "data.split, gives them some.")
+
+
+def _part_too_short(name: str, lo: int, hi: int, spec: WindowSpec) -> tuple[str, str]:
+    """What is short of the part `name` of rows [lo, hi), and what to do. A val or test part
+    takes its windows' lookback from the rows before it: where those are there, it lacks only
+    rows for the horizon. (The Forecaster names data.split.val val_size: `python_terms`.)"""
+    rows = f"the {name} part (rows {lo}..{hi} of the series)"
+    if name != "train" and lo >= spec.lookback:
+        return (f"{rows} holds {hi - lo} row(s), fewer than the horizon {spec.horizon}",
+                f"give it at least {spec.horizon} rows (data.split.{name}={spec.horizon})")
+    return (f"{rows} is too short for one window of {spec.length} rows (lookback + horizon)",
+            "change data.split or use a shorter lookback/horizon")
+
+
 def _where(series_ids, s: int) -> str:
     return "" if len(series_ids) == 1 else f" series '{series_ids[s]}'"
 

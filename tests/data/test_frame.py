@@ -1,4 +1,5 @@
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -320,6 +321,38 @@ def test_a_column_whose_changes_float32_cannot_hold_is_named(caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and warned[0].startswith("data: column 'meter' varies little")
     assert "subtract the level" in warned[0]
+
+
+def test_lost_precision_is_judged_per_series_and_not_for_rounding_noise(caplog):
+    """A meter near 1e9 moving by 10 beside a series of scale 1 is named (the pooled column's
+    spread hid it); a constant series whose std is float64 rounding (2e-22 at 1e-6) is not."""
+    t = np.arange(200)
+    frame = pd.DataFrame({"unique_id": np.repeat(["meter", "small", "micro"], 200),
+                          "ds": np.tile(pd.date_range("2024-01-01", periods=200, freq="h"), 3),
+                          "y": np.r_[1e9 + 10 * np.sin(t / 3), np.sin(t / 3), np.full(200, 1e-6)]})
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        build_panel(frame)
+        build_panel(frame[frame.unique_id == "micro"].drop(columns="unique_id"))
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1
+    assert warned[0].startswith("data: column 'y' of series 'meter' varies little")
+
+
+@pytest.mark.parametrize("fill", [None, "ffill"])
+def test_a_value_beyond_float32_is_named_not_called_missing(fill):
+    """1e300 is finite, but float32 holds it as inf: no numpy warning, no advice to fill it."""
+    frame = long_frame()
+    frame.loc[57, "y"] = -1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"^data \(series 'b'\): column 'y' holds -1e\+300 at "
+                                            r"row 62 \(.*\), beyond float32's range .*rescale"):
+            build_panel(frame.iloc[::-1], fill=fill, sort=True)  # 57 is row 119 - 57 there
+
+
+def test_a_complex_column_is_refused_by_name(sine_wide):
+    with pytest.raises(DataError, match="column 'y1' holds complex numbers.*np.real"):
+        build_panel(sine_wide.assign(y1=sine_wide.y1.astype(complex)))
 
 
 def test_what_a_fill_makes_up_is_counted(caplog):

@@ -175,3 +175,18 @@ def test_a_part_too_short_in_some_series_only_leaves_them_without_its_windows(ca
     with pytest.raises(DataError, match=r"^data: series 'a': the train part .* too short"):
         check_enough_rows(np.array([12, 12]), np.array([[4, 8, 12], [4, 8, 12]]), spec,
                           list("ab"))
+
+
+def test_a_val_or_test_part_with_its_lookback_before_it_is_told_to_hold_a_horizon():
+    """Windows of a later part take their lookback from the rows before it: with those there,
+    the part lacks rows for the horizon, not for lookback + horizon."""
+    spec = WindowSpec(lookback=16, horizon=4)
+    with pytest.raises(DataError, match=r"^data: the val part \(rows 37..40 of the series\) holds "
+                                        r"3 row\(s\), fewer than the horizon 4; give it at "
+                                        r"least 4 rows \(data.split.val=4\)\.$"):
+        check_enough_rows(np.array([40]), np.array([[37, 40, 40]]), spec, ["s"])
+    with pytest.raises(DataError, match=r"test part .* fewer than the horizon 4; .*split.test=4"):
+        check_enough_rows(np.array([40]), np.array([[30, 37, 40]]), spec, ["s"])
+    with pytest.raises(DataError, match=r"^data: the val part \(rows 0..3 .* too short for one "
+                                        r"window of 20 rows \(lookback \+ horizon\); change"):
+        check_enough_rows(np.array([40]), np.array([[0, 3, 3]]), spec, ["s"])
