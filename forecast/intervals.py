@@ -52,7 +52,7 @@ class Calibration:
         """From the scaled forecasts and actuals [N, H, T] of N windows and their spreads
         [N, 1, T] (`spread`)."""
         mean = spreads.mean(axis=(0, 1))
-        floor = np.where(mean > 0, FLOOR * mean, 1.0)  # a constant target: its level
+        floor = np.where(mean > 0, FLOOR * mean, 1.0)  # a constant target: its scale
         scores = np.abs(actual - forecast) / np.maximum(spreads, floor)
         return cls(conformal_widths(scores), floor.astype(np.float32), len(actual))
 

@@ -256,8 +256,9 @@ def test_tiny_and_constant_series_are_forecast_at_their_level():
     one is scaled by its level, so the network's small output is relative to it."""
     wave = np.sin(np.arange(200) * 2 * np.pi / 24)
     frame = pd.DataFrame({"date": pd.date_range("2020", periods=200, freq="h"),
-                          "tiny": 1e-13 * wave, "micro": 1e-6, "zero": 0.0})
+                          "tiny": 1e-13 * wave, "micro": 1e-6, "zero": 0.0, "mega": 1e6})
     predicted = forecast.Forecaster(**TINY).fit(frame).predict()
     assert np.abs(predicted.tiny).max() < 5e-13
     np.testing.assert_allclose(predicted.micro, 1e-6, rtol=0.9)
+    np.testing.assert_allclose(predicted.mega, 1e6, atol=5)  # off by the net's output, not 30%
     assert np.isfinite(predicted.zero).all()

@@ -158,7 +158,7 @@ def test_spread_holds_for_large_unscaled_values():
     np.testing.assert_allclose(spread(inputs, 2), expected, rtol=1e-5)
 
 
-def test_a_constant_target_gets_intervals_of_its_level(frame):
+def test_a_constant_target_gets_intervals_of_its_scale(frame):
     constant = frame.iloc[:600].assign(y1=3.0)
     model = forecast.Forecaster(lookback=24, horizon=4, max_epochs=1, hidden_size=8,
                                 features=["y1"], target=["y0"]).fit(constant)

@@ -17,7 +17,7 @@ class Scaler:
 
     Args:
         method: "standard" (mean, population std: sklearn's StandardScaler), "minmax" (to [0, 1])
-            or "none". A series constant over its training rows is scaled by its level.
+            or "none". A series constant over its training rows is scaled by its level, up to 1.
 
     Example:
         >>> values = np.array([[1.0], [2.0], [3.0], [10.0]], dtype=np.float32)
@@ -101,12 +101,13 @@ class Scaler:
 
 def _constant_as_level(centers: np.ndarray, spreads: np.ndarray) -> np.ndarray:
     """The spreads [S, C] as scales, but a constant series (spread nil, or below float32's
-    resolution at its level) is scaled by its level |center| (1 when all zero): its forecast
-    errors are then relative to its level, not absolute (~1e-4 off a series at 1e-6). The test
-    is relative, so a series of tiny values (1e-13 sin) is scaled as any other."""
+    resolution at its level) is scaled by its level |center| up to 1 (1 when all zero): its
+    forecast errors are then relative to a small level (not ~1e-4 off a series at 1e-6) and
+    absolute at a large one (not 30% off a series at 1e6). The test is relative, so a series of
+    tiny values (1e-13 sin) is scaled as any other."""
     level = np.abs(centers)
     constant = spreads <= np.maximum(_EPS32 * level, _TINY32)
-    return np.where(constant, np.where(level > _TINY32, level, 1.0), spreads)
+    return np.where(constant, np.where(level > _TINY32, np.minimum(level, 1.0), 1.0), spreads)
 
 
 def _blocks(bounds: np.ndarray):
