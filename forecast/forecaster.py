@@ -35,18 +35,13 @@ from forecast.errors import (
 )
 from forecast.evaluate import predict_scaled
 from forecast.inference import (
-    EARLIEST,
     History,
-    Origins,
     Schema,
     as_index,
-    backtest_frame,
     forecast_frame,
     forecast_grid,
     read_future,
     read_history,
-    read_origins,
-    refit_every,
     rows_through,
     series_frame,
 )
@@ -61,6 +56,14 @@ from forecast.logs import quieted
 from forecast.models import NETS, ForecastModule, ForecastNet
 from forecast.models.ema import WeightAverage
 from forecast.models.lit import Rejected, call_text, check_converged, first_steps, load_best
+from forecast.notes import (
+    check_finite_forecast,
+    mean_over_series,
+    note_far_histories,
+    note_new_series,
+    note_unseen_series,
+)
+from forecast.origins import EARLIEST, Origins, backtest_frame, read_origins, refit_every
 from forecast.scoring import check_metric
 from forecast.seeding import seeded
 
@@ -404,7 +407,7 @@ class Forecaster(BaseEstimator):
         ahead = read_future(future, schema, times[:, schema.lookback:], history.ids)
         if steps > schema.horizon:
             values, names = self._rolled(history, times, ahead), schema.targets
-            _check_finite_forecast(values, history)
+            check_finite_forecast(values, history)
         else:
             values, names = self._columns(history, times, ahead, level)
         return forecast_frame(values[:, :steps], times[:, schema.lookback:][:, :steps],
@@ -430,7 +433,7 @@ class Forecaster(BaseEstimator):
                            self.static_)
         history = read_history(self._flat(X), self.schema_, notes)
         if notes:
-            _note_new_series(history.ids, self.schema_.series_ids)
+            note_new_series(history.ids, self.schema_.series_ids)
         return history
 
     def _flat(self, X):
@@ -571,7 +574,7 @@ class Forecaster(BaseEstimator):
         schema = self.schema_
         cv = self._backtest(X, None, None, None, False, EARLIEST, "score")
         if schema.id_col is not None:
-            _note_unseen_series(cv[schema.id_col], schema)
+            note_unseen_series(cv[schema.id_col], schema)
         # [N, H, T] windows, each scored with its series' (pooled, the levels of the series
         # would be the score)
         shape = (-1, schema.horizon, len(schema.targets))
@@ -580,7 +583,7 @@ class Forecaster(BaseEstimator):
         series, names = ((np.zeros(len(actual), dtype=np.int64), ["the series"])
                          if schema.id_col is None else
                          pd.factorize(cv[schema.id_col].to_numpy()[::schema.horizon]))
-        return _mean_over_series(getattr(metrics, metric)(actual, forecast, groups=series),
+        return mean_over_series(getattr(metrics, metric)(actual, forecast, groups=series),
                                  list(names), metric)
 
     def _refitted_columns(self, X: pd.DataFrame, schema: Schema, origins: Origins,
@@ -617,7 +620,7 @@ class Forecaster(BaseEstimator):
         followed by the bounds of each level's interval: [S, H, T * (1 + 2 * levels)]."""
         values, scale = self._forecast(history, times, ahead)
         if level is None:
-            _check_finite_forecast(values, history)
+            check_finite_forecast(values, history)
             return values, self.schema_.targets
         calibration, schema = self.calibration_, self.schema_
         levels = check_levels(level, calibration)
@@ -634,7 +637,7 @@ class Forecaster(BaseEstimator):
                 columns += [values - half, values + half]
         names = interval_names(schema.targets, levels)
         bounded = np.stack(columns, axis=-1).reshape(*values.shape[:2], len(names))
-        _check_finite_forecast(bounded, history)
+        check_finite_forecast(bounded, history)
         return bounded, names
 
     def _forecast(self, history: History, times: np.ndarray, ahead: np.ndarray | None,
@@ -664,7 +667,7 @@ class Forecaster(BaseEstimator):
             marks = torch.from_numpy(known)
             x_time, y_time = marks[:, :lookback], marks[:, lookback:]
         if self.net_.norm is None and self.scaler_.method != "none":
-            _note_far_histories(scaled[..., :schema.n_targets], history.ids)
+            note_far_histories(scaled[..., :schema.n_targets], history.ids)
         with torch.inference_mode():
             out = self.net_.predict(x, x_time, y_time).numpy()  # [S, H, T]
         targets = slice(0, schema.n_targets)
@@ -709,81 +712,6 @@ class Forecaster(BaseEstimator):
     def load(cls, path: str | Path) -> Forecaster:
         """Read a forecaster written by `save` (weights loaded with `weights_only=True`)."""
         return saving.load(cls, Path(path))
-
-
-def _note_new_series(ids: list[str], fitted: list[str]) -> None:
-    """Warn about a series not in the fit whose id differs from a fitted one only in case or
-    spaces ('h1 ' for 'H1'): it is scaled on its own lookback rows, so the typo changes the
-    forecast."""
-    new = set(ids).difference(fitted)
-    if not new:
-        return
-    folded = {name.strip().casefold(): name for name in fitted}
-    for name in sorted(new):
-        close = folded.get(name.strip().casefold())  # not difflib's: 'store_13' is new
-        if close is not None:
-            log.warning(f"predict: series '{name}' was not in the fit, so it is scaled on its own "
-                        f"lookback rows, not as '{close}' was; did you mean '{close}'?")
-            return
-    log.info(f"predict: {len(new)} series not in the fit (e.g. '{min(new)}'), each scaled on its "
-             "own lookback rows.")
-
-
-FAR = 6.0  # a history this many training standard deviations from its training mean
-
-
-def _note_far_histories(scaled: np.ndarray, ids: list) -> None:
-    """Warn where a history's targets [S, L, T] (scaled) lie far from the values its series
-    was trained on: a network without window normalisation forecasts near those."""
-    levels = np.abs(scaled.mean(axis=1)).max(axis=1)  # [S]
-    far = np.flatnonzero(levels > FAR)
-    if len(far):
-        first = far[np.argmax(levels[far])]
-        others = f" and {len(far) - 1} other series" if len(far) > 1 else ""
-        log.warning(f"predict: the history of series '{ids[first]}'{others} lies "
-                    f"{levels[first]:.3g} training standard deviations from the values it was "
-                    "trained on; this network forecasts near the levels it learnt, so the "
-                    "forecast is likely off: fit with subtract_last=True or revin=True (window "
-                    "normalisation), or refit on recent data.")
-
-
-def _check_finite_forecast(values: np.ndarray, history: History) -> None:
-    """A forecast [S, H, ...] (with its interval bounds) that is not finite (a history near
-    float32's limit, a network that blew up) is an error naming its series, not NaN or inf
-    handed on."""
-    bad = ~np.isfinite(values).all(axis=(1, 2))
-    if bad.any():
-        s = int(np.argmax(bad))
-        largest = float(np.nanmax(np.abs(history.values[s]))) if history.values[s].size else 0
-        raise DataError(f"predict: the forecast of series '{history.ids[s]}' is not finite "
-                        f"(its history reaches {largest:.3g}); rescale values near float32's "
-                        "limit (3.4e38), or refit if training blew up.")
-
-
-def _mean_over_series(scores: np.ndarray, names: list, metric: str) -> float:
-    """The mean of the series' `scores`, leaving out those the metric cannot score (MAPE of a
-    series whose actuals are all zero, a missing actual), by name."""
-    undefined = np.flatnonzero(np.isnan(scores))
-    why = "no actual it can score: zero for MAPE, or missing"
-    if len(undefined) == len(scores):
-        raise DataError(f"score: {metric} is undefined for every series scored (such as "
-                        f"'{names[0]}', with {why}); score by another metric (metric='smape' or "
-                        "'mae'), or drop the rows without actuals.")
-    if len(undefined):
-        log.warning(f"score: {metric} is undefined for {len(undefined)} of {len(scores)} series "
-                    f"(such as '{names[undefined[0]]}', with {why}); they are left out of the "
-                    "mean.")
-    return float(np.nanmean(scores))
-
-
-def _note_unseen_series(ids: pd.Series, schema: Schema) -> None:
-    """Warn when a long frame is scored on none of the series the model was fitted on: what
-    scikit-learn's TimeSeriesSplit gives, as it cuts rows (series after series), not time."""
-    scored = set(map(str, ids.unique()))
-    if scored.isdisjoint(schema.series_ids):
-        log.warning(f"score: none of the series scored ({sorted(scored)[:5]}) was in the fit; "
-                    "if this is a cross-validation split of a long frame, TimeSeriesSplit cut it "
-                    "between series, not in time: pass cv= (train, test) rows cut at a date.")
 
 
 def _schema(dm: WindowDataModule) -> Schema:
