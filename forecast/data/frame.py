@@ -604,11 +604,10 @@ def _check_one_zone(raw, label: str, time_col) -> None:
     if (zones == first).all() or (zones == "no timezone").all():
         return
     row = int(np.argmax((zones != first).to_numpy()))
-    where = "frame.index" if time_col is None else f"frame['{time_col}']"
+    where, dt = _time_code(time_col)
     raise DataError(f"data: {label} mixes timezones (row 0: {first}, row {row}: "
                     f"{zones.iloc[row]}); convert the times to one timezone, e.g. {where} = "
-                    f"pd.to_datetime({where}, utc=True){'' if time_col is None else '.dt'}"
-                    ".tz_convert(ZONE).")
+                    f"pd.to_datetime({where}, utc=True){dt}.tz_convert(ZONE).")
 
 
 def _zone_name(index: pd.DatetimeIndex, time_col) -> str | None:
@@ -618,13 +617,19 @@ def _zone_name(index: pd.DatetimeIndex, time_col) -> str | None:
         return None
     name = zone_name(index.tz)
     if name is None:
-        where = "frame.index" if time_col is None else f"frame['{time_col}']"
-        dt = "" if time_col is None else ".dt"
+        where, dt = _time_code(time_col)
         raise DataError(f"data: the times of {where} are in the timezone {index.tz!r}, which "
                         "has no name that reads back (such as 'Europe/Berlin', 'UTC' or "
                         f"'UTC+01:00'); convert them to a named zone first, e.g. {where} = "
                         f"{where}{dt}.tz_convert('Europe/Berlin').")
     return name
+
+
+def _time_code(time_col) -> tuple[str, str]:
+    """How a fix writes the times in pandas: the index or the column, and its `.dt`."""
+    if time_col is None:
+        return "frame.index", ""
+    return f"frame['{time_col}']", ".dt"
 
 
 def _id_dtype(ids: pd.Series) -> str:
