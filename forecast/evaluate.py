@@ -242,6 +242,7 @@ def run_baselines(baselines: dict, dm: WindowDataModule, part: str = "test",
     `WINDOW_BYTES` at a time."""
     if not baselines:
         return []
+    dm.setup()
     train_starts = training_sample(dm)
     X_train, y_train = windows_at(dm, train_starts)
     train_time = baseline_inputs(dm, train_starts, baselines)
