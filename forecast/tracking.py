@@ -372,12 +372,21 @@ def store_lock(uri: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+CHOICE_TAGS = ("data", "model", "optim", "trainer", "callbacks", "baselines", "logger")
+MAX_TAG = 5000  # characters MLflow keeps of a tag's value
+
+
 def open_tracker(cfg, uri: str, model_name: str, parent_id: str | None = None) -> Tracker:
     """The Tracker of one invocation of `forecast.train` (a multirun shares the `sweep` tag)."""
     from hydra.core.hydra_config import HydraConfig
 
     hydra_cfg = HydraConfig.get()
-    tags = {"experiment_preset": str(cfg.experiment_name)}
+    choices = hydra_cfg.runtime.choices
+    # Provenance: the preset, each config group's choice and the command line's overrides.
+    tags = {"experiment_preset": str(choices.get("experiment") or "none"),
+            **{f"choice.{group}": str(choices[group]) for group in CHOICE_TAGS
+               if choices.get(group) is not None},
+            "overrides": " ".join(hydra_cfg.overrides.task)[:MAX_TAG] or "none"}
     if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
         tags["sweep"] = os.path.abspath(str(hydra_cfg.sweep.dir))  # the same from any folder
         tags["sweep_job"] = str(hydra_cfg.job.num)

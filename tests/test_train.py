@@ -44,6 +44,10 @@ def test_ends_with_where_the_runs_are(sine_run):
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     parent = client.search_runs([client.get_experiment_by_name("sine").experiment_id],
                                 "tags.role = 'parent'")[0]
+    tags = parent.data.tags  # provenance: the preset, each group's choice, the overrides
+    assert (tags["experiment_preset"], tags["choice.model"], tags["choice.data"]) == (
+        "sine", "lstm", "sine")
+    assert tags["overrides"].startswith("+experiment=sine ")
     hint = result.stdout.strip().splitlines()[-2:]
     assert hint[0].startswith(f"MLflow: parent run {parent.info.run_id} in sqlite:///")
     assert hint[1].strip() == f"mlflow ui --backend-store-uri sqlite:///{folder / 'mlflow.db'}"
