@@ -25,6 +25,9 @@ def find_checkpoint(resume: str | None, outputs: Path, cfg=None) -> Path | None:
     and was set up as `cfg` (same data, model, optimiser, seed); None to start afresh."""
     if resume in (None, ""):
         return None
+    if not isinstance(resume, str):  # resume=true, resume=1
+        raise ConfigError(f"resume: {resume!r}; give resume=auto (the newest interrupted run of "
+                          "this setup) or the path of a last.ckpt.")
     if resume == "auto":
         unfinished = sorted((path for path in outputs.glob("*/checkpoints/last.ckpt")
                              if not finished(path)), key=lambda path: path.stat().st_mtime)
@@ -38,6 +41,11 @@ def find_checkpoint(resume: str | None, outputs: Path, cfg=None) -> Path | None:
                      "starting a new run.")
         return same[-1] if same else None
     path = Path(resume).expanduser()
+    if path.is_dir():
+        inside = sorted(path.glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        hint = f" such as {inside[-1]}" if inside else ""
+        raise ConfigError(f"resume: '{path}' is a folder; give the path of a last.ckpt{hint}, "
+                          "or resume=auto.")
     if not path.is_file():
         raise ConfigError(f"resume: checkpoint '{path}' does not exist; give the path of a "
                           "last.ckpt (outputs/<experiment>/<time>/checkpoints/) or resume=auto.")

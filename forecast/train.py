@@ -37,9 +37,11 @@ def main(cfg: DictConfig) -> float:
         from forecast.experiment import run  # the heavy imports, once the config is sound
 
         return run(cfg)
-    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C during fit into exit(1)
+    except (KeyboardInterrupt, SystemExit) as stop:
         print("interrupted: open MLflow runs are marked KILLED; resume=auto continues from the "
               "run's last.ckpt, if one was written.", file=sys.stderr)
+        if isinstance(stop, KeyboardInterrupt) or isinstance(stop.__context__, KeyboardInterrupt):
+            raise SystemExit(130) from None  # Ctrl-C's code (Lightning's fit exits with 1)
         raise
     except Exception as error:
         # One readable line instead of a traceback from deep inside torch; the MLflow run (if

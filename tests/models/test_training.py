@@ -474,6 +474,12 @@ def test_resume_auto_picks_the_newest_unfinished_run_of_the_same_setup(tmp_path,
         other = OmegaConf.create({"data": {"lookback": 99}})
         assert find_checkpoint("auto", tmp_path, other) is None
     assert "set up otherwise, e.g. ['data.lookback']" in caplog.text
+    for wrong, said in [(True, r"True; give resume=auto"), (1, r"1; give resume=auto"),
+                        (str(tmp_path), rf"'{tmp_path}' is a folder; give the path of a "
+                                        rf"last.ckpt such as {tmp_path}/./checkpoints/last.ckpt,"
+                                        r" or resume=auto")]:
+        with pytest.raises(ConfigError, match=rf"^resume: {said}"):
+            find_checkpoint(wrong, tmp_path, cfg)
 
 
 def fit_in_groups(steps_per_execution: int, *callbacks, epochs: int = 2, resume=None,
