@@ -152,6 +152,7 @@ def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec
     asked = borders > starts
     too_short = asked & (rows < spec.length)
     for p, name in enumerate(("train", "val", "test")):
+        _note_empty_part(asked[:, p], name, series_ids)
         if not too_short[:, p].any():
             continue
         s = int(np.argmax(too_short[:, p]))
@@ -163,6 +164,17 @@ def check_enough_rows(lengths: np.ndarray, borders: np.ndarray, spec: WindowSpec
                     f"window, such as{where[:-1]}: {part}. They are left out of the {name} "
                     f"windows ({LEFT_OUT[name]}); a shorter lookback or horizon, or another "
                     "data.split, gives them some.")
+
+
+def _note_empty_part(asked: np.ndarray, name: str, series_ids) -> None:
+    """Warn where the split gives some series rows of part `name` and others none (dates past
+    a series' end): those are silently missing from the part otherwise."""
+    if asked.any() and not asked.all():
+        s = int(np.argmin(asked))
+        log.warning(f"data: {len(asked) - asked.sum()} of {len(asked)} series have no {name} "
+                    f"rows, such as series '{series_ids[s]}' (the split's {name} part lies "
+                    f"past its rows); they are left out of the {name} windows "
+                    f"({LEFT_OUT[name]}).")
 
 
 def _part_too_short(name: str, lo: int, hi: int, spec: WindowSpec) -> tuple[str, str]:

@@ -184,7 +184,8 @@ def test_training_order_depends_on_seed_and_epoch_only(sine_wide):
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(lookback=49, horizon=6), ["54 rows", "fewer than lookback + horizon"]),
-    (dict(lookback=6, horizon=6, split=dict(val=5, test=20)), ["val part", "too short"]),
+    (dict(lookback=6, horizon=6, split=dict(val=5, test=20)),
+     ["val part", "fewer than the horizon 6", "data.split.val=6"]),
     (dict(lookback=6, horizon=6, split=dict(dates=["2020-01-01 20:00", "2030-01-01"])),
      ["test part is empty"]),
 ])

@@ -172,6 +172,13 @@ def test_a_part_too_short_in_some_series_only_leaves_them_without_its_windows(ca
     starts = window_index(np.r_[0, np.cumsum(lengths)],
                           np.stack([np.zeros(3, np.int64), borders[:, 0]], axis=1), spec).starts()
     assert not ((starts >= 40) & (starts < 52)).any()  # none of b's rows start a window
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="forecast"):  # c ends before the test part
+        check_enough_rows(lengths, np.stack([lengths - 8, lengths - 4, [40, 12, 36]], axis=1)
+                          .clip(max=lengths[:, None]), spec, list("abc"))
+    assert ("1 of 3 series have no test rows, such as series 'c' (the split's test part lies "
+            "past its rows); they are left out of the test windows (not tested on)"
+            ) in caplog.text
     with pytest.raises(DataError, match=r"^data: series 'a': the train part .* too short"):
         check_enough_rows(np.array([12, 12]), np.array([[4, 8, 12], [4, 8, 12]]), spec,
                           list("ab"))
