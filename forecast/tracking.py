@@ -376,6 +376,14 @@ CHOICE_TAGS = ("data", "model", "optim", "trainer", "callbacks", "baselines", "l
 MAX_TAG = 5000  # characters MLflow keeps of a tag's value
 
 
+def safe_overrides(overrides) -> str:
+    """The command line's overrides as one tag: those of keys that look secret without their
+    value, credentials in URIs masked."""
+    shown = [f"{arg.split('=', 1)[0]}=***" if looks_secret(arg.split("=", 1)[0]) else redact(arg)
+             for arg in overrides]
+    return " ".join(shown)[:MAX_TAG] or "none"
+
+
 def open_tracker(cfg, uri: str, model_name: str, parent_id: str | None = None) -> Tracker:
     """The Tracker of one invocation of `forecast.train` (a multirun shares the `sweep` tag)."""
     from hydra.core.hydra_config import HydraConfig
@@ -386,7 +394,7 @@ def open_tracker(cfg, uri: str, model_name: str, parent_id: str | None = None) -
     tags = {"experiment_preset": str(choices.get("experiment") or "none"),
             **{f"choice.{group}": str(choices[group]) for group in CHOICE_TAGS
                if choices.get(group) is not None},
-            "overrides": " ".join(hydra_cfg.overrides.task)[:MAX_TAG] or "none"}
+            "overrides": safe_overrides(hydra_cfg.overrides.task)}
     if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
         tags["sweep"] = os.path.abspath(str(hydra_cfg.sweep.dir))  # the same from any folder
         tags["sweep_job"] = str(hydra_cfg.job.num)

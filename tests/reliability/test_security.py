@@ -21,3 +21,5 @@ def test_checkpoints_load_without_pickle_and_secrets_stay_out_of_params(tmp_path
     for run in client.search_runs([client.get_experiment_by_name("sine").experiment_id]):
         assert not any(SECRET in str(v) for v in run.data.params.values())
         assert not any(SECRET in str(v) for v in run.data.tags.values())
+        if run.data.tags.get("role") == "parent":  # the overrides, the secret's value masked
+            assert "+logger.api_token=*** " in run.data.tags["overrides"]
