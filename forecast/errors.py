@@ -44,6 +44,12 @@ def unwrap(error: BaseException) -> BaseException:
     return error
 
 
+def is_usage_error(error: BaseException) -> bool:
+    """Whether `error` (unwrapped) is the user's to fix: ours, or OmegaConf's about a key."""
+    return isinstance(error, ForecastError) or bool(
+        getattr(error, "full_key", None) and type(error).__module__.startswith("omegaconf"))
+
+
 def explain(error: BaseException) -> str:
     """One line for the user: the message of our own errors, the file and the fix for disk
     errors, and the type and message of anything else."""
@@ -54,6 +60,11 @@ def explain(error: BaseException) -> str:
         where = error.filename or "the output folder"
         return (f"cannot write {where}: {error.strerror}. Free disk space, fix the permissions, "
                 "or write elsewhere with hydra.run.dir=/writable/folder.")
+    key = getattr(error, "full_key", None)  # OmegaConf's: a key removed, an interpolation ...
+    if key and type(error).__module__.startswith("omegaconf"):
+        reason = str(getattr(error, "msg", "") or error).strip().splitlines()[0]
+        return (f"{key}: {reason}; fix the override of {key} (python -m forecast.train --cfg "
+                "job lists every key and its value).")
     text = str(error).strip().splitlines()
     return (f"{type(error).__name__}: {text[0] if text else ''} "
             "(set HYDRA_FULL_ERROR=1 to see the full traceback)")

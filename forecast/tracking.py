@@ -421,6 +421,11 @@ def open_runs(cfg, model_name: str, checkpoint=None) -> tuple[Tracker | None, st
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"logger.tracking_uri: cannot open runs in {redact(uri)}: "
                           f"{reason}") from None
+    except ModuleNotFoundError as error:  # a database's driver (postgresql://: psycopg2)
+        raise ConfigError(f"logger.tracking_uri: {redact(uri)} needs the Python package "
+                          f"'{error.name}', which is not installed; pip install it (for "
+                          "PostgreSQL: pip install psycopg2-binary), or log to another "
+                          "store.") from None
 
 
 def _open_runs(cfg, uri: str, model_name: str, checkpoint) -> tuple:

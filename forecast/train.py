@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from forecast.config_check import check_config
-from forecast.errors import ConfigError, DataError, ForecastError, explain, unwrap
+from forecast.errors import ConfigError, DataError, explain, is_usage_error, unwrap
 from forecast.hydra_callbacks import discard_unused_run_folder, mark_failed_job
 from forecast.logs import quiet
 from forecast.overrides import CONF, check_overrides
@@ -54,7 +54,7 @@ def main(cfg: DictConfig) -> float:
         if str(HydraConfig.get().mode) == "RunMode.MULTIRUN":
             mark_failed_job(explain(error))  # the sweep goes on, and lists it at its end
             return float("inf")  # no finite loss: the worst objective (Optuna takes no nan)
-        sys.exit(2 if isinstance(cause, ForecastError) else 1)
+        sys.exit(2 if is_usage_error(cause) else 1)
 
 
 def _stop_on_sigterm() -> None:

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from forecast.config_check import check_config, check_validation
 from forecast.data import WindowDataModule
 from forecast.data.frame import read_frame
-from forecast.errors import ConfigError, DataError
+from forecast.errors import ConfigError, DataError, explain, is_usage_error
 from forecast.experiment import _model_name
 from forecast.overrides import check_overrides
 from forecast.tracking import check_logger, check_tracking_uri
@@ -327,3 +327,14 @@ def test_the_neural_run_is_named_after_the_network_it_trains(overrides, name):
                       return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
     assert _model_name(cfg) == name
+
+
+def test_an_omegaconf_error_is_one_line_naming_its_key_and_a_usage_error():
+    cfg = OmegaConf.create({"model": {"hidden_size": "${oops}"}})
+    OmegaConf.set_struct(cfg, True)
+    for read in (lambda: cfg.model.hidden_size, lambda: cfg.model.lookback):
+        with pytest.raises(Exception) as caught:
+            read()
+        said = explain(caught.value)
+        assert said.startswith("model.") and "--cfg job" in said and is_usage_error(caught.value)
+    assert not is_usage_error(ValueError("deep inside torch"))
