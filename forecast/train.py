@@ -22,6 +22,7 @@ from forecast.errors import ConfigError, DataError, ForecastError, explain, unwr
 from forecast.hydra_callbacks import discard_unused_run_folder, mark_failed_job
 from forecast.logs import quiet
 from forecast.overrides import CONF, check_overrides
+from forecast.sweep_stop import in_sweep_worker, leave_worker, stop_job_on_signals
 
 # At import, not in main(): the workers of `trainer=ddp` (ddp_spawn) import this module too, and
 # they inherit none of the main process's filters.
@@ -37,9 +38,11 @@ def main(cfg: DictConfig) -> float:
         from forecast.experiment import run  # the heavy imports, once the config is sound
 
         return run(cfg)
-    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C during fit into exit(1)
+    except (KeyboardInterrupt, SystemExit) as error:  # Lightning: Ctrl-C in fit is exit(1)
         print("interrupted: open MLflow runs are marked KILLED; resume=auto continues from the "
               "run's last.ckpt, if one was written.", file=sys.stderr)
+        if in_sweep_worker():  # the sweep is being stopped (forecast.sweep_stop)
+            leave_worker(error)
         raise
     except Exception as error:
         # One readable line instead of a traceback from deep inside torch; the MLflow run (if
@@ -58,6 +61,10 @@ def main(cfg: DictConfig) -> float:
 def _stop_on_sigterm() -> None:
     """SIGTERM (a scheduler, `timeout`, `docker stop`) ends a run as Ctrl-C does: its MLflow
     runs are marked KILLED, and the exit code is 143."""
+    if in_sweep_worker():
+        stop_job_on_signals()
+        return
+
     def stop(signum, frame):
         raise SystemExit(128 + signum)
 
