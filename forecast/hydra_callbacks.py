@@ -1,5 +1,6 @@
 """The run folder Hydra makes: checked before Hydra writes it, removed when a refused run left
-nothing in it but Hydra's own bookkeeping; and the failed jobs of a sweep, listed at its end."""
+nothing in it but Hydra's own bookkeeping; an Optuna storage refused before a sweep; and the
+failed jobs of a sweep, listed at its end."""
 
 from __future__ import annotations
 
@@ -21,6 +22,23 @@ class CheckOutputFolder(Callback):
 
     def on_multirun_start(self, config, **kwargs) -> None:
         _check_writable(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
+
+
+class RefuseSweeperStorage(Callback):
+    """`hydra.sweeper.storage` (an Optuna RDB storage) is refused in one line before the sweep,
+    instead of Optuna's AssertionError once the study is created: hydra-optuna-sweeper 1.3 runs
+    on Optuna 2.x, whose RDB storage does not work with SQLAlchemy 2 (which MLflow requires)."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        if config.hydra.sweeper.get("storage") is None:
+            return
+        print("error: hydra.sweeper.storage: not supported (Optuna 2.x, which "
+              "hydra-optuna-sweeper 1.3 needs, cannot use an RDB storage next to MLflow's "
+              "SQLAlchemy 2); the study is kept in memory: drop the key (every trial is an "
+              "MLflow run; the best is in the sweep folder's optimization_results.yaml).",
+              file=sys.stderr)
+        sys.stderr.flush()
+        sys.exit(2)
 
 
 FAILED_FILE = "FAILED"  # in a sweep job's folder: the one-line error of a job that failed

@@ -22,6 +22,7 @@ from forecast.errors import ConfigError, DataError, explain, is_usage_error, unw
 from forecast.hydra_callbacks import discard_unused_run_folder, mark_failed_job
 from forecast.logs import quiet
 from forecast.overrides import CONF, check_overrides
+from forecast.sweep_stop import in_sweep_worker, leave_worker, stop_job_on_signals
 
 # At import, not in main(): the workers of `trainer=ddp` (ddp_spawn) import this module too, and
 # they inherit none of the main process's filters.
@@ -37,11 +38,13 @@ def main(cfg: DictConfig) -> float:
         from forecast.experiment import run  # the heavy imports, once the config is sound
 
         return run(cfg)
-    except (KeyboardInterrupt, SystemExit) as stop:
+    except (KeyboardInterrupt, SystemExit) as stop:  # Lightning: Ctrl-C in fit is exit(1)
         print("interrupted: open MLflow runs are marked KILLED; resume=auto continues from the "
               "run's last.ckpt, if one was written.", file=sys.stderr)
+        if in_sweep_worker():  # the sweep is being stopped (forecast.sweep_stop)
+            leave_worker(stop)
         if isinstance(stop, KeyboardInterrupt) or isinstance(stop.__context__, KeyboardInterrupt):
-            raise SystemExit(130) from None  # Ctrl-C's code (Lightning's fit exits with 1)
+            raise SystemExit(130) from None  # Ctrl-C's code
         raise
     except Exception as error:
         # One readable line instead of a traceback from deep inside torch; the MLflow run (if
@@ -60,6 +63,10 @@ def main(cfg: DictConfig) -> float:
 def _stop_on_sigterm() -> None:
     """SIGTERM (a scheduler, `timeout`, `docker stop`) ends a run as Ctrl-C does: its MLflow
     runs are marked KILLED, and the exit code is 143."""
+    if in_sweep_worker():
+        stop_job_on_signals()
+        return
+
     def stop(signum, frame):
         raise SystemExit(128 + signum)
 

@@ -79,3 +79,17 @@ def test_a_failed_job_is_listed_at_the_end_of_the_sweep_and_the_others_run(tmp_p
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
     assert {r.data.tags["sweep"] for r in runs} == {str(tmp_path / "sweep")}  # absolute
+
+
+def test_an_optuna_storage_is_refused_in_one_line_before_the_sweep(tmp_path):
+    """hydra-optuna-sweeper 1.3 runs on Optuna 2.x, whose sqlite storage fails under SQLAlchemy 2
+    (an AssertionError from inside Optuna once the study is made); the study stays in memory."""
+    result = run_train("-m", *SMALL, "hparams_search=sine_optuna",
+                       f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+                       "hydra.sweep.dir=sweep", cwd=tmp_path, new_store=True)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(ours) == 1 and ours[0].startswith("error: hydra.sweeper.storage: not supported")
+    assert "the study is kept in memory" in ours[0]
+    assert list(tmp_path.iterdir()) == []  # no study, no sweep folder, no MLflow store

@@ -178,6 +178,66 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_resume_finishes_the_run(tmp_p
     assert config["resume"] == "auto"
 
 
+SWEEP = ("-m", "+experiment=sine", "trainer=fast", "model=rnn,gru", "hydra/launcher=parallel",
+         "model.hidden_size=8", "baselines=none", "data.lookback=24", "data.horizon=4",
+         "trainer.max_epochs=1000", "callbacks.early_stopping.patience=1000",
+         "callbacks.last_checkpoint.min_interval_s=0", "logger.log_model=false",
+         "hydra.sweep.dir=sweep")
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_a_parallel_sweep_stops_its_workers_and_closes_their_runs(
+        tmp_path, signum, code):
+    """`docker stop` or `timeout` signal the main process only; it passes the signal on to the
+    loky workers, which close their runs as a single run does, then exit."""
+    sqlite_store(tmp_path / "mlflow.db")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    process = subprocess.Popen([sys.executable, "-m", "forecast.train", *SWEEP], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=default_sigint, start_new_session=True)
+    try:
+        checkpoints = [tmp_path / "sweep" / job / "checkpoints" / "last.ckpt" for job in "01"]
+        deadline = time.monotonic() + 120
+        while not all(path.exists() for path in checkpoints):  # both jobs are training
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "the jobs wrote no checkpoint"
+            time.sleep(0.2)
+        workers = set(session_processes(process.pid)) - {process.pid}
+        assert len(workers) >= 2  # the two loky workers (and loky's resource trackers)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == code, stderr[-2000:]
+        assert "Traceback" not in stderr and "leaked" not in stderr, stderr[-2000:]
+        stopped = [line for line in stderr.splitlines() if "stopped the sweep" in line]
+        assert stopped == [f"interrupted: {signal.Signals(signum).name} stopped the sweep; its "
+                           f"running jobs' MLflow runs are marked KILLED."], stderr[-2000:]
+        deadline = time.monotonic() + 10  # the resource trackers end once their pipes close
+        while session_processes(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not session_processes(process.pid)
+        client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
+        assert len(runs) == 4 and {run.info.status for run in runs} == {"KILLED"}
+        for path in checkpoints:
+            assert torch.load(path, weights_only=True)["epoch"] >= 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever a failed test left
+
+
+def session_processes(session: int) -> list[int]:
+    """The live (not zombie) processes of the session `session` leads."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # it ended meanwhile
+            continue
+        if fields[0] != "Z" and int(fields[3]) == session:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def artifact_text(client: MlflowClient, run_id: str, path: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
         return Path(client.download_artifacts(run_id, path, folder)).read_text()
