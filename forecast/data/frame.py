@@ -167,6 +167,7 @@ def build_panel(
             from (or to backtest on): it warns where `fill` makes up a target's last rows
             (future rows with empty targets, say).
     """
+    training = freq is None  # a forecast's history comes with the model's frequency
     _check_frame(frame, fill)
     frame = flat_frame(frame, id_col, time_col)
     if id_col is None and "unique_id" in frame.columns:
@@ -204,7 +205,8 @@ def build_panel(
     check_frequencies(regular, bounds, freq, rows, longest)
     columns = target + features
     values = _values(frame, columns, rows)
-    _note_lost_precision(frame, columns, codes, series_ids)
+    if training:  # a history read for a forecast was judged as its training frame was
+        _note_lost_precision(frame, columns, codes, series_ids)
     start = to_index(ticks[bounds[:-1]], unit)
     if fill is None:
         check_regular(regular, bounds, freq, rows)
