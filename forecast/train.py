@@ -34,6 +34,7 @@ def main(cfg: DictConfig) -> float:
     """Returns the best validation loss (the objective of sweeps)."""
     _stop_on_sigterm()
     try:
+        _check_working_folder()
         check_config(cfg)
         from forecast.experiment import run  # the heavy imports, once the config is sound
 
@@ -58,6 +59,18 @@ def main(cfg: DictConfig) -> float:
             mark_failed_job(explain(error))  # the sweep goes on, and lists it at its end
             return float("inf")  # no finite loss: the worst objective (Optuna takes no nan)
         sys.exit(2 if is_usage_error(cause) else 1)
+
+
+def _check_working_folder() -> None:
+    """Refuse `hydra.job.chdir=true`: the MLflow store, relative data paths and the sweep's tag
+    are read from the folder the command runs in; each job in its own folder would split them."""
+    hydra = HydraConfig.get()
+    if hydra.job.chdir:
+        os.chdir(hydra.runtime.cwd)  # out of the run folder, which is then removed unused
+        raise ConfigError("hydra.job.chdir: forecast runs in the folder you start it from (the "
+                          "MLflow store and relative data paths are read there) and writes each "
+                          "run's files to its own output folder anyway; drop "
+                          "hydra.job.chdir=true.")
 
 
 def _stop_on_sigterm() -> None:
