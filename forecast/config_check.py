@@ -45,6 +45,24 @@ def check_config(cfg: DictConfig) -> None:
         _check_precision(cfg.trainer)
     _check_known_inputs(cfg.get("model"), cfg.get("data"))
     _check_test_part(cfg.get("data"))
+    _check_kept_keys(cfg)
+
+
+# Keys a run reads beyond the constructors (the logged model's training settings): one removed
+# with `~key` would train on a class's default, then fail after training.
+KEPT_KEYS = ("data.lookback", "data.horizon", "data.batch_size", "optim.loss",
+             "trainer.max_epochs")
+
+
+def _check_kept_keys(cfg: DictConfig) -> None:
+    for key in KEPT_KEYS:
+        group = key.split(".")[0]
+        if group in cfg and OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+            raise ConfigError(f"{key}: removed, but the run needs it (the logged model records "
+                              f"it); give {key}=<value> instead of ~{key}.")
+
+
+_ABSENT = object()
 
 
 def _check_data_file(data) -> None:

@@ -64,6 +64,8 @@ CASES = {
     # Lightning's clipping key, which ForecastModule's own optimiser steps replace
     "clipping_on_the_trainer": (frame(), ["+trainer.gradient_clip_val=0.5"],
                                 ["trainer.gradient_clip_val", "set optim.gradient_clip_val"]),
+    # a key the run reads beyond the constructors, removed
+    "removed_key": (frame(), ["~data.lookback"], ["data.lookback: removed", "~data.lookback"]),
     # a run in its own working folder, which would split the store and the data paths
     "job_chdir": (frame(), ["hydra.job.chdir=true"], ["hydra.job.chdir: ", "drop"]),
     # a tracking store whose database driver is missing
@@ -87,7 +89,7 @@ def write(case_dir, content) -> None:
 # checked in-process below.
 CLI_CASES = ["missing_file", "nan", "wrong_key", "wrong_option", "wrong_type", "trainer_rejects",
              "optimizer_rejects", "scheduler_rejects", "season_too_long", "backtest_stride",
-             "clipping_on_the_trainer", "job_chdir", "store_driver"]
+             "clipping_on_the_trainer", "removed_key", "job_chdir", "store_driver"]
 
 
 @pytest.fixture(scope="module")
