@@ -46,8 +46,13 @@ def unwrap(error: BaseException) -> BaseException:
 
 def is_usage_error(error: BaseException) -> bool:
     """Whether `error` (unwrapped) is the user's to fix: ours, or OmegaConf's about a key."""
-    return isinstance(error, ForecastError) or bool(
-        getattr(error, "full_key", None) and type(error).__module__.startswith("omegaconf"))
+    return isinstance(error, ForecastError) or _omegaconf_key(error) is not None
+
+
+def _omegaconf_key(error: BaseException) -> str | None:
+    """The config key an OmegaConf error names, or None (not OmegaConf's, or no key)."""
+    key = getattr(error, "full_key", None)
+    return key if key and type(error).__module__.startswith("omegaconf") else None
 
 
 def explain(error: BaseException) -> str:
@@ -60,8 +65,8 @@ def explain(error: BaseException) -> str:
         where = error.filename or "the output folder"
         return (f"cannot write {where}: {error.strerror}. Free disk space, fix the permissions, "
                 "or write elsewhere with hydra.run.dir=/writable/folder.")
-    key = getattr(error, "full_key", None)  # OmegaConf's: a key removed, an interpolation ...
-    if key and type(error).__module__.startswith("omegaconf"):
+    key = _omegaconf_key(error)  # a key removed, an interpolation ...
+    if key is not None:
         reason = str(getattr(error, "msg", "") or error).strip().splitlines()[0]
         return (f"{key}: {reason}; fix the override of {key} (python -m forecast.train --cfg "
                 "job lists every key and its value).")

@@ -15,6 +15,7 @@ from forecast.errors import ConfigError, DataError
 from forecast.inference import Schema
 from forecast.intervals import Calibration
 from forecast.models import NETS
+from forecast.plain import python_number
 
 FORMAT_VERSION = 2  # 2: training options added to the parameters (lr_scheduler, ema_decay ...)
 READABLE_FORMATS = (1, 2)
@@ -27,7 +28,7 @@ def save(forecaster, path: Path) -> Path:
     params = forecaster.get_params()
     for key, value in params.items():
         try:
-            json.dumps(value, default=_json_number)
+            json.dumps(value, default=python_number)
         except TypeError:
             raise ConfigError(f"save: {key}={value!r} cannot be written as JSON; pass "
                               "numbers, strings, lists and dicts.") from None
@@ -39,7 +40,7 @@ def save(forecaster, path: Path) -> Path:
             "history_end": [t.isoformat() for t in ends] if isinstance(
                 ends, pd.DatetimeIndex) else [int(t) for t in ends],
             "static": None if forecaster.static_ is None else forecaster.static_.to_dict("list")}
-    (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=_json_number))
+    (path / "forecaster.json").write_text(json.dumps(meta, indent=1, default=python_number))
     calibration = {} if forecaster.calibration_ is None else {
         "interval_widths": torch.from_numpy(forecaster.calibration_.widths),
         "interval_floor": torch.from_numpy(forecaster.calibration_.floor)}
@@ -94,9 +95,3 @@ def load(cls, path: Path):
                                else pd.DatetimeIndex(ends))
     return forecaster
 
-
-def _json_number(value):
-    """`json.dumps` default: numpy scalars as Python numbers; nothing else."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -31,6 +28,7 @@ from forecast.data.timeaxis import wall_clock
 from forecast.data.windows import WindowSpec, check_enough_rows, gather_windows, window_index
 from forecast.errors import ConfigError, DataError, is_positive_int
 from forecast.metrics import naive_scale
+from forecast.plain import plain_data
 
 log = logging.getLogger(__name__)
 
@@ -379,21 +377,11 @@ def checkpoint_plain(values: dict) -> dict:
     plain = {}
     for key, value in values.items():
         try:
-            plain[key] = json.loads(json.dumps(value, default=_plain_value))
+            plain[key] = plain_data(value)
         except (TypeError, ValueError):
             log.info(f"WindowDataModule: {key}={value!r} is not plain data; a checkpoint leaves "
                      f"it out (pass {key}= to load_from_checkpoint again).")
     return plain
-
-
-def _plain_value(value):
-    if isinstance(value, datetime.date):  # pd.Timestamp too
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, os.PathLike):
-        return str(value)
-    raise TypeError(type(value).__name__)
 
 
 def _full_path(path) -> str | None:

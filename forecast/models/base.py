@@ -7,12 +7,12 @@ import inspect
 import json
 from collections.abc import Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
 from forecast.errors import ConfigError
 from forecast.models.norm import RevIN
+from forecast.plain import python_number
 
 
 class ForecastNet(nn.Module):
@@ -52,7 +52,7 @@ class ForecastNet(nn.Module):
         network again; None where an argument is not plain data (JSON)."""
         arguments = getattr(self, "_init_arguments", None)
         try:  # numpy numbers (sizes read from data) as Python's
-            arguments = json.loads(json.dumps(arguments, default=_python_number))
+            arguments = json.loads(json.dumps(arguments, default=python_number))
         except (TypeError, ValueError):
             arguments = None
         name = f"{type(self).__module__}.{type(self).__qualname__}"
@@ -143,12 +143,6 @@ def _recording_arguments(init):
         self._init_arguments = arguments
 
     return __init__
-
-
-def _python_number(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(type(value).__name__)
 
 
 def net_from_spec(spec: Mapping) -> ForecastNet:
